@@ -1,0 +1,122 @@
+//! Producing records to Kafka: the `Publisher` boundary and its rdkafka implementation.
+//! Every delivery is awaited, so a run reports as produced only what the broker acknowledged.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::{
+    ClientConfig,
+    error::KafkaError,
+    producer::{FutureProducer, FutureRecord},
+    util::Timeout,
+};
+use user_record::UserRecord;
+
+use crate::config::ProducerConfig;
+
+/// Why records were not all delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The Kafka client could not be created from the settings.
+    #[error("cannot create the Kafka producer for {brokers}: {source}")]
+    Client {
+        brokers: String,
+        #[source]
+        source: Box<KafkaError>,
+    },
+    /// At least one record was not acknowledged by the broker in time.
+    #[error(
+        "{failed} of {attempted} record(s) were not delivered to topic {topic} \
+         (first failure: key {first_key}: {source}); {delivered} were delivered"
+    )]
+    Delivery {
+        topic: String,
+        attempted: usize,
+        delivered: usize,
+        failed: usize,
+        first_key: String,
+        #[source]
+        source: Box<KafkaError>,
+    },
+}
+
+/// What the producer asks of Kafka.
+pub trait Publisher {
+    /// Produces every record, keyed by its id, and waits for each acknowledgement.
+    /// Returns how many were delivered; any failure is an error that says how many were.
+    fn publish(
+        &self,
+        records: &[UserRecord],
+    ) -> impl Future<Output = Result<usize, PublishError>> + Send;
+    /// The topic records go to.
+    fn topic(&self) -> &str;
+}
+
+/// The real publisher: one rdkafka producer, idempotent, acks from all in-sync replicas.
+pub struct KafkaPublisher {
+    producer: FutureProducer,
+    topic: String,
+    queue_timeout: Duration,
+}
+
+impl KafkaPublisher {
+    /// Builds the client once per cold start; it connects lazily, on the first send.
+    pub fn new(config: &ProducerConfig) -> Result<Self, PublishError> {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", &config.kafka_brokers)
+            .set("client.id", "user-lake-producer")
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("compression.type", &config.kafka_compression)
+            .set("linger.ms", "5")
+            .set(
+                "message.timeout.ms",
+                config.kafka_message_timeout.as_millis().to_string(),
+            )
+            .create()
+            .map_err(|source| PublishError::Client {
+                brokers: config.kafka_brokers.clone(),
+                source: Box::new(source),
+            })?;
+        Ok(Self {
+            producer,
+            topic: config.kafka_topic.clone(),
+            queue_timeout: config.kafka_message_timeout,
+        })
+    }
+}
+
+impl Publisher for KafkaPublisher {
+    async fn publish(&self, records: &[UserRecord]) -> Result<usize, PublishError> {
+        let sends = records.iter().map(|record| async move {
+            let key = record.key();
+            let payload = record.to_json();
+            let sent = self
+                .producer
+                .send(
+                    FutureRecord::to(&self.topic).key(&key).payload(&payload),
+                    Timeout::After(self.queue_timeout),
+                )
+                .await;
+            sent.map(|_| ()).map_err(|(error, _)| (key, error))
+        });
+        let outcomes = join_all(sends).await;
+        let delivered = outcomes.iter().filter(|o| o.is_ok()).count();
+        let failed = outcomes.len() - delivered;
+        match outcomes.into_iter().find_map(Result::err) {
+            None => Ok(delivered),
+            Some((first_key, source)) => Err(PublishError::Delivery {
+                topic: self.topic.clone(),
+                attempted: records.len(),
+                delivered,
+                failed,
+                first_key,
+                source: Box::new(source),
+            }),
+        }
+    }
+
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+}

@@ -1,0 +1,103 @@
+//! The producer's whole job with test doubles for the API and Kafka: counts, summaries and
+//! what is handed to the publisher.
+
+mod common;
+
+use common::*;
+use producer::{Producer, ProducerError, handle};
+
+fn producer(fixture: &str, users_per_run: usize) -> Producer<FixtureUsers, MemoryPublisher> {
+    Producer {
+        source: FixtureUsers::new(fixture),
+        publisher: MemoryPublisher::default(),
+        users_per_run,
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_event_produces_the_configured_count() {
+    // given the sample scheduled event (empty detail) and 100 users per run
+    let producer = producer("randomuser-mixed-nat.json", 100);
+
+    // when
+    let summary = handle(&event("scheduled.json"), &producer).await.unwrap();
+
+    // then
+    assert_eq!(*producer.source.asked.lock().unwrap(), vec![100]);
+    assert_eq!(
+        (
+            summary.requested,
+            summary.fetched,
+            summary.skipped,
+            summary.produced
+        ),
+        (100, 100, 0, 100)
+    );
+    assert_eq!(summary.topic, "users_created");
+    let published = producer.publisher.published.lock().unwrap();
+    assert_eq!(published.len(), 100);
+    let mut ids: Vec<_> = published.iter().map(|r| r.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 100, "every record has a distinct id");
+}
+
+#[tokio::test]
+async fn the_event_detail_overrides_the_count() {
+    let producer = producer("randomuser-mixed-nat.json", 100);
+    let summary = handle(&event("scheduled-500.json"), &producer)
+        .await
+        .unwrap();
+    assert_eq!(*producer.source.asked.lock().unwrap(), vec![500]);
+    assert_eq!(summary.produced, 500);
+}
+
+#[tokio::test]
+async fn malformed_users_are_skipped_and_counted_not_produced() {
+    let producer = producer("randomuser-malformed-user.json", 3);
+    let summary = handle(&event("scheduled.json"), &producer).await.unwrap();
+    assert_eq!(
+        (summary.fetched, summary.skipped, summary.produced),
+        (3, 2, 1)
+    );
+    assert_eq!(
+        producer.publisher.published.lock().unwrap()[0].first_name,
+        "Jennie"
+    );
+}
+
+#[tokio::test]
+async fn a_count_out_of_range_is_refused_before_fetching() {
+    let producer = producer("randomuser-mixed-nat.json", 100);
+    let mut event = event("scheduled.json");
+    event.detail.count = Some(0);
+    let error = handle(&event, &producer).await.unwrap_err();
+    assert!(matches!(error, ProducerError::InvalidCount { count: 0 }));
+    assert!(!error.is_retryable());
+    assert!(producer.source.asked.lock().unwrap().is_empty());
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "InvalidCount.Fatal"
+    );
+}
+
+#[tokio::test]
+async fn the_summary_serialises_with_the_documented_fields() {
+    let producer = producer("randomuser-mixed-nat.json", 2);
+    let summary = handle(&event("scheduled.json"), &producer).await.unwrap();
+    let json = serde_json::to_value(&summary).unwrap();
+    let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "api_retries",
+            "duration_ms",
+            "fetched",
+            "produced",
+            "requested",
+            "skipped",
+            "topic"
+        ]
+    );
+}

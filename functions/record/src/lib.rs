@@ -1,0 +1,67 @@
+//! The contract of the `users_created` topic, shared by everything that writes or reads it.
+//!
+//! The producer serialises [`UserRecord`] as the JSON value of each Kafka message; the sink
+//! deserialises it back (strictly: a missing field or a field of the wrong type is an error)
+//! and lays it out in the lake with [`lake_schema`]. Keeping the three forms in one crate
+//! means a change to the contract is one change, checked by one set of tests.
+//!
+//! It also holds [`settings`], the small piece of plumbing every function uses to read its
+//! configuration, so that all of them fail at start-up in the same way.
+
+mod schema;
+pub mod settings;
+
+pub use schema::{KAFKA_COLUMNS, RECORD_COLUMNS, lake_schema};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The default topic the producer writes and the sink is triggered by.
+pub const DEFAULT_TOPIC: &str = "users_created";
+
+/// One user as it travels on the topic: a flat JSON object with exactly these twelve fields.
+///
+/// Timestamps are ISO-8601 in UTC on the wire (`2024-03-01T12:00:00Z`); `post_code` is always
+/// a string even though the upstream API sometimes sends a number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// A random (version 4) UUID given by the producer; also the message key.
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub gender: String,
+    /// `"<number> <street>, <city>, <state>, <country>"`.
+    pub address: String,
+    pub post_code: String,
+    pub email: String,
+    pub username: String,
+    /// Date of birth.
+    pub dob: DateTime<Utc>,
+    pub registered_date: DateTime<Utc>,
+    pub phone: String,
+    /// URL of the user's medium-sized picture.
+    pub picture: String,
+}
+
+impl UserRecord {
+    /// The message key: the record's id in its hyphenated form.
+    pub fn key(&self) -> String {
+        self.id.hyphenated().to_string()
+    }
+
+    /// The JSON value of the Kafka message.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serialising plain strings, a UUID and chrono timestamps cannot fail.
+        serde_json::to_vec(self).expect("a UserRecord always serialises")
+    }
+
+    /// Parses a Kafka message value, rejecting anything that breaks the contract. Unknown
+    /// fields are ignored, so the producer can add a field before every reader knows it.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+use super::*;
+use arrow::datatypes::{DataType, TimeUnit};
+
+fn sample() -> UserRecord {
+    UserRecord {
+        id: "6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e4f".parse().unwrap(),
+        first_name: "Zoë".into(),
+        last_name: "Løvås".into(),
+        gender: "female".into(),
+        address: "4821 Kirkeveien, Oslo, Østfold, Norway".into(),
+        post_code: "0567".into(),
+        email: "zoe.lovas@example.com".into(),
+        username: "bluefish392".into(),
+        dob: "1987-05-04T10:11:12.345Z".parse().unwrap(),
+        registered_date: "2015-02-03T04:05:06Z".parse().unwrap(),
+        phone: "22 33 44 55".into(),
+        picture: "https://randomuser.me/api/portraits/med/women/12.jpg".into(),
+    }
+}
+
+#[test]
+fn json_round_trip_keeps_every_field_and_unicode() {
+    let record = sample();
+    let parsed = UserRecord::from_json(&record.to_json()).unwrap();
+    assert_eq!(parsed, record);
+    assert_eq!(parsed.first_name, "Zoë");
+}
+
+#[test]
+fn wire_form_is_flat_with_iso_timestamps_and_string_post_code() {
+    let value: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    let object = value.as_object().unwrap();
+    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    let mut expected = RECORD_COLUMNS.to_vec();
+    expected.sort_unstable();
+    let mut keys_sorted = keys.clone();
+    keys_sorted.sort_unstable();
+    assert_eq!(keys_sorted, expected);
+    assert_eq!(object["dob"], "1987-05-04T10:11:12.345Z");
+    assert_eq!(object["registered_date"], "2015-02-03T04:05:06Z");
+    assert_eq!(object["post_code"], "0567");
+    assert_eq!(object["id"], "6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e4f");
+}
+
+#[test]
+fn key_is_the_hyphenated_id() {
+    assert_eq!(sample().key(), "6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e4f");
+}
+
+#[test]
+fn missing_field_is_rejected_with_its_name() {
+    let mut value: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    value.as_object_mut().unwrap().remove("email");
+    let err = UserRecord::from_json(value.to_string().as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("missing field `email`"), "{err}");
+}
+
+#[test]
+fn numeric_post_code_breaks_the_contract() {
+    let mut value: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    value["post_code"] = serde_json::json!(12345);
+    let err = UserRecord::from_json(value.to_string().as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("invalid type: integer"), "{err}");
+}
+
+#[test]
+fn malformed_id_and_timestamp_are_rejected() {
+    let mut bad_id: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    bad_id["id"] = serde_json::json!("not-a-uuid");
+    assert!(UserRecord::from_json(bad_id.to_string().as_bytes()).is_err());
+
+    let mut bad_dob: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    bad_dob["dob"] = serde_json::json!("yesterday");
+    assert!(UserRecord::from_json(bad_dob.to_string().as_bytes()).is_err());
+}
+
+#[test]
+fn unknown_fields_are_ignored_so_the_contract_can_grow() {
+    let mut value: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    value["nationality"] = serde_json::json!("NO");
+    assert_eq!(
+        UserRecord::from_json(value.to_string().as_bytes()).unwrap(),
+        sample()
+    );
+}
+
+#[test]
+fn lake_schema_has_record_then_kafka_columns_with_real_types() {
+    let schema = lake_schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let expected: Vec<&str> = RECORD_COLUMNS
+        .iter()
+        .chain(KAFKA_COLUMNS.iter())
+        .copied()
+        .collect();
+    assert_eq!(names, expected);
+    let utc_ms = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
+    assert_eq!(schema.field_with_name("dob").unwrap().data_type(), &utc_ms);
+    assert_eq!(
+        schema
+            .field_with_name("kafka_timestamp")
+            .unwrap()
+            .data_type(),
+        &utc_ms
+    );
+    assert_eq!(
+        schema
+            .field_with_name("kafka_partition")
+            .unwrap()
+            .data_type(),
+        &DataType::Int32
+    );
+    assert_eq!(
+        schema.field_with_name("kafka_offset").unwrap().data_type(),
+        &DataType::Int64
+    );
+    assert_eq!(
+        schema.field_with_name("post_code").unwrap().data_type(),
+        &DataType::Utf8
+    );
+    assert!(schema.fields().iter().all(|f| !f.is_nullable()));
+}

@@ -1,0 +1,245 @@
+//! The sink function: decode an MSK batch, lay the good records out as Arrow batches per
+//! topic-partition and hour, encode them as Parquet and store them in the lake; rejected
+//! records go to `_errors/` with their reasons. Nothing is dropped: a record is either in a
+//! Parquet object or in an error object, and a failed write fails the invocation so that the
+//! event source mapping retries the batch.
+//!
+//! `main.rs` builds the S3 client once per cold start and calls [`handle`] for every event;
+//! tests call [`handle`] with their own [`ObjectStore`].
+
+pub mod batch;
+pub mod config;
+pub mod decode;
+pub mod encode;
+pub mod keys;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::future::join_all;
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+pub use config::SinkConfig;
+pub use decode::{MskEvent, Rejected};
+pub use store::{ObjectStore, S3Store, StoreError};
+
+/// The invocation's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkSummary {
+    /// Records in the event.
+    pub records: usize,
+    /// Records written to Parquet.
+    pub written: usize,
+    /// Records written to `_errors/`.
+    pub rejected: usize,
+    /// Keys of every object written, data and errors.
+    pub objects: Vec<String>,
+    /// Bytes written, all objects together.
+    pub bytes: usize,
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The accepted records could not be laid out in the lake schema (a defect: not retried
+    /// usefully, look at the logs).
+    #[error("cannot build the Arrow batch for {topic}-{partition}: {source}")]
+    Arrow {
+        topic: String,
+        partition: i32,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    /// A batch could not be encoded as Parquet (a defect).
+    #[error("cannot encode {key} as Parquet: {source}")]
+    Encode {
+        key: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// An object could not be stored; the batch is retried.
+    #[error("{failed} of {attempted} object(s) were not stored, first: {first}")]
+    Store {
+        attempted: usize,
+        failed: usize,
+        #[source]
+        first: StoreError,
+    },
+}
+
+impl SinkError {
+    /// Whether the event source mapping should retry the batch.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SinkError::Store { .. })
+    }
+}
+
+impl From<SinkError> for lambda_runtime::Diagnostic {
+    fn from(error: SinkError) -> Self {
+        let kind = match &error {
+            SinkError::Arrow { .. } => "ArrowBuildFailed",
+            SinkError::Encode { .. } => "ParquetEncodeFailed",
+            SinkError::Store { .. } => "StoreFailed",
+        };
+        let retry = if error.is_retryable() {
+            "Retryable"
+        } else {
+            "Fatal"
+        };
+        lambda_runtime::Diagnostic {
+            error_type: format!("{kind}.{retry}"),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// The long-lived parts of the sink, built once per cold start.
+pub struct Sink<S> {
+    pub store: S,
+    pub prefix: String,
+    pub properties: WriterProperties,
+}
+
+impl<S> Sink<S> {
+    pub fn new(store: S, config: &SinkConfig) -> Self {
+        Self {
+            store,
+            prefix: config.lake_prefix.clone(),
+            properties: encode::writer_properties(config.compression),
+        }
+    }
+}
+
+/// An object to put.
+struct Object {
+    key: String,
+    body: Vec<u8>,
+    content_type: &'static str,
+}
+
+/// Handles one MSK event. `now` dates the rejected entries that carry no Kafka timestamp.
+pub async fn handle<S: ObjectStore>(
+    event: &MskEvent,
+    sink: &Sink<S>,
+    now: DateTime<Utc>,
+) -> Result<SinkSummary, SinkError> {
+    let decoded = decode::decode(event);
+    let mut objects = data_objects(&decoded.accepted, sink)?;
+    objects.extend(error_objects(&decoded.rejected, &sink.prefix, now));
+
+    let bytes = objects.iter().map(|o| o.body.len()).sum();
+    let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+    let puts = objects
+        .into_iter()
+        .map(|o| async move { sink.store.put(&o.key, o.body, o.content_type).await });
+    let failures: Vec<StoreError> = join_all(puts)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    let failed = failures.len();
+    if let Some(first) = failures.into_iter().next() {
+        tracing::warn!(failed, attempted = keys.len(), error = %first, "lake write failed; the batch will be retried");
+        return Err(SinkError::Store {
+            attempted: keys.len(),
+            failed,
+            first,
+        });
+    }
+
+    let summary = SinkSummary {
+        records: decoded.len(),
+        written: decoded.accepted.len(),
+        rejected: decoded.rejected.len(),
+        objects: keys,
+        bytes,
+    };
+    if let Some(first) = decoded.rejected.first() {
+        tracing::warn!(
+            rejected = summary.rejected,
+            first_topic = %first.topic,
+            first_partition = first.partition,
+            first_offset = first.offset,
+            first_reason = %first.reason,
+            "records rejected to the error prefix"
+        );
+    }
+    tracing::info!(
+        records = summary.records,
+        written = summary.written,
+        rejected = summary.rejected,
+        objects = summary.objects.len(),
+        bytes = summary.bytes,
+        "sink batch stored"
+    );
+    Ok(summary)
+}
+
+fn data_objects<S>(
+    accepted: &[decode::Accepted],
+    sink: &Sink<S>,
+) -> Result<Vec<Object>, SinkError> {
+    let slots = batch::build(accepted).map_err(|source| SinkError::Arrow {
+        topic: accepted
+            .first()
+            .map(|a| a.topic.clone())
+            .unwrap_or_default(),
+        partition: accepted.first().map_or(-1, |a| a.partition),
+        source,
+    })?;
+    slots
+        .iter()
+        .map(|slot| {
+            let key = keys::data_key(
+                &sink.prefix,
+                &slot.slot,
+                slot.first_offset,
+                slot.last_offset,
+            );
+            match encode::parquet(&slot.batch, &sink.properties) {
+                Ok(body) => Ok(Object {
+                    key,
+                    body,
+                    content_type: "application/vnd.apache.parquet",
+                }),
+                Err(source) => Err(SinkError::Encode { key, source }),
+            }
+        })
+        .collect()
+}
+
+fn error_objects(rejected: &[Rejected], prefix: &str, now: DateTime<Utc>) -> Vec<Object> {
+    let mut groups: BTreeMap<(String, i32, NaiveDate), Vec<&Rejected>> = BTreeMap::new();
+    for record in rejected {
+        let date = record.timestamp.unwrap_or(now).date_naive();
+        groups
+            .entry((record.topic.clone(), record.partition, date))
+            .or_default()
+            .push(record);
+    }
+    groups
+        .into_iter()
+        .map(|((topic, partition, date), records)| {
+            let body = encode::jsonl(&records);
+            let offsets = records.iter().filter_map(|r| r.offset);
+            let range = match (offsets.clone().min(), offsets.max()) {
+                (Some(first), Some(last)) => format!("{first}-{last}"),
+                _ => format!("malformed-{:016x}", fnv1a(&body)),
+            };
+            Object {
+                key: keys::error_key(prefix, date, &topic, partition, &range),
+                body,
+                content_type: "application/x-ndjson",
+            }
+        })
+        .collect()
+}
+
+/// A stable 64-bit digest (FNV-1a), to name error objects whose entries carry no offset.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

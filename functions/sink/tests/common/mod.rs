@@ -1,0 +1,98 @@
+//! Test doubles and helpers shared by the sink's integration tests.
+#![allow(dead_code)]
+
+use std::{collections::BTreeMap, sync::Mutex};
+
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sink::{MskEvent, ObjectStore, Sink, SinkConfig, StoreError};
+
+/// An in-memory lake.
+#[derive(Default)]
+pub struct MemoryStore {
+    pub objects: Mutex<BTreeMap<String, (Vec<u8>, &'static str)>>,
+}
+
+impl MemoryStore {
+    pub fn keys(&self) -> Vec<String> {
+        self.objects.lock().unwrap().keys().cloned().collect()
+    }
+
+    pub fn body(&self, key: &str) -> Vec<u8> {
+        self.objects.lock().unwrap()[key].0.clone()
+    }
+}
+
+impl ObjectStore for MemoryStore {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<(), StoreError> {
+        self.objects
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), (body, content_type));
+        Ok(())
+    }
+}
+
+/// A lake that refuses every write whose key contains `refuse`.
+pub struct RefusingStore {
+    pub inner: MemoryStore,
+    pub refuse: &'static str,
+}
+
+impl ObjectStore for RefusingStore {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<(), StoreError> {
+        if key.contains(self.refuse) {
+            return Err(StoreError {
+                bucket: "data-lake".into(),
+                key: key.into(),
+                message: "service error: SlowDown (HTTP 503)".into(),
+            });
+        }
+        self.inner.put(key, body, content_type).await
+    }
+}
+
+pub fn config(env: &[(&'static str, &'static str)]) -> SinkConfig {
+    let mut all = vec![("LAKE_BUCKET", "data-lake")];
+    all.extend_from_slice(env);
+    SinkConfig::from_source(&all).unwrap()
+}
+
+pub fn sink<S>(store: S) -> Sink<S> {
+    Sink::new(store, &config(&[]))
+}
+
+/// A sample event from events/sink/.
+pub fn event(name: &str) -> MskEvent {
+    let path = format!("{}/../../events/sink/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// The same sample as loose JSON, to build expectations from.
+pub fn event_json(name: &str) -> serde_json::Value {
+    let path = format!("{}/../../events/sink/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+pub fn read_parquet(body: Vec<u8>) -> RecordBatch {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(body))
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    "2026-11-25T08:00:00Z".parse().unwrap()
+}
