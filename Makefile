@@ -1,0 +1,27 @@
+# user-lake: the commands a developer and CI use. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+# Pinned tools (tansu, s3s-fs, cargo-lambda, pyarrow, ...) live in a cache keyed by version.
+TOOLS_ENV = eval "$$(infra/local/tools.sh)"
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: tools
+tools: ## Install the pinned local tools into the cache (first run compiles the broker)
+	@$(TOOLS_ENV) && echo "tools ready"
+
+.PHONY: build
+build: ## Build every crate
+	$(CARGO) build --workspace --locked --all-targets
+
+.PHONY: lint
+lint: ## rustfmt and clippy, warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
+
+.PHONY: test
+test: ## Every test: hermetic unit tests, then the end-to-end flow on the local stack
+	$(CARGO) test --workspace --locked --no-fail-fast
