@@ -143,16 +143,22 @@ pub fn decode(event: &MskEvent) -> Decoded {
     decoded
 }
 
+/// What became of one record.
+enum Outcome {
+    Accepted(Accepted),
+    Rejected(Rejected),
+}
+
 impl Decoded {
-    fn push(&mut self, outcome: Result<Accepted, Rejected>) {
+    fn push(&mut self, outcome: Outcome) {
         match outcome {
-            Ok(accepted) => self.accepted.push(accepted),
-            Err(rejected) => self.rejected.push(rejected),
+            Outcome::Accepted(accepted) => self.accepted.push(accepted),
+            Outcome::Rejected(rejected) => self.rejected.push(rejected),
         }
     }
 }
 
-fn decode_record(record: MskRecord<'_>, key_topic: &str) -> Result<Accepted, Rejected> {
+fn decode_record(record: MskRecord<'_>, key_topic: &str) -> Outcome {
     let topic = record.topic.as_deref().unwrap_or(key_topic).to_string();
     let timestamp = DateTime::from_timestamp_millis(record.timestamp.0);
     let reject = |partition: i32, reason: String, raw_base64: Option<String>| Rejected {
@@ -167,20 +173,20 @@ fn decode_record(record: MskRecord<'_>, key_topic: &str) -> Result<Accepted, Rej
     let value = record.value.as_deref();
     let Ok(partition) = i32::try_from(record.partition) else {
         let reason = format!("partition {} is out of range", record.partition);
-        return Err(reject(-1, reason, value.map(str::to_string)));
+        return Outcome::Rejected(reject(-1, reason, value.map(str::to_string)));
     };
     let Some(timestamp) = timestamp else {
         let reason = format!("timestamp {} ms is out of range", record.timestamp.0);
-        return Err(reject(partition, reason, value.map(str::to_string)));
+        return Outcome::Rejected(reject(partition, reason, value.map(str::to_string)));
     };
     let Some(value) = value else {
-        return Err(reject(partition, "record has no value".into(), None));
+        return Outcome::Rejected(reject(partition, "record has no value".into(), None));
     };
     let bytes = match BASE64.decode(value) {
         Ok(bytes) => bytes,
         Err(error) => {
             let raw = Some(BASE64.encode(value));
-            return Err(reject(
+            return Outcome::Rejected(reject(
                 partition,
                 format!("value is not valid base64: {error}"),
                 raw,
@@ -188,14 +194,14 @@ fn decode_record(record: MskRecord<'_>, key_topic: &str) -> Result<Accepted, Rej
         }
     };
     match UserRecord::from_json(&bytes) {
-        Ok(user) => Ok(Accepted {
+        Ok(user) => Outcome::Accepted(Accepted {
             topic: topic.clone(),
             partition,
             offset: record.offset,
             timestamp,
             record: user,
         }),
-        Err(error) => Err(reject(
+        Err(error) => Outcome::Rejected(reject(
             partition,
             format!("value is not a valid user record: {error}"),
             Some(value.to_string()),
