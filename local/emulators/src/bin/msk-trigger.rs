@@ -1,0 +1,140 @@
+//! `msk-trigger`: consumes the Kafka topic as a consumer group and invokes a function with
+//! batches of records in the Amazon MSK event format, as the MSK event source mapping does for
+//! the deployed stack.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use emulators::batcher::{BatchLimits, MAX_PAYLOAD_BYTES};
+use emulators::duration::parse_duration;
+use emulators::event::EventSource;
+use emulators::invoke::HttpInvoker;
+use emulators::kafka::{KafkaSource, KafkaSourceConfig};
+use emulators::shutdown::Shutdown;
+use emulators::template::{MAX_BATCH_SIZE, StartingPosition, Template};
+use emulators::trigger::{self, RetryPolicy, TriggerConfig};
+
+/// Feed a function batches of Kafka records as the MSK event source mapping does, locally.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// SAM template to read the MSK event settings from.
+    #[arg(long, default_value = "template.yaml")]
+    template: PathBuf,
+    /// Function to invoke (the cargo-lambda binary name).
+    #[arg(long, default_value = "sink")]
+    function: String,
+    /// Lambda Invoke API endpoint (cargo lambda watch).
+    #[arg(long, env = "LAMBDA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
+    endpoint: String,
+    /// Kafka bootstrap brokers.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Topic to consume; default: the first of the event's Topics.
+    #[arg(long, env = "KAFKA_TOPIC")]
+    topic: Option<String>,
+    /// Consumer group id; default: the event's ConsumerGroupId.
+    #[arg(long)]
+    group: Option<String>,
+    /// Most records per invocation; default: the event's BatchSize.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Batching window (e.g. 1s, 500ms); default: the event's MaximumBatchingWindowInSeconds.
+    #[arg(long, value_parser = parse_duration)]
+    batching_window: Option<Duration>,
+    /// TRIM_HORIZON or LATEST; default: the event's StartingPosition.
+    #[arg(long)]
+    starting_position: Option<StartingPosition>,
+    /// Retries of a failing batch before giving up; default: retry until it succeeds.
+    #[arg(long)]
+    max_retries: Option<u32>,
+    /// Exit once no new record arrived for this long (seconds, or e.g. 10s) and all was delivered.
+    #[arg(long, value_parser = parse_duration)]
+    until_idle: Option<Duration>,
+    /// Region written into the event source ARN.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Longest wait for one invocation (the first one may wait for a build).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    timeout: Duration,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    emulators::init_tracing();
+    match run(Args::parse()).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("msk-trigger: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<ExitCode> {
+    let template = Template::load(&args.template)?;
+    let msk = template.msk_settings(&args.function)?;
+
+    let topic = match args.topic.or_else(|| msk.topics.first().cloned()) {
+        Some(topic) => topic,
+        None => bail!("no topic: set KAFKA_TOPIC or --topic, or list Topics in the MSK event"),
+    };
+    let group_id = args
+        .group
+        .or(msk.consumer_group_id)
+        .unwrap_or_else(|| format!("user-lake-local-{}", args.function));
+    let max_records = args.batch_size.unwrap_or(msk.batch_size);
+    if !(1..=MAX_BATCH_SIZE).contains(&max_records) {
+        bail!("--batch-size {max_records} is outside 1..={MAX_BATCH_SIZE}");
+    }
+    let limits = BatchLimits {
+        max_records,
+        window: args.batching_window.unwrap_or(msk.batching_window),
+        max_payload_bytes: MAX_PAYLOAD_BYTES,
+    };
+    let source_config = KafkaSourceConfig {
+        brokers: args.brokers.clone(),
+        topic,
+        group_id,
+        starting_position: args.starting_position.unwrap_or(msk.starting_position),
+    };
+    let config = TriggerConfig {
+        function: args.function,
+        limits,
+        source: EventSource::local(&args.region, &args.brokers),
+        retry: RetryPolicy {
+            max_retries: args.max_retries,
+            ..RetryPolicy::DEFAULT
+        },
+        until_idle: args.until_idle,
+    };
+
+    let invoker = HttpInvoker::new(&args.endpoint, args.timeout)?;
+    let mut source = KafkaSource::connect(&source_config).context("starting the Kafka consumer")?;
+    tracing::info!(
+        function = %config.function,
+        url = %invoker.url(&config.function),
+        brokers = %source_config.brokers,
+        topic = %source_config.topic,
+        group = %source_config.group_id,
+        batch_size = limits.max_records,
+        batching_window_ms = limits.window.as_millis() as u64,
+        auto_offset_reset = source_config.starting_position.auto_offset_reset(),
+        until_idle_s = config.until_idle.map(|d| d.as_secs_f64()),
+        "msk-trigger started"
+    );
+
+    let mut shutdown = Shutdown::on_signals();
+    let finished = trigger::run(&mut source, &invoker, &config, &mut shutdown).await;
+    println!("{}", serde_json::to_string(&finished.summary)?);
+    match finished.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(error) => {
+            eprintln!("msk-trigger: {}", emulators::error_chain(&error));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! `schedule`: invokes a function through the Lambda Invoke API at the rate of its schedule
+//! event in the SAM template, as EventBridge does for the deployed stack.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use emulators::duration::{parse_duration, parse_interval};
+use emulators::invoke::HttpInvoker;
+use emulators::schedule::{self, ScheduleConfig};
+use emulators::shutdown::Shutdown;
+use emulators::template::Template;
+
+/// Invoke a function on its EventBridge schedule, locally.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// SAM template to read the schedule expression from.
+    #[arg(long, default_value = "template.yaml")]
+    template: PathBuf,
+    /// Function to invoke (the cargo-lambda binary name).
+    #[arg(long, default_value = "producer")]
+    function: String,
+    /// Lambda Invoke API endpoint (cargo lambda watch).
+    #[arg(long, env = "LAMBDA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
+    endpoint: String,
+    /// Region written into the events.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Users per run, sent as `detail.count`.
+    #[arg(long)]
+    count: Option<u32>,
+    /// Interval between invocations (e.g. 2s, 1m); default: the template's rate().
+    #[arg(long, value_parser = parse_interval)]
+    every: Option<Duration>,
+    /// Stop after this many invocations; default: run until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    times: Option<u64>,
+    /// Stop at the first failed invocation.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Longest wait for one invocation (the first one may wait for a build).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    timeout: Duration,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    emulators::init_tracing();
+    match run(Args::parse()).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("schedule: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<ExitCode> {
+    let every = match args.every {
+        Some(every) => every,
+        None => {
+            let template = Template::load(&args.template)?;
+            let settings = template.schedule_settings(&args.function)?;
+            schedule::parse_rate(&settings.expression).with_context(|| {
+                format!(
+                    "schedule event {} of {}",
+                    settings.event_name, settings.logical_id
+                )
+            })?
+        }
+    };
+    let invoker = HttpInvoker::new(&args.endpoint, args.timeout)?;
+    let config = ScheduleConfig {
+        function: args.function,
+        every,
+        times: args.times,
+        fail_fast: args.fail_fast,
+        region: args.region,
+        count: args.count,
+    };
+    tracing::info!(
+        function = %config.function,
+        url = %invoker.url(&config.function),
+        every = %humantime::format_duration(every),
+        times = ?config.times,
+        "schedule started"
+    );
+    let mut shutdown = Shutdown::on_signals();
+    let report = schedule::run(&invoker, &config, &mut shutdown, |line| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    })
+    .await;
+    tracing::info!(
+        invocations = report.invocations,
+        failures = report.failures,
+        "schedule stopped"
+    );
+    Ok(if report.failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,481 @@
+//! Reads the trigger settings of a function from the SAM template.
+//!
+//! The deployed stack takes its schedule rate and its MSK batching rules from `template.yaml`;
+//! reading the same file here keeps the local emulators firing the functions the way AWS
+//! would, without a second copy of those numbers that could drift. CloudFormation short tags
+//! (`!Ref`, `!Sub`, …) are kept by the YAML parser as tagged values; `!Ref Param` (and the long
+//! form `Ref: Param`) resolves to that parameter's `Default`.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_norway::Value;
+
+/// SAM event types that run a function on a schedule.
+const SCHEDULE_EVENT_TYPES: &[&str] = &["Schedule", "ScheduleV2"];
+/// SAM event types that feed a function batches of Kafka records.
+const KAFKA_EVENT_TYPES: &[&str] = &["MSK", "SelfManagedKafka"];
+
+/// Lambda's default batch size for Kafka event sources.
+pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// Lambda's default batching window for Kafka event sources (500 ms).
+pub const DEFAULT_BATCHING_WINDOW: Duration = Duration::from_millis(500);
+/// Largest BatchSize an MSK event source mapping accepts.
+pub const MAX_BATCH_SIZE: usize = 10_000;
+/// Largest MaximumBatchingWindowInSeconds an event source mapping accepts.
+pub const MAX_BATCHING_WINDOW_SECS: u64 = 300;
+
+/// Why the settings of a function could not be read from the template.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// The template file could not be read.
+    #[error("cannot read SAM template {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The template is not valid YAML.
+    #[error("SAM template {path} is not valid YAML")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_norway::Error,
+    },
+    /// No serverless function in the template builds the named binary.
+    #[error(
+        "no AWS::Serverless::Function for `{function}` in {path} (matched on \
+         Metadata.BuildProperties.Binary, then on the logical id)"
+    )]
+    FunctionNotFound { path: PathBuf, function: String },
+    /// The function has no event of the wanted kind.
+    #[error("function {logical_id} in {path} has no event of type {wanted}")]
+    EventNotFound {
+        path: PathBuf,
+        logical_id: String,
+        wanted: String,
+    },
+    /// A `Ref` names a parameter that does not exist or has no `Default`.
+    #[error("`!Ref {name}` at {at} in {path} names no parameter with a Default")]
+    UnresolvedRef {
+        path: PathBuf,
+        name: String,
+        at: String,
+    },
+    /// A property is missing, has the wrong type or an out-of-range value.
+    #[error("{at} in {path}: {problem}")]
+    InvalidProperty {
+        path: PathBuf,
+        at: String,
+        problem: String,
+    },
+}
+
+/// Where a new consumer group starts reading a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    /// From the oldest record still in the topic (`TRIM_HORIZON`, Kafka's `earliest`).
+    TrimHorizon,
+    /// Only records produced after the group first joins (`LATEST`, Kafka's `latest`).
+    Latest,
+}
+
+impl StartingPosition {
+    /// The librdkafka `auto.offset.reset` value with the same meaning.
+    pub fn auto_offset_reset(self) -> &'static str {
+        match self {
+            StartingPosition::TrimHorizon => "earliest",
+            StartingPosition::Latest => "latest",
+        }
+    }
+}
+
+impl FromStr for StartingPosition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_uppercase().as_str() {
+            "TRIM_HORIZON" | "EARLIEST" => Ok(StartingPosition::TrimHorizon),
+            "LATEST" => Ok(StartingPosition::Latest),
+            "AT_TIMESTAMP" => {
+                Err("AT_TIMESTAMP is not supported locally; use TRIM_HORIZON or LATEST".into())
+            }
+            other => Err(format!(
+                "unknown starting position `{other}` (TRIM_HORIZON or LATEST)"
+            )),
+        }
+    }
+}
+
+/// The schedule event of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSettings {
+    /// Logical id of the function resource.
+    pub logical_id: String,
+    /// Name of the event under `Events`.
+    pub event_name: String,
+    /// The resolved `ScheduleExpression`, e.g. `rate(1 minute)`.
+    pub expression: String,
+}
+
+/// The Kafka event source of a function, with Lambda's defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MskSettings {
+    /// Logical id of the function resource.
+    pub logical_id: String,
+    /// Name of the event under `Events`.
+    pub event_name: String,
+    /// Topics the event source reads.
+    pub topics: Vec<String>,
+    /// Most records per invocation (`BatchSize`).
+    pub batch_size: usize,
+    /// How long to gather records after the first one (`MaximumBatchingWindowInSeconds`).
+    pub batching_window: Duration,
+    /// Where a new consumer group starts (`StartingPosition`).
+    pub starting_position: StartingPosition,
+    /// The consumer group id (`ConsumerGroupId`), if the template sets one.
+    pub consumer_group_id: Option<String>,
+}
+
+/// A parsed SAM template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    path: PathBuf,
+    root: Value,
+}
+
+impl Template {
+    /// Reads and parses the template at `path`.
+    pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses template text; `path` only labels error messages.
+    pub fn parse(path: impl Into<PathBuf>, text: &str) -> Result<Self, TemplateError> {
+        let path = path.into();
+        let root = serde_norway::from_str(text).map_err(|source| TemplateError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Template { path, root })
+    }
+
+    /// The schedule (`Schedule` or `ScheduleV2`) event of the function that builds `function`.
+    pub fn schedule_settings(&self, function: &str) -> Result<ScheduleSettings, TemplateError> {
+        let (logical_id, resource) = self.function(function)?;
+        let (event_name, props) = self.event(logical_id, resource, SCHEDULE_EVENT_TYPES)?;
+        let at = format!("Resources.{logical_id}.Properties.Events.{event_name}.Properties");
+        let expression = self
+            .property(props, "ScheduleExpression", &at)?
+            .ok_or_else(|| self.invalid(&at, "ScheduleExpression is missing"))?;
+        let expression = expression
+            .as_str()
+            .ok_or_else(|| self.invalid(&at, "ScheduleExpression is not a string"))?
+            .to_owned();
+        Ok(ScheduleSettings {
+            logical_id: logical_id.to_owned(),
+            event_name: event_name.to_owned(),
+            expression,
+        })
+    }
+
+    /// The Kafka (`MSK` or `SelfManagedKafka`) event of the function that builds `function`.
+    pub fn msk_settings(&self, function: &str) -> Result<MskSettings, TemplateError> {
+        let (logical_id, resource) = self.function(function)?;
+        let (event_name, props) = self.event(logical_id, resource, KAFKA_EVENT_TYPES)?;
+        let at = format!("Resources.{logical_id}.Properties.Events.{event_name}.Properties");
+
+        let topics = match self.property(props, "Topics", &at)? {
+            None => Vec::new(),
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .map(|item| {
+                    self.resolve(item, &format!("{at}.Topics"))?
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| self.invalid(&at, "Topics holds a non-string"))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(self.invalid(&at, "Topics is not a list")),
+        };
+
+        let batch_size = match self.property(props, "BatchSize", &at)? {
+            None => DEFAULT_BATCH_SIZE,
+            Some(v) => {
+                let n = as_u64(&v)
+                    .ok_or_else(|| self.invalid(&at, "BatchSize is not a whole number"))?;
+                if n == 0 || n > MAX_BATCH_SIZE as u64 {
+                    return Err(self.invalid(
+                        &at,
+                        &format!("BatchSize {n} is outside 1..={MAX_BATCH_SIZE}"),
+                    ));
+                }
+                n as usize
+            }
+        };
+
+        let batching_window = match self.property(props, "MaximumBatchingWindowInSeconds", &at)? {
+            None => DEFAULT_BATCHING_WINDOW,
+            Some(v) => {
+                let n = as_u64(&v).ok_or_else(|| {
+                    self.invalid(&at, "MaximumBatchingWindowInSeconds is not a whole number")
+                })?;
+                if n > MAX_BATCHING_WINDOW_SECS {
+                    return Err(self.invalid(
+                        &at,
+                        &format!(
+                            "MaximumBatchingWindowInSeconds {n} is over {MAX_BATCHING_WINDOW_SECS}"
+                        ),
+                    ));
+                }
+                Duration::from_secs(n)
+            }
+        };
+
+        let starting_position = match self.property(props, "StartingPosition", &at)? {
+            None => StartingPosition::TrimHorizon,
+            Some(v) => v
+                .as_str()
+                .ok_or_else(|| self.invalid(&at, "StartingPosition is not a string"))?
+                .parse()
+                .map_err(|problem: String| self.invalid(&at, &problem))?,
+        };
+
+        let consumer_group_id = match self.property(props, "ConsumerGroupId", &at)? {
+            None => None,
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| self.invalid(&at, "ConsumerGroupId is not a string"))?
+                    .to_owned(),
+            ),
+        };
+
+        Ok(MskSettings {
+            logical_id: logical_id.to_owned(),
+            event_name: event_name.to_owned(),
+            topics,
+            batch_size,
+            batching_window,
+            starting_position,
+            consumer_group_id,
+        })
+    }
+
+    /// Finds the function resource for a cargo-lambda function name: first by
+    /// `Metadata.BuildProperties.Binary`, then by logical id (`sink`, `Sink` or `SinkFunction`).
+    fn function(&self, function: &str) -> Result<(&str, &Value), TemplateError> {
+        let not_found = || TemplateError::FunctionNotFound {
+            path: self.path.clone(),
+            function: function.to_owned(),
+        };
+        let resources = self
+            .root
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(not_found)?;
+        let functions: Vec<(&str, &Value)> = resources
+            .iter()
+            .filter_map(|(id, resource)| Some((id.as_str()?, resource)))
+            .filter(|(_, resource)| {
+                matches!(
+                    resource.get("Type").and_then(Value::as_str),
+                    Some("AWS::Serverless::Function")
+                )
+            })
+            .collect();
+
+        let by_binary = functions.iter().find(|(_, resource)| {
+            resource
+                .get("Metadata")
+                .and_then(|m| m.get("BuildProperties"))
+                .and_then(|b| b.get("Binary"))
+                .and_then(Value::as_str)
+                == Some(function)
+        });
+        let by_id = || {
+            functions.iter().find(|(id, _)| {
+                id.eq_ignore_ascii_case(function)
+                    || id.eq_ignore_ascii_case(&format!("{function}Function"))
+            })
+        };
+        by_binary.or_else(by_id).copied().ok_or_else(not_found)
+    }
+
+    /// The first event of `resource` whose `Type` is one of `wanted`, with its properties.
+    fn event<'a>(
+        &self,
+        logical_id: &str,
+        resource: &'a Value,
+        wanted: &[&str],
+    ) -> Result<(&'a str, &'a Value), TemplateError> {
+        resource
+            .get("Properties")
+            .and_then(|p| p.get("Events"))
+            .and_then(Value::as_mapping)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, event)| Some((name.as_str()?, event)))
+            .find(|(_, event)| {
+                event
+                    .get("Type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| wanted.contains(&t))
+            })
+            .map(|(name, event)| (name, event.get("Properties").unwrap_or(&Value::Null)))
+            .ok_or_else(|| TemplateError::EventNotFound {
+                path: self.path.clone(),
+                logical_id: logical_id.to_owned(),
+                wanted: wanted.join(" or "),
+            })
+    }
+
+    /// Reads `key` of `props`, resolving a `Ref` to its parameter's default.
+    fn property(&self, props: &Value, key: &str, at: &str) -> Result<Option<Value>, TemplateError> {
+        match props.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => self.resolve(v, &format!("{at}.{key}")).map(Some),
+        }
+    }
+
+    /// Resolves `!Ref Param` and `{Ref: Param}` to the parameter's `Default`; other values are
+    /// returned as they are.
+    fn resolve(&self, value: &Value, at: &str) -> Result<Value, TemplateError> {
+        let referenced = match value {
+            Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+            Value::Mapping(map) if map.len() == 1 => map.get("Ref").and_then(Value::as_str),
+            _ => None,
+        };
+        let Some(name) = referenced else {
+            return Ok(value.clone());
+        };
+        self.root
+            .get("Parameters")
+            .and_then(|p| p.get(name))
+            .and_then(|p| p.get("Default"))
+            .cloned()
+            .ok_or_else(|| TemplateError::UnresolvedRef {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                at: at.to_owned(),
+            })
+    }
+
+    fn invalid(&self, at: &str, problem: &str) -> TemplateError {
+        TemplateError::InvalidProperty {
+            path: self.path.clone(),
+            at: at.to_owned(),
+            problem: problem.to_owned(),
+        }
+    }
+}
+
+/// A whole number from a YAML number or a numeric string (parameter defaults are often strings).
+fn as_u64(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_template() -> Template {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+        Template::load(&path).expect("the project's template.yaml parses")
+    }
+
+    #[test]
+    fn project_template_gives_the_sink_msk_batching_settings() {
+        let msk = project_template().msk_settings("sink").unwrap();
+        assert_eq!(msk.logical_id, "SinkFunction");
+        assert_eq!(msk.batch_size, 500);
+        assert_eq!(msk.batching_window, Duration::from_secs(1));
+        assert_eq!(msk.starting_position, StartingPosition::TrimHorizon);
+        assert_eq!(msk.starting_position.auto_offset_reset(), "earliest");
+        assert_eq!(msk.consumer_group_id.as_deref(), Some("user-lake-sink"));
+        assert_eq!(msk.topics, vec!["users_created".to_owned()]);
+    }
+
+    #[test]
+    fn project_template_resolves_the_producer_schedule_ref_to_its_default() {
+        let schedule = project_template().schedule_settings("producer").unwrap();
+        assert_eq!(schedule.logical_id, "ProducerFunction");
+        assert_eq!(schedule.event_name, "Schedule");
+        assert_eq!(schedule.expression, "rate(1 minute)");
+    }
+
+    const SMALL: &str = r#"
+Parameters:
+  Size:
+    Type: Number
+    Default: "25"
+  NoDefault:
+    Type: String
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Tick:
+          Type: Schedule
+          Properties:
+            ScheduleExpression: !Ref NoDefault
+        Feed:
+          Type: SelfManagedKafka
+          Properties:
+            BatchSize:
+              Ref: Size
+            StartingPosition: LATEST
+            Topics: [a, b]
+"#;
+
+    #[test]
+    fn long_form_ref_and_string_defaults_resolve_and_missing_properties_take_lambda_defaults() {
+        let t = Template::parse("small.yaml", SMALL).unwrap();
+        let msk = t.msk_settings("worker").unwrap();
+        assert_eq!(msk.batch_size, 25);
+        assert_eq!(msk.batching_window, DEFAULT_BATCHING_WINDOW);
+        assert_eq!(msk.starting_position, StartingPosition::Latest);
+        assert_eq!(msk.consumer_group_id, None);
+        assert_eq!(msk.topics, vec!["a".to_owned(), "b".to_owned()]);
+    }
+
+    #[test]
+    fn ref_to_a_parameter_without_default_is_an_error_naming_it() {
+        let t = Template::parse("small.yaml", SMALL).unwrap();
+        let err = t.schedule_settings("Worker").unwrap_err();
+        assert!(
+            matches!(&err, TemplateError::UnresolvedRef { name, .. } if name == "NoDefault"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_function_and_missing_event_are_reported() {
+        let t = project_template();
+        assert!(matches!(
+            t.msk_settings("nope"),
+            Err(TemplateError::FunctionNotFound { .. })
+        ));
+        assert!(matches!(
+            t.msk_settings("producer"),
+            Err(TemplateError::EventNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn starting_position_parses_aws_and_kafka_spellings() {
+        assert_eq!("TRIM_HORIZON".parse(), Ok(StartingPosition::TrimHorizon));
+        assert_eq!("earliest".parse(), Ok(StartingPosition::TrimHorizon));
+        assert_eq!("latest".parse(), Ok(StartingPosition::Latest));
+        assert!("AT_TIMESTAMP".parse::<StartingPosition>().is_err());
+    }
+}
