@@ -24,4 +24,16 @@ lint: ## rustfmt and clippy, warnings as errors
 
 .PHONY: test
 test: ## Every test: hermetic unit tests, then the end-to-end flow on the local stack
-	$(CARGO) test --workspace --locked --no-fail-fast
+	@$(TOOLS_ENV) && $(CARGO) test --workspace --locked --no-fail-fast
+
+.PHONY: up
+up: ## Start the local stack (broker, S3 store, users API, cargo lambda watch)
+	infra/local/stack.sh up
+
+.PHONY: down
+down: ## Stop the local stack
+	infra/local/stack.sh down
+
+.PHONY: demo
+demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/
+	infra/local/demo.sh 3 200

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The local stack: a Kafka-protocol broker (tansu), an S3-protocol store (s3s-fs, objects as
+# plain files under output/), the randomuser stand-in, and `cargo lambda watch` serving the
+# functions. Endpoints are fixed in infra/local/local.env.
+#
+#   infra/local/stack.sh up       start everything (idempotent), wait until each answers
+#   infra/local/stack.sh down     stop everything this script started
+#   infra/local/stack.sh status   show what runs
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+set -a; . infra/local/local.env; set +a
+state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
+lake_root=${USER_LAKE_OUTPUT:-$root/output}
+mkdir -p "$state/logs"
+
+say() { printf '[stack] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+port_of() { echo "${1##*:}"; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+alive() { [ -f "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null; }
+
+wait_port() { # name port seconds
+  local name=$1 port=$2 deadline=$((SECONDS + $3))
+  until port_open "$port"; do
+    alive "$name" || die "$name exited before it listened on $port; see $state/logs/$name.log:
+$(tail -n 20 "$state/logs/$name.log" 2>/dev/null)"
+    [ $SECONDS -lt $deadline ] || die "$name did not listen on $port within $3 s; see $state/logs/$name.log"
+    sleep 0.2
+  done
+}
+
+start() { # name port wait-seconds command...
+  local name=$1 port=$2 wait=$3; shift 3
+  if alive "$name"; then say "$name already running (pid $(cat "$state/$name.pid"))"; return; fi
+  port_open "$port" && die "port $port is taken by another process; $name cannot start (stop it, or run 'make down')"
+  say "starting $name on 127.0.0.1:$port"
+  setsid "$@" >"$state/logs/$name.log" 2>&1 < /dev/null &
+  echo $! >"$state/$name.pid"
+  wait_port "$name" "$port" "$wait"
+}
+
+stop() { # name
+  local name=$1
+  alive "$name" || { rm -f "$state/$name.pid"; return 0; }
+  local pid; pid=$(cat "$state/$name.pid")
+  say "stopping $name (pid $pid)"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  rm -f "$state/$name.pid"
+}
+
+up() {
+  eval "$(infra/local/tools.sh)"
+  say "building the functions and local services"
+  cargo build --locked --quiet -p producer -p sink -p users-api -p emulators
+  local bin; bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
+
+  mkdir -p "$lake_root/$LAKE_BUCKET"
+  start s3 "$(port_of "$AWS_ENDPOINT_URL_S3")" 20 \
+    s3s-fs --host 127.0.0.1 --port "$(port_of "$AWS_ENDPOINT_URL_S3")" \
+    --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$lake_root"
+
+  local broker_port; broker_port=$(port_of "$KAFKA_BROKERS")
+  if ! alive kafka; then
+    start kafka "$broker_port" 30 \
+      tansu broker --storage-engine memory://tansu/ \
+      --listener-url "tcp://127.0.0.1:$broker_port" \
+      --advertised-listener-url "tcp://127.0.0.1:$broker_port"
+    tansu topic create "$KAFKA_TOPIC" --broker "tcp://$KAFKA_BROKERS" \
+      --partitions "$KAFKA_PARTITIONS" >>"$state/logs/kafka.log" 2>&1 \
+      || die "cannot create topic $KAFKA_TOPIC; see $state/logs/kafka.log"
+    say "topic $KAFKA_TOPIC created with $KAFKA_PARTITIONS partitions"
+  else
+    say "kafka already running (pid $(cat "$state/kafka.pid"))"
+  fi
+
+  local api_port; api_port=$(python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port)' "$USERS_API_URL")
+  start users-api "$api_port" 20 "$bin/users-api" --listen "127.0.0.1:$api_port"
+
+  start functions "$(port_of "$LAMBDA_ENDPOINT")" 120 \
+    cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$(port_of "$LAMBDA_ENDPOINT")" \
+    --env-file infra/local/local.env --ignore-changes
+  say "up: Kafka $KAFKA_BROKERS, S3 $AWS_ENDPOINT_URL_S3 (files under $lake_root/$LAKE_BUCKET), users API $USERS_API_URL, functions $LAMBDA_ENDPOINT"
+}
+
+down() {
+  for name in functions users-api kafka s3; do stop "$name"; done
+  say "down"
+}
+
+status() {
+  for name in s3 kafka users-api functions; do
+    if alive "$name"; then echo "$name: running (pid $(cat "$state/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
