@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Static checks of the deployment templates, before anything reaches an AWS account:
+#
+#   cfn-lint             template.yaml and infra/aws/*.yaml: zero errors and zero warnings
+#   checkov              each template: no failed check (skips live in the templates, with reasons)
+#   sam validate --lint  template.yaml through the SAM transform (no credentials needed)
+#   binaries             infra/check-binaries.sh, when present
+#
+#   infra/deploy-check.sh            # install the pinned tools once (a minute), then check
+#
+# The tools are pinned and installed from PyPI into $USER_LAKE_TOOLS (default
+# ~/.cache/user-lake)/venv-deploy-<hash of the pins>; a second run reuses them. Each tool gets
+# its own virtualenv inside that directory because their dependency pins (boto3, jsonschema,
+# networkx, ...) do not resolve together in one environment.
+# Exit status: 0 when every check passes, 1 otherwise (every check still runs).
+set -euo pipefail
+
+CFN_LINT_PIN="cfn-lint==1.58.0"
+CHECKOV_PIN="checkov==3.3.30"
+SAM_PIN="aws-sam-cli==1.170.0"
+
+root_dir=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root_dir"
+tools=${USER_LAKE_TOOLS:-$HOME/.cache/user-lake}
+pins_hash=$(printf '%s\n' "$CFN_LINT_PIN" "$CHECKOV_PIN" "$SAM_PIN" | sha256sum | cut -c1-12)
+venv="$tools/venv-deploy-$pins_hash"
+
+log() { printf '[deploy-check] %s\n' "$*" >&2; }
+
+install_tool() { # name pin
+  local name=$1 pin=$2 dest="$venv/$1"
+  if [ -f "$dest/.installed" ]; then return; fi
+  log "installing $pin into $dest (first run only)"
+  rm -rf "$dest"
+  python3 -m venv "$dest"
+  "$dest/bin/pip" install --quiet --disable-pip-version-check "$pin" >&2
+  touch "$dest/.installed"
+}
+
+mkdir -p "$venv"
+install_tool cfn-lint "$CFN_LINT_PIN"
+install_tool checkov "$CHECKOV_PIN"
+install_tool sam "$SAM_PIN"
+
+templates=(template.yaml infra/aws/*.yaml)
+failed=0
+results=()
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+run_check() { # label command...
+  local label=$1; shift
+  local log_file
+  log_file="$out/$(printf '%s' "$label" | tr -c 'A-Za-z0-9' '_').log"
+  if "$@" >"$log_file" 2>&1; then
+    results+=("PASS  $label")
+  else
+    failed=1
+    results+=("FAIL  $label")
+    printf '\n---- %s ----\n' "$label"
+    cat "$log_file"
+  fi
+}
+
+# cfn-lint exits non-zero on errors (2), warnings (4) and informational findings (8) alike.
+for t in "${templates[@]}"; do
+  run_check "cfn-lint $t" "$venv/cfn-lint/bin/cfn-lint" --format parseable -- "$t"
+done
+
+# checkov: --quiet prints only failed checks; skips are declared in each template's Metadata.
+for t in "${templates[@]}"; do
+  run_check "checkov $t" "$venv/checkov/bin/checkov" --quiet --compact \
+    --framework cloudformation --skip-download -f "$t"
+done
+
+# sam validate --lint runs the SAM translator and cfn-lint; --lint needs a region, not credentials.
+run_check "sam validate --lint template.yaml" env AWS_DEFAULT_REGION=us-east-1 \
+  SAM_CLI_TELEMETRY=0 "$venv/sam/bin/sam" validate --lint --template-file template.yaml
+
+# ---- binary check -------------------------------------------------------------------------
+# infra/check-binaries.sh (the arm64 bootstrap binaries of both functions) runs here when present.
+if [ -x infra/check-binaries.sh ]; then
+  run_check "infra/check-binaries.sh" infra/check-binaries.sh
+elif [ -f infra/check-binaries.sh ]; then
+  run_check "infra/check-binaries.sh" bash infra/check-binaries.sh
+else
+  results+=("SKIP  infra/check-binaries.sh (not present)")
+fi
+# ---------------------------------------------------------------------------------------------
+
+printf '\n'
+printf '%s\n' "${results[@]}"
+if [ "$failed" -eq 0 ]; then
+  echo "deploy-check: all checks passed"
+else
+  echo "deploy-check: FAILED"
+fi
+exit "$failed"
