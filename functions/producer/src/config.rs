@@ -36,6 +36,12 @@ pub struct ProducerConfig {
     pub kafka_compression: String,
 }
 
+/// How the producer authenticates to Kafka (`KAFKA_SECURITY`). This build speaks plaintext
+/// only; `iam` (MSK IAM over TLS) and `scram` (SASL/SCRAM over TLS) are named so that a
+/// deployment asking for them stops at start-up with a clear message instead of connecting
+/// without authentication.
+pub const SUPPORTED_SECURITY: &[&str] = &["plaintext"];
+
 impl ProducerConfig {
     /// Reads and validates every setting.
     pub fn from_source(env: &impl Source) -> Result<Self, SettingError> {
@@ -65,6 +71,13 @@ impl ProducerConfig {
                 "none" | "gzip" | "snappy" | "lz4"
             ),
             "must be one of none, gzip, snappy, lz4",
+        )?;
+        let security: String = or_default(env, "KAFKA_SECURITY", "plaintext".into())?;
+        check(
+            "KAFKA_SECURITY",
+            security.to_ascii_lowercase(),
+            SUPPORTED_SECURITY.contains(&security.to_ascii_lowercase().as_str()),
+            "only plaintext is supported by this build; iam and scram (TLS) are not implemented yet",
         )?;
         let message_timeout_ms: u64 = or_default(env, "KAFKA_MESSAGE_TIMEOUT_MS", 30_000)?;
         let message_timeout_ms = check(
@@ -130,6 +143,19 @@ mod tests {
         let env = [("KAFKA_BROKERS", "b:9092"), ("USERS_API_URL", "ftp://x/")];
         let err = ProducerConfig::from_source(&env).unwrap_err();
         assert!(err.to_string().contains("USERS_API_URL"), "{err}");
+    }
+
+    #[test]
+    fn security_other_than_plaintext_stops_start_up_with_a_clear_reason() {
+        let env = [("KAFKA_BROKERS", "b:9098"), ("KAFKA_SECURITY", "iam")];
+        let err = ProducerConfig::from_source(&env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable KAFKA_SECURITY=\"iam\" is invalid: only plaintext is supported \
+             by this build; iam and scram (TLS) are not implemented yet"
+        );
+        let env = [("KAFKA_BROKERS", "b:9092"), ("KAFKA_SECURITY", "PLAINTEXT")];
+        assert!(ProducerConfig::from_source(&env).is_ok());
     }
 
     #[test]
