@@ -8,6 +8,7 @@
 //! It also holds [`settings`], the small piece of plumbing every function uses to read its
 //! configuration, so that all of them fail at start-up in the same way.
 
+pub mod lake;
 mod schema;
 pub mod settings;
 

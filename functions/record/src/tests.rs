@@ -120,3 +120,18 @@ fn lake_schema_has_record_then_kafka_columns_with_real_types() {
     );
     assert!(schema.fields().iter().all(|f| !f.is_nullable()));
 }
+
+#[test]
+fn reading_rows_from_a_batch_without_a_lake_column_names_the_column() {
+    use arrow::{array::StringArray, datatypes::Schema, record_batch::RecordBatch};
+    use std::sync::Arc;
+    let schema = Schema::new(vec![arrow::datatypes::Field::new(
+        "id",
+        DataType::Utf8,
+        false,
+    )]);
+    let ids = StringArray::from(vec!["6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e4f"]);
+    let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(ids)]).unwrap();
+    let error = lake::rows(&batch).unwrap_err();
+    assert_eq!(error.to_string(), "Schema error: no column first_name");
+}

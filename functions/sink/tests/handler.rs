@@ -4,7 +4,7 @@
 mod common;
 
 use arrow::array::AsArray;
-use arrow::datatypes::{Int32Type, Int64Type, TimestampMillisecondType};
+use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use common::*;
 use sink::{Sink, SinkError, handle};
@@ -71,73 +71,15 @@ async fn every_field_reads_back_from_parquet_as_it_was_produced() {
     for key in sink.store.keys() {
         let batch = read_parquet(sink.store.body(&key));
         assert_eq!(batch.schema(), user_record::lake_schema());
-        let text = |name: &str| {
-            batch
-                .column_by_name(name)
-                .unwrap()
-                .as_string::<i32>()
-                .clone()
-        };
-        let millis = |name: &str| {
-            batch
-                .column_by_name(name)
-                .unwrap()
-                .as_primitive::<TimestampMillisecondType>()
-                .clone()
-        };
-        let (id, first, last, gender) = (
-            text("id"),
-            text("first_name"),
-            text("last_name"),
-            text("gender"),
-        );
-        let (address, post_code, email) = (text("address"), text("post_code"), text("email"));
-        let (username, phone, picture, topic) = (
-            text("username"),
-            text("phone"),
-            text("picture"),
-            text("kafka_topic"),
-        );
-        let (dob, registered, kafka_ts) = (
-            millis("dob"),
-            millis("registered_date"),
-            millis("kafka_timestamp"),
-        );
-        let partition = batch
-            .column_by_name("kafka_partition")
-            .unwrap()
-            .as_primitive::<Int32Type>()
-            .clone();
-        let offset = batch
-            .column_by_name("kafka_offset")
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .clone();
-        for i in 0..batch.num_rows() {
-            assert_eq!(topic.value(i), "users_created");
-            let record = UserRecord {
-                id: id.value(i).parse().unwrap(),
-                first_name: first.value(i).into(),
-                last_name: last.value(i).into(),
-                gender: gender.value(i).into(),
-                address: address.value(i).into(),
-                post_code: post_code.value(i).into(),
-                email: email.value(i).into(),
-                username: username.value(i).into(),
-                dob: chrono::DateTime::from_timestamp_millis(dob.value(i)).unwrap(),
-                registered_date: chrono::DateTime::from_timestamp_millis(registered.value(i))
-                    .unwrap(),
-                phone: phone.value(i).into(),
-                picture: picture.value(i).into(),
-            };
+        for row in user_record::lake::rows(&batch).unwrap() {
+            assert_eq!(row.topic, "users_created");
             rows.push((
-                partition.value(i),
-                offset.value(i),
-                kafka_ts.value(i),
-                record,
+                row.partition,
+                row.offset,
+                row.timestamp.timestamp_millis(),
+                row.record,
             ));
         }
-        assert_eq!(dob.timezone(), Some("UTC"));
     }
     rows.sort_by_key(|(p, o, _, _)| (*p, *o));
     assert_eq!(rows, expected);

@@ -1,23 +1,14 @@
 //! Reading the lake back through the S3 API of the local store, with the Parquet reader.
 
-use arrow::{
-    array::AsArray,
-    datatypes::{Int32Type, Int64Type, TimestampMillisecondType},
-};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use user_record::UserRecord;
 
 use crate::env_file::local_env;
 
-/// One row of the lake with where it came from.
+/// One row of the lake and the object it was read from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LakeRow {
     pub key: String,
-    pub record: UserRecord,
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub timestamp_ms: i64,
+    pub row: user_record::lake::LakeRow,
 }
 
 /// An S3 client for the local store, configured only from the local env file.
@@ -84,81 +75,15 @@ pub async fn rows(s3: &aws_sdk_s3::Client) -> Vec<LakeRow> {
             .build()
             .unwrap();
         for batch in reader {
-            let batch = batch.unwrap();
-            let text = |name: &str| {
-                batch
-                    .column_by_name(name)
-                    .unwrap()
-                    .as_string::<i32>()
-                    .clone()
-            };
-            let ms = |name: &str| {
-                batch
-                    .column_by_name(name)
-                    .unwrap()
-                    .as_primitive::<TimestampMillisecondType>()
-                    .clone()
-            };
-            let (id, first, last, gender, address) = (
-                text("id"),
-                text("first_name"),
-                text("last_name"),
-                text("gender"),
-                text("address"),
-            );
-            let (post_code, email, username, phone, picture) = (
-                text("post_code"),
-                text("email"),
-                text("username"),
-                text("phone"),
-                text("picture"),
-            );
-            let (dob, registered, kafka_ts, topic) = (
-                ms("dob"),
-                ms("registered_date"),
-                ms("kafka_timestamp"),
-                text("kafka_topic"),
-            );
-            let partition = batch
-                .column_by_name("kafka_partition")
-                .unwrap()
-                .as_primitive::<Int32Type>()
-                .clone();
-            let offset = batch
-                .column_by_name("kafka_offset")
-                .unwrap()
-                .as_primitive::<Int64Type>()
-                .clone();
-            for i in 0..batch.num_rows() {
+            for row in user_record::lake::rows(&batch.unwrap()).unwrap() {
                 rows.push(LakeRow {
                     key: key.clone(),
-                    record: UserRecord {
-                        id: id.value(i).parse().unwrap(),
-                        first_name: first.value(i).into(),
-                        last_name: last.value(i).into(),
-                        gender: gender.value(i).into(),
-                        address: address.value(i).into(),
-                        post_code: post_code.value(i).into(),
-                        email: email.value(i).into(),
-                        username: username.value(i).into(),
-                        dob: chrono_ms(dob.value(i)),
-                        registered_date: chrono_ms(registered.value(i)),
-                        phone: phone.value(i).into(),
-                        picture: picture.value(i).into(),
-                    },
-                    topic: topic.value(i).into(),
-                    partition: partition.value(i),
-                    offset: offset.value(i),
-                    timestamp_ms: kafka_ts.value(i),
+                    row,
                 });
             }
         }
     }
     rows
-}
-
-fn chrono_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap()
 }
 
 /// Every line of every error object under `_errors/`, with its object key.

@@ -85,10 +85,10 @@ fn assert_lake_matches_topic(ctx: &Ctx) {
         .rt
         .block_on(lake::rows(&ctx.s3))
         .into_iter()
-        .filter(|r| r.topic == ctx.topic)
+        .filter(|r| r.row.topic == ctx.topic)
         .collect();
     let mut seen = BTreeSet::new();
-    for row in &rows {
+    for lake::LakeRow { key, row } in &rows {
         assert!(
             seen.insert((row.partition, row.offset)),
             "duplicate row for {}-{}",
@@ -103,7 +103,7 @@ fn assert_lake_matches_topic(ctx: &Ctx) {
             "fields of {}-{}",
             row.partition, row.offset
         );
-        assert_eq!(row.timestamp_ms, *ts);
+        assert_eq!(row.timestamp.timestamp_millis(), *ts);
         // key: users/dt=YYYY-MM-DD/hour=HH/<topic>-<partition>-<first>-<last>.parquet
         let when = chrono::DateTime::from_timestamp_millis(*ts).unwrap();
         let prefix = format!(
@@ -112,18 +112,13 @@ fn assert_lake_matches_topic(ctx: &Ctx) {
             ctx.topic,
             row.partition
         );
-        assert!(
-            row.key.starts_with(&prefix),
-            "{} should start with {prefix}",
-            row.key
-        );
-        let range = row.key[prefix.len()..].trim_end_matches(".parquet");
+        assert!(key.starts_with(&prefix), "{key} should start with {prefix}");
+        let range = key[prefix.len()..].trim_end_matches(".parquet");
         let (first, last) = range.split_once('-').unwrap();
         let (first, last): (i64, i64) = (first.parse().unwrap(), last.parse().unwrap());
         assert!(
             (first..=last).contains(&row.offset),
-            "{} holds offset {}",
-            row.key,
+            "{key} holds offset {}",
             row.offset
         );
     }
@@ -287,10 +282,10 @@ fn a_batch_delivered_twice_leaves_no_duplicate(ctx: &Ctx) {
         .rt
         .block_on(lake::rows(&ctx.s3))
         .into_iter()
-        .filter(|r| r.topic == "users_redelivered")
+        .filter(|r| r.row.topic == "users_redelivered")
         .collect();
     assert_eq!(rows.len(), 6);
-    let ids: BTreeSet<_> = rows.iter().map(|r| r.record.id).collect();
+    let ids: BTreeSet<_> = rows.iter().map(|r| r.row.record.id).collect();
     assert_eq!(ids.len(), 6);
 }
 
