@@ -3,6 +3,10 @@
 # plain files under output/), the randomuser stand-in, and `cargo lambda watch` serving the
 # functions. Endpoints are fixed in infra/local/local.env.
 #
+# The broker keeps its log in SQLite under output/.broker/, beside the lake: offsets go on
+# where they stopped across restarts, so a new run's object keys (named by offsets) never
+# overwrite an earlier run's objects. Remove output/ to start from nothing.
+#
 #   infra/local/stack.sh up       start everything (idempotent), wait until each answers
 #   infra/local/stack.sh down     stop everything this script started
 #   infra/local/stack.sh status   show what runs
@@ -66,14 +70,22 @@ up() {
 
   local broker_port; broker_port=$(port_of "$KAFKA_BROKERS")
   if ! alive kafka; then
+    # tansu reads a sqlite:// path relative to its working directory
+    mkdir -p "$lake_root/.broker"
     start kafka "$broker_port" 30 \
-      tansu broker --storage-engine memory://tansu/ \
+      env RUST_LOG=warn bash -c 'cd "$1" && shift && exec "$@"' _ "$lake_root/.broker" \
+      tansu broker --storage-engine sqlite://tansu.db \
       --listener-url "tcp://127.0.0.1:$broker_port" \
       --advertised-listener-url "tcp://127.0.0.1:$broker_port"
-    tansu topic create "$KAFKA_TOPIC" --broker "tcp://$KAFKA_BROKERS" \
-      --partitions "$KAFKA_PARTITIONS" >>"$state/logs/kafka.log" 2>&1 \
-      || die "cannot create topic $KAFKA_TOPIC; see $state/logs/kafka.log"
-    say "topic $KAFKA_TOPIC created with $KAFKA_PARTITIONS partitions"
+    local created
+    if created=$(RUST_LOG=warn tansu topic create "$KAFKA_TOPIC" --broker "tcp://$KAFKA_BROKERS" \
+        --partitions "$KAFKA_PARTITIONS" 2>&1); then
+      say "topic $KAFKA_TOPIC created with $KAFKA_PARTITIONS partitions"
+    elif grep -qE "TopicAlreadyExists|already exists" <<<"$created"; then
+      say "topic $KAFKA_TOPIC exists (kept from an earlier run)"
+    else
+      die "cannot create topic $KAFKA_TOPIC: $created"
+    fi
   else
     say "kafka already running (pid $(cat "$state/kafka.pid"))"
   fi
