@@ -24,6 +24,7 @@ type Scenario = (&'static str, fn(&Ctx));
 
 struct Ctx {
     rt: tokio::runtime::Runtime,
+    lake_root: std::path::PathBuf,
     s3: aws_sdk_s3::Client,
     brokers: String,
     topic: String,
@@ -321,6 +322,7 @@ fn main() -> ExitCode {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s3 = rt.block_on(lake::client());
     let ctx = Ctx {
+        lake_root: stack.lake_root.clone(),
         rt,
         s3,
         brokers: env["KAFKA_BROKERS"].clone(),
