@@ -151,6 +151,39 @@ fn every_produced_user_lands_exactly_once(ctx: &Ctx) {
         "keyed records spread over the 3 partitions"
     );
     assert_lake_matches_topic(ctx);
+    assert_pyarrow_reads(ctx, 900);
+}
+
+/// An independent reader, pyarrow, sees the lake's files on disk as a Hive-partitioned dataset
+/// with the expected rows, distinct ids and column types.
+fn assert_pyarrow_reads(ctx: &Ctx, rows: usize) {
+    let Ok(venv) = std::env::var("USER_LAKE_VENV") else {
+        panic!(
+            "USER_LAKE_VENV is not set: run the suite through `make test`, which installs pyarrow"
+        );
+    };
+    let users = ctx
+        .lake_root
+        .join(&local_env()["LAKE_BUCKET"])
+        .join("users");
+    let script = "import sys, pyarrow.dataset as ds, pyarrow.compute as pc\n\
+        t = ds.dataset(sys.argv[1], format='parquet', partitioning='hive').to_table()\n\
+        print(t.num_rows, len(pc.unique(t['id'])), t.schema.field('dob').type, t.schema.field('hour').type)";
+    let output = std::process::Command::new(format!("{venv}/bin/python"))
+        .args(["-c", script])
+        .arg(&users)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        seen.trim(),
+        format!("{rows} {rows} timestamp[ms, tz=UTC] int32")
+    );
 }
 
 fn a_restarted_trigger_resumes_from_committed_offsets(ctx: &Ctx) {
