@@ -26,6 +26,10 @@ lint: ## rustfmt and clippy, warnings as errors
 test: ## Every test: hermetic unit tests, then the end-to-end flow on the local stack
 	@$(TOOLS_ENV) && $(CARGO) test --workspace --locked --no-fail-fast
 
+.PHONY: deploy-check
+deploy-check: ## Offline checks of the AWS templates: cfn-lint, checkov, sam validate --lint
+	infra/deploy-check.sh
+
 .PHONY: up
 up: ## Start the local stack (broker, S3 store, users API, cargo lambda watch)
 	infra/local/stack.sh up

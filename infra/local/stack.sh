@@ -94,7 +94,7 @@ up() {
   start users-api "$api_port" 20 "$bin/users-api" --listen "127.0.0.1:$api_port"
 
   start functions "$(port_of "$LAMBDA_ENDPOINT")" 120 \
-    cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$(port_of "$LAMBDA_ENDPOINT")" \
+    cargo lambda watch --invoke-port "$(port_of "$LAMBDA_ENDPOINT")" \
     --env-file infra/local/local.env --ignore-changes
   say "up: Kafka $KAFKA_BROKERS, S3 $AWS_ENDPOINT_URL_S3 (files under $lake_root/$LAKE_BUCKET), users API $USERS_API_URL, functions $LAMBDA_ENDPOINT"
 }
