@@ -7,8 +7,10 @@ use user_record::settings::{SettingError, Source, check, optional, or_default, r
 
 /// randomuser.me answers at most this many users per request; larger runs are paged.
 pub const API_PAGE_LIMIT: usize = 5_000;
-/// The most users one invocation may be asked for, by config or by the event.
-pub const MAX_USERS_PER_RUN: usize = 100_000;
+/// The most users one invocation may be asked for, by config or by the event. A run holds all
+/// its users in memory (as parsed API JSON, then as records) before producing them; this bound
+/// keeps that well inside the function's 256 MB. Larger volumes come from more frequent runs.
+pub const MAX_USERS_PER_RUN: usize = 20_000;
 
 /// Everything the producer needs to know, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +52,7 @@ impl ProducerConfig {
             "USERS_PER_RUN",
             users_per_run,
             (1..=MAX_USERS_PER_RUN).contains(&users_per_run),
-            "must be between 1 and 100000",
+            "must be between 1 and 20000",
         )?;
         let users_api_url: String =
             or_default(env, "USERS_API_URL", "https://randomuser.me/api/".into())?;

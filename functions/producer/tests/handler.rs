@@ -79,6 +79,12 @@ async fn a_count_out_of_range_is_refused_before_fetching() {
         lambda_runtime::Diagnostic::from(error).error_type,
         "InvalidCount.Fatal"
     );
+    event.detail.count = Some(20_001);
+    let error = handle(&event, &producer).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the event asks for 20001 users; a run may produce between 1 and 20000"
+    );
 }
 
 #[tokio::test]
