@@ -36,13 +36,51 @@ pub struct ProducerConfig {
     pub kafka_message_timeout: Duration,
     /// Producer batch compression codec (`KAFKA_COMPRESSION`).
     pub kafka_compression: String,
+    /// How the producer authenticates to Kafka (`KAFKA_SECURITY` and its companions).
+    pub kafka_security: KafkaSecurity,
 }
 
-/// How the producer authenticates to Kafka (`KAFKA_SECURITY`). This build speaks plaintext
-/// only; `iam` (MSK IAM over TLS) and `scram` (SASL/SCRAM over TLS) are named so that a
-/// deployment asking for them stops at start-up with a clear message instead of connecting
-/// without authentication.
-pub const SUPPORTED_SECURITY: &[&str] = &["plaintext"];
+/// How the producer authenticates to Kafka (`KAFKA_SECURITY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KafkaSecurity {
+    /// No TLS and no SASL (`plaintext`): the local broker only.
+    Plaintext,
+    /// SASL/SCRAM-SHA-512 over TLS (`scram`), with the username and password read at start-up
+    /// from the Secrets Manager secret `KAFKA_SASL_SECRET_ARN`.
+    Scram { secret_arn: String },
+    /// MSK IAM (`iam`): SASL/OAUTHBEARER over TLS, tokens signed for `AWS_REGION` with the
+    /// function's role.
+    Iam { region: String },
+}
+
+impl KafkaSecurity {
+    fn from_source(env: &impl Source) -> Result<Self, SettingError> {
+        let name: String = or_default(env, "KAFKA_SECURITY", "plaintext".into())?;
+        match name.to_ascii_lowercase().as_str() {
+            "plaintext" => Ok(Self::Plaintext),
+            "scram" => {
+                let secret_arn: String = required(env, "KAFKA_SASL_SECRET_ARN")?;
+                let is_secret_arn =
+                    secret_arn.starts_with("arn:") && secret_arn.contains(":secretsmanager:");
+                let secret_arn = check(
+                    "KAFKA_SASL_SECRET_ARN",
+                    secret_arn,
+                    is_secret_arn,
+                    "must be the ARN of a Secrets Manager secret",
+                )?;
+                Ok(Self::Scram { secret_arn })
+            }
+            "iam" => Ok(Self::Iam {
+                region: required(env, "AWS_REGION")?,
+            }),
+            _ => Err(SettingError::Invalid {
+                name: "KAFKA_SECURITY",
+                value: name,
+                reason: "must be one of plaintext, scram, iam".into(),
+            }),
+        }
+    }
+}
 
 impl ProducerConfig {
     /// Reads and validates every setting.
@@ -74,13 +112,6 @@ impl ProducerConfig {
             ),
             "must be one of none, gzip, snappy, lz4",
         )?;
-        let security: String = or_default(env, "KAFKA_SECURITY", "plaintext".into())?;
-        check(
-            "KAFKA_SECURITY",
-            security.to_ascii_lowercase(),
-            SUPPORTED_SECURITY.contains(&security.to_ascii_lowercase().as_str()),
-            "only plaintext is supported by this build; iam and scram (TLS) are not implemented yet",
-        )?;
         let message_timeout_ms: u64 = or_default(env, "KAFKA_MESSAGE_TIMEOUT_MS", 30_000)?;
         let message_timeout_ms = check(
             "KAFKA_MESSAGE_TIMEOUT_MS",
@@ -99,6 +130,7 @@ impl ProducerConfig {
             kafka_topic: or_default(env, "KAFKA_TOPIC", user_record::DEFAULT_TOPIC.into())?,
             kafka_message_timeout: Duration::from_millis(message_timeout_ms),
             kafka_compression,
+            kafka_security: KafkaSecurity::from_source(env)?,
         })
     }
 }
@@ -148,16 +180,79 @@ mod tests {
     }
 
     #[test]
-    fn security_other_than_plaintext_stops_start_up_with_a_clear_reason() {
+    fn security_defaults_to_plaintext_in_any_case() {
+        let env = [("KAFKA_BROKERS", "b:9092"), ("KAFKA_SECURITY", "PLAINTEXT")];
+        let config = ProducerConfig::from_source(&env).unwrap();
+        assert_eq!(config.kafka_security, KafkaSecurity::Plaintext);
+        let config = ProducerConfig::from_source(&[("KAFKA_BROKERS", "b:9092")]).unwrap();
+        assert_eq!(config.kafka_security, KafkaSecurity::Plaintext);
+    }
+
+    #[test]
+    fn iam_security_signs_for_the_function_region() {
+        let env = [
+            ("KAFKA_BROKERS", "b-1.example:9098"),
+            ("KAFKA_SECURITY", "iam"),
+            ("AWS_REGION", "eu-west-1"),
+        ];
+        let config = ProducerConfig::from_source(&env).unwrap();
+        assert_eq!(
+            config.kafka_security,
+            KafkaSecurity::Iam {
+                region: "eu-west-1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn iam_security_without_a_region_stops_start_up_by_name() {
         let env = [("KAFKA_BROKERS", "b:9098"), ("KAFKA_SECURITY", "iam")];
+        let err = ProducerConfig::from_source(&env).unwrap_err();
+        assert_eq!(err, SettingError::Missing { name: "AWS_REGION" });
+    }
+
+    #[test]
+    fn scram_security_needs_a_secrets_manager_arn() {
+        let env = [("KAFKA_BROKERS", "b:9096"), ("KAFKA_SECURITY", "scram")];
+        let err = ProducerConfig::from_source(&env).unwrap_err();
+        assert_eq!(
+            err,
+            SettingError::Missing {
+                name: "KAFKA_SASL_SECRET_ARN"
+            }
+        );
+
+        let env = [
+            ("KAFKA_BROKERS", "b:9096"),
+            ("KAFKA_SECURITY", "scram"),
+            ("KAFKA_SASL_SECRET_ARN", "AmazonMSK_users"),
+        ];
+        let err = ProducerConfig::from_source(&env).unwrap_err();
+        assert!(err.to_string().contains("KAFKA_SASL_SECRET_ARN"), "{err}");
+
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_users-AbCdEf";
+        let env = [
+            ("KAFKA_BROKERS", "b:9096"),
+            ("KAFKA_SECURITY", "scram"),
+            ("KAFKA_SASL_SECRET_ARN", arn),
+        ];
+        let config = ProducerConfig::from_source(&env).unwrap();
+        assert_eq!(
+            config.kafka_security,
+            KafkaSecurity::Scram {
+                secret_arn: arn.into()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_security_is_rejected_with_the_choices() {
+        let env = [("KAFKA_BROKERS", "b:9092"), ("KAFKA_SECURITY", "ssl")];
         let err = ProducerConfig::from_source(&env).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "environment variable KAFKA_SECURITY=\"iam\" is invalid: only plaintext is supported \
-             by this build; iam and scram (TLS) are not implemented yet"
+            "environment variable KAFKA_SECURITY=\"ssl\" is invalid: must be one of plaintext, scram, iam"
         );
-        let env = [("KAFKA_BROKERS", "b:9092"), ("KAFKA_SECURITY", "PLAINTEXT")];
-        assert!(ProducerConfig::from_source(&env).is_ok());
     }
 
     #[test]

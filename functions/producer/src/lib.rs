@@ -4,6 +4,7 @@
 //! `main.rs` builds the real [`RandomUserApi`] and [`KafkaPublisher`] once per cold start and
 //! calls [`handle`] for every event; tests call [`handle`] with their own implementations.
 
+pub mod auth;
 pub mod config;
 pub mod mapping;
 pub mod publish;
@@ -14,7 +15,8 @@ use std::time::Instant;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 
-pub use config::ProducerConfig;
+pub use auth::KafkaAuth;
+pub use config::{KafkaSecurity, ProducerConfig};
 pub use publish::{KafkaPublisher, PublishError, Publisher};
 pub use randomuser::{FetchError, RandomUserApi, UserSource};
 

@@ -12,7 +12,10 @@ use rdkafka::{
 };
 use user_record::UserRecord;
 
-use crate::config::ProducerConfig;
+use crate::{
+    auth::{KafkaAuth, KafkaClientContext},
+    config::ProducerConfig,
+};
 
 /// Why records were not all delivered.
 #[derive(Debug, thiserror::Error)]
@@ -54,15 +57,16 @@ pub trait Publisher {
 
 /// The real publisher: one rdkafka producer, idempotent, acks from all in-sync replicas.
 pub struct KafkaPublisher {
-    producer: FutureProducer,
+    producer: FutureProducer<KafkaClientContext>,
     topic: String,
     queue_timeout: Duration,
 }
 
 impl KafkaPublisher {
-    /// Builds the client once per cold start; it connects lazily, on the first send.
-    pub fn new(config: &ProducerConfig) -> Result<Self, PublishError> {
-        let producer = ClientConfig::new()
+    /// Builds the client once per cold start, authenticating as `auth` says.
+    pub fn new(config: &ProducerConfig, auth: &KafkaAuth) -> Result<Self, PublishError> {
+        let mut client = ClientConfig::new();
+        client
             .set("bootstrap.servers", &config.kafka_brokers)
             .set("client.id", "user-lake-producer")
             .set("acks", "all")
@@ -72,8 +76,10 @@ impl KafkaPublisher {
             .set(
                 "message.timeout.ms",
                 config.kafka_message_timeout.as_millis().to_string(),
-            )
-            .create()
+            );
+        auth.apply(&mut client);
+        let producer = client
+            .create_with_context(auth.context())
             .map_err(|source| PublishError::Client {
                 brokers: config.kafka_brokers.clone(),
                 source: Box::new(source),

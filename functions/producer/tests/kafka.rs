@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use producer::{KafkaPublisher, ProducerConfig, PublishError, Publisher};
+use producer::{KafkaAuth, KafkaPublisher, ProducerConfig, PublishError, Publisher};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{BaseConsumer, Consumer},
@@ -28,7 +28,11 @@ fn publisher(brokers: &str, timeout_ms: &'static str) -> KafkaPublisher {
         ("KAFKA_BROKERS", brokers),
         ("KAFKA_MESSAGE_TIMEOUT_MS", timeout_ms),
     ];
-    KafkaPublisher::new(&ProducerConfig::from_source(&env).unwrap()).unwrap()
+    KafkaPublisher::new(
+        &ProducerConfig::from_source(&env).unwrap(),
+        &KafkaAuth::Plaintext,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
