@@ -27,7 +27,7 @@ test: ## Every test: hermetic unit tests, then the end-to-end flow on the local 
 	@$(TOOLS_ENV) && $(CARGO) test --workspace --locked --no-fail-fast
 
 .PHONY: deploy-check
-deploy-check: ## Offline checks of the AWS templates: cfn-lint, checkov, sam validate --lint
+deploy-check: ## Offline deploy checks: cfn-lint, checkov, sam validate --lint, sam build + arm64 binary checks
 	infra/deploy-check.sh
 
 .PHONY: up
