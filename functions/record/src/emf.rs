@@ -331,8 +331,8 @@ mod tests {
             "Team/User Lake"
         );
         for bad in ["AWS/Lambda", "lake{1}", ":lake"] {
-            let err = MetricsConfig::from_source(&[("METRICS_NAMESPACE", bad)], "producer")
-                .unwrap_err();
+            let err =
+                MetricsConfig::from_source(&[("METRICS_NAMESPACE", bad)], "producer").unwrap_err();
             assert!(
                 err.to_string()
                     .starts_with(&format!("environment variable METRICS_NAMESPACE=\"{bad}\"")),

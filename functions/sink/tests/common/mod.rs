@@ -6,6 +6,7 @@ use std::{collections::BTreeMap, sync::Mutex};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sink::{MskEvent, ObjectStore, Sink, SinkConfig, StoreError};
+use user_record::emf::{Captured, Metrics};
 
 /// An in-memory lake.
 #[derive(Default)]
@@ -68,8 +69,17 @@ pub fn config(env: &[(&'static str, &'static str)]) -> SinkConfig {
     SinkConfig::from_source(&all).unwrap()
 }
 
+/// A sink with the default settings whose summary lines are kept in memory.
 pub fn sink<S>(store: S) -> Sink<S> {
-    Sink::new(store, &config(&[]))
+    sink_with(store, &[]).0
+}
+
+/// A sink with these settings (besides `LAKE_BUCKET`), and the lines it emits.
+pub fn sink_with<S>(store: S, env: &[(&'static str, &'static str)]) -> (Sink<S>, Captured) {
+    let mut sink = Sink::new(store, &config(env));
+    let (metrics, captured) = Metrics::captured(sink.metrics.config().clone());
+    sink.metrics = metrics;
+    (sink, captured)
 }
 
 /// A sample event from events/sink/.
