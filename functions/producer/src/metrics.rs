@@ -72,7 +72,7 @@ pub fn summary(
         .metric(
             "Duration",
             Unit::Milliseconds,
-            observed.duration.as_secs_f64() * 1000.0,
+            observed.duration.as_micros() as f64 / 1000.0,
         )
         .metric("Errors", Unit::Count, u8::from(result.is_err()));
     match result {

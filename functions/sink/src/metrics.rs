@@ -57,7 +57,7 @@ pub fn summary(
         .metric(
             "ParquetEncodeTime",
             Unit::Milliseconds,
-            observed.parquet_encode.as_secs_f64() * 1000.0,
+            observed.parquet_encode.as_micros() as f64 / 1000.0,
         )
         .metric("Errors", Unit::Count, u8::from(result.is_err()));
     if let Some(oldest) = observed.oldest {
