@@ -3,39 +3,12 @@
 
 mod common;
 
-use std::io::Cursor;
-
-use arrow::record_batch::RecordBatch;
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use common::*;
-use sink::{MskEvent, handle, outputs::text_schema};
-use user_record::{KAFKA_COLUMNS, RECORD_COLUMNS, UserRecord, lake::LakeRow, lake_schema};
+use sink::{MskEvent, handle};
+use user_record::{KAFKA_COLUMNS, RECORD_COLUMNS, UserRecord};
 
 const ALL: [(&str, &str); 1] = [("OUTPUT_FORMATS", "parquet,jsonl,csv")];
-
-fn lake_rows(batches: impl IntoIterator<Item = RecordBatch>) -> Vec<LakeRow> {
-    batches
-        .into_iter()
-        .flat_map(|batch| user_record::lake::rows(&batch).unwrap())
-        .collect()
-}
-
-fn read_jsonl(body: Vec<u8>) -> Vec<LakeRow> {
-    let reader = arrow::json::ReaderBuilder::new(text_schema(&lake_schema()))
-        .build(Cursor::new(body))
-        .unwrap();
-    lake_rows(reader.map(Result::unwrap))
-}
-
-fn read_csv(body: Vec<u8>) -> Vec<LakeRow> {
-    let reader = arrow::csv::ReaderBuilder::new(text_schema(&lake_schema()))
-        .with_header(true)
-        // No lake column is nullable: an empty field is an empty string, never a null.
-        .with_null_regex(regex::Regex::new("^\\z.").unwrap())
-        .build(Cursor::new(body))
-        .unwrap();
-    lake_rows(reader.map(Result::unwrap))
-}
 
 /// An event of one partition whose records are these users, at offsets from 7.
 fn event_of(users: &[UserRecord]) -> MskEvent {
