@@ -73,17 +73,11 @@ pub fn summary(
             "Duration",
             Unit::Milliseconds,
             observed.duration.as_micros() as f64 / 1000.0,
-        )
-        .metric("Errors", Unit::Count, u8::from(result.is_err()));
+        );
     match result {
         Ok(summary) => document
-            .property("level", "INFO")
-            .property("message", "producer run finished")
+            .succeeded("producer run finished")
             .property("topic", summary.topic.clone()),
-        Err(error) => document
-            .property("level", "ERROR")
-            .property("message", "producer run failed")
-            .property("errorType", error.error_type())
-            .property("error", error.to_string()),
+        Err(error) => document.failed("producer run failed", error.error_type(), error),
     }
 }

@@ -135,6 +135,24 @@ impl Document {
         self
     }
 
+    /// Ends the summary of an invocation that succeeded: `Errors` = 0, `level` INFO and the
+    /// message.
+    pub fn succeeded(self, message: &str) -> Self {
+        self.metric("Errors", Unit::Count, 0u8)
+            .property("level", "INFO")
+            .property("message", message)
+    }
+
+    /// Ends the summary of an invocation that failed: `Errors` = 1, `level` ERROR, the message,
+    /// the `errorType` Lambda reports and the error itself.
+    pub fn failed(self, message: &str, error_type: String, error: &dyn std::fmt::Display) -> Self {
+        self.metric("Errors", Unit::Count, 1u8)
+            .property("level", "ERROR")
+            .property("message", message)
+            .property("errorType", error_type)
+            .property("error", error.to_string())
+    }
+
     /// The document as JSON: the fields, then the dimension and metric values, then `_aws`, so
     /// that neither a field nor a metric can shadow the metadata.
     pub fn to_value(&self) -> Value {

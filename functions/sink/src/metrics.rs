@@ -58,21 +58,15 @@ pub fn summary(
             "ParquetEncodeTime",
             Unit::Milliseconds,
             observed.parquet_encode.as_micros() as f64 / 1000.0,
-        )
-        .metric("Errors", Unit::Count, u8::from(result.is_err()));
+        );
     if let Some(oldest) = observed.oldest {
         let lag = (now - oldest).num_milliseconds().max(0);
         document = document.metric("Lag", Unit::Milliseconds, lag);
     }
     match result {
         Ok(summary) => document
-            .property("level", "INFO")
-            .property("message", "sink batch stored")
+            .succeeded("sink batch stored")
             .property("objects", summary.objects.clone()),
-        Err(error) => document
-            .property("level", "ERROR")
-            .property("message", "sink batch failed")
-            .property("errorType", error.error_type())
-            .property("error", error.to_string()),
+        Err(error) => document.failed("sink batch failed", error.error_type(), error),
     }
 }

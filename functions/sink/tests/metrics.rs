@@ -42,8 +42,8 @@ async fn a_batch_emits_one_emf_document_with_its_counts_and_lag() {
             {"Name": "ObjectsWritten", "Unit": "Count"},
             {"Name": "BytesWritten", "Unit": "Bytes"},
             {"Name": "ParquetEncodeTime", "Unit": "Milliseconds"},
-            {"Name": "Errors", "Unit": "Count"},
             {"Name": "Lag", "Unit": "Milliseconds"},
+            {"Name": "Errors", "Unit": "Count"},
         ])
     );
     // and the values are top-level members that agree with the invocation's answer
