@@ -38,7 +38,7 @@ use metrics::Observed;
 pub struct SinkSummary {
     /// Records in the event.
     pub records: usize,
-    /// Records written to the lake (once per output format).
+    /// Records written to the lake (in every configured format).
     pub written: usize,
     /// Records written to `_errors/`.
     pub rejected: usize,
@@ -90,9 +90,7 @@ impl SinkError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, SinkError::Store { .. })
     }
-}
 
-impl SinkError {
     /// `<Kind>.<Retryable|Fatal>`, the `errorType` Lambda reports.
     pub fn error_type(&self) -> String {
         let kind = match self {
