@@ -80,9 +80,7 @@ impl ProducerError {
             ProducerError::Publish(PublishError::Delivery { .. }) => true,
         }
     }
-}
 
-impl ProducerError {
     /// `<Kind>.<Retryable|Fatal>`, the `errorType` Lambda reports.
     pub fn error_type(&self) -> String {
         let kind = match self {
