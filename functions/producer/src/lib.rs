@@ -1,12 +1,16 @@
 //! The producer function: on each scheduled event, fetch users from the API, flatten them
-//! into records and produce them to Kafka, then report what happened.
+//! into records and produce them to Kafka, then report what happened: in its answer and, for
+//! every invocation (failed or not), in one summary line that is also its CloudWatch metrics
+//! ([`metrics`]).
 //!
 //! `main.rs` builds the real [`RandomUserApi`] and [`KafkaPublisher`] once per cold start and
-//! calls [`handle`] for every event; tests call [`handle`] with their own implementations.
+//! calls [`handle`] for every event; tests call [`handle`] with their own implementations and a
+//! captured metrics writer.
 
 pub mod auth;
 pub mod config;
 pub mod mapping;
+pub mod metrics;
 pub mod publish;
 pub mod randomuser;
 
@@ -14,6 +18,7 @@ use std::time::Instant;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
+use user_record::emf::Metrics;
 
 pub use auth::KafkaAuth;
 pub use config::{KafkaSecurity, ProducerConfig};
@@ -77,22 +82,27 @@ impl ProducerError {
             ProducerError::Publish(PublishError::Delivery { .. }) => true,
         }
     }
-}
 
-impl From<ProducerError> for lambda_runtime::Diagnostic {
-    fn from(error: ProducerError) -> Self {
-        let kind = match &error {
+    /// `<Kind>.<Retryable|Fatal>`, the `errorType` Lambda reports.
+    pub fn error_type(&self) -> String {
+        let kind = match self {
             ProducerError::InvalidCount { .. } => "InvalidCount",
             ProducerError::Fetch(_) => "FetchFailed",
             ProducerError::Publish(_) => "PublishFailed",
         };
-        let retry = if error.is_retryable() {
+        let retry = if self.is_retryable() {
             "Retryable"
         } else {
             "Fatal"
         };
+        format!("{kind}.{retry}")
+    }
+}
+
+impl From<ProducerError> for lambda_runtime::Diagnostic {
+    fn from(error: ProducerError) -> Self {
         lambda_runtime::Diagnostic {
-            error_type: format!("{kind}.{retry}"),
+            error_type: error.error_type(),
             error_message: error.to_string(),
         }
     }
@@ -103,20 +113,45 @@ pub struct Producer<U, P> {
     pub source: U,
     pub publisher: P,
     pub users_per_run: usize,
+    /// Where the invocation's summary and metrics go (stdout in Lambda).
+    pub metrics: Metrics,
 }
 
-/// Handles one scheduled event.
+/// Handles one scheduled event and emits its summary.
 pub async fn handle<U: UserSource, P: Publisher>(
     event: &ScheduledEvent,
     producer: &Producer<U, P>,
 ) -> Result<RunSummary, ProducerError> {
     let started = Instant::now();
     let requested = event.detail.count.unwrap_or(producer.users_per_run);
+    let mut observed = metrics::Observed {
+        requested,
+        ..Default::default()
+    };
+    let result = run(producer, started, &mut observed).await;
+    observed.duration = started.elapsed();
+    let document = metrics::summary(&producer.metrics, chrono::Utc::now(), &observed, &result);
+    producer.metrics.emit(&document);
+    result
+}
+
+async fn run<U: UserSource, P: Publisher>(
+    producer: &Producer<U, P>,
+    started: Instant,
+    observed: &mut metrics::Observed,
+) -> Result<RunSummary, ProducerError> {
+    let requested = observed.requested;
     if !(1..=MAX_USERS_PER_RUN).contains(&requested) {
         return Err(ProducerError::InvalidCount { count: requested });
     }
 
-    let fetched = producer.source.fetch(requested).await?;
+    let fetched = producer
+        .source
+        .fetch(requested)
+        .await
+        .inspect_err(|error| observed.api_retries = error.retries())?;
+    observed.fetched = fetched.users.len();
+    observed.api_retries = fetched.retries;
     let mut records = Vec::with_capacity(fetched.users.len());
     let mut skipped = 0;
     for (index, user) in fetched.users.iter().enumerate() {
@@ -129,8 +164,18 @@ pub async fn handle<U: UserSource, P: Publisher>(
         }
     }
 
-    let produced = producer.publisher.publish(&records).await?;
-    let summary = RunSummary {
+    observed.skipped = skipped;
+    let produced = producer
+        .publisher
+        .publish(&records)
+        .await
+        .inspect_err(|error| {
+            if let PublishError::Delivery { delivered, .. } = error {
+                observed.produced = *delivered;
+            }
+        })?;
+    observed.produced = produced;
+    Ok(RunSummary {
         requested,
         fetched: fetched.users.len(),
         skipped,
@@ -138,16 +183,5 @@ pub async fn handle<U: UserSource, P: Publisher>(
         api_retries: fetched.retries,
         topic: producer.publisher.topic().to_string(),
         duration_ms: started.elapsed().as_millis() as u64,
-    };
-    tracing::info!(
-        requested = summary.requested,
-        fetched = summary.fetched,
-        skipped = summary.skipped,
-        produced = summary.produced,
-        api_retries = summary.api_retries,
-        topic = %summary.topic,
-        duration_ms = summary.duration_ms,
-        "producer run finished"
-    );
-    Ok(summary)
+    })
 }

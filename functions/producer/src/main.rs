@@ -15,6 +15,7 @@ async fn main() -> Result<(), Error> {
         source: RandomUserApi::new(&config)?,
         publisher: KafkaPublisher::new(&config, &auth)?,
         users_per_run: config.users_per_run,
+        metrics: producer::metrics::from_env()?,
     };
     let producer = &producer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduledEvent>| async move {

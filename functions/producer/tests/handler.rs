@@ -11,6 +11,7 @@ fn producer(fixture: &str, users_per_run: usize) -> Producer<FixtureUsers, Memor
         source: FixtureUsers::new(fixture),
         publisher: MemoryPublisher::default(),
         users_per_run,
+        metrics: quiet_metrics(),
     }
 }
 

@@ -6,8 +6,10 @@
 //! means a change to the contract is one change, checked by one set of tests.
 //!
 //! It also holds [`settings`], the small piece of plumbing every function uses to read its
-//! configuration, so that all of them fail at start-up in the same way.
+//! configuration, so that all of them fail at start-up in the same way, and [`emf`], which
+//! every function uses to publish its metrics.
 
+pub mod emf;
 pub mod lake;
 mod schema;
 pub mod settings;

@@ -2,7 +2,12 @@
 //! configuration table). Anything missing or malformed stops the function before it serves.
 
 use parquet::basic::{Compression, ZstdLevel};
-use user_record::settings::{SettingError, Source, check, or_default, required};
+use user_record::{
+    emf::MetricsConfig,
+    settings::{SettingError, Source, check, or_default, required},
+};
+
+use crate::outputs::{OutputFormat, parse_formats};
 
 /// Everything the sink needs to know, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +22,11 @@ pub struct SinkConfig {
     /// Address the bucket as `endpoint/bucket/key` rather than `bucket.endpoint/key`; needed
     /// by local S3-protocol stores (`S3_FORCE_PATH_STYLE`).
     pub s3_force_path_style: bool,
+    /// Formats each slot is written in, Parquet first (`OUTPUT_FORMATS`).
+    pub output_formats: Vec<OutputFormat>,
+    /// Namespace and `FunctionName` of the metrics (`METRICS_NAMESPACE`,
+    /// `AWS_LAMBDA_FUNCTION_NAME`).
+    pub metrics: MetricsConfig,
 }
 
 /// Parses `zstd`, `zstd(3)`, `snappy`, `gzip`, `gzip(9)`, `lz4`, `none`. A bare `zstd` means
@@ -53,6 +63,12 @@ impl SinkConfig {
         } else {
             format!("{prefix}/")
         };
+        let formats: String = or_default(env, "OUTPUT_FORMATS", "parquet".into())?;
+        let output_formats = parse_formats(&formats).map_err(|reason| SettingError::Invalid {
+            name: "OUTPUT_FORMATS",
+            value: formats,
+            reason,
+        })?;
         let lake_bucket: String = required(env, "LAKE_BUCKET")?;
         let valid_bucket = (3..=63).contains(&lake_bucket.len())
             && lake_bucket
@@ -68,6 +84,8 @@ impl SinkConfig {
             lake_prefix,
             compression,
             s3_force_path_style: or_default(env, "S3_FORCE_PATH_STYLE", false)?,
+            output_formats,
+            metrics: MetricsConfig::from_source(env, "sink")?,
         })
     }
 }
@@ -86,6 +104,31 @@ mod tests {
             Compression::ZSTD(ZstdLevel::try_new(1).unwrap())
         );
         assert!(!config.s3_force_path_style);
+        assert_eq!(config.output_formats, vec![OutputFormat::Parquet]);
+        assert_eq!(config.metrics.namespace, "UserLake");
+        assert_eq!(config.metrics.function_name, "sink");
+    }
+
+    #[test]
+    fn output_formats_are_read_and_a_bad_set_is_named() {
+        let env = [
+            ("LAKE_BUCKET", "data-lake"),
+            ("OUTPUT_FORMATS", "parquet,csv,jsonl"),
+        ];
+        assert_eq!(
+            SinkConfig::from_source(&env).unwrap().output_formats,
+            OutputFormat::ALL.to_vec()
+        );
+        let env = [
+            ("LAKE_BUCKET", "data-lake"),
+            ("OUTPUT_FORMATS", "parquet,xml"),
+        ];
+        let err = SinkConfig::from_source(&env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable OUTPUT_FORMATS=\"parquet,xml\" is invalid: unknown format \
+             \"xml\"; the formats are parquet, jsonl, csv"
+        );
     }
 
     #[test]

@@ -3,16 +3,26 @@
 
 use chrono::NaiveDate;
 
-use crate::batch::Slot;
+use crate::{batch::Slot, outputs::OutputFormat};
 
-/// `{prefix}users/dt=YYYY-MM-DD/hour=HH/{topic}-{partition}-{first}-{last}.parquet`
-pub fn data_key(prefix: &str, slot: &Slot, first_offset: i64, last_offset: i64) -> String {
+/// `{prefix}{root}/dt=YYYY-MM-DD/hour=HH/{topic}-{partition}-{first}-{last}.{extension}`, where
+/// root and extension are the format's: `users/….parquet`, `users_jsonl/….jsonl`,
+/// `users_csv/….csv`.
+pub fn data_key(
+    prefix: &str,
+    format: OutputFormat,
+    slot: &Slot,
+    first_offset: i64,
+    last_offset: i64,
+) -> String {
     format!(
-        "{prefix}users/dt={}/hour={:02}/{}-{}-{first_offset}-{last_offset}.parquet",
+        "{prefix}{}/dt={}/hour={:02}/{}-{}-{first_offset}-{last_offset}.{}",
+        format.root(),
         slot.date.format("%Y-%m-%d"),
         slot.hour,
         slot.topic,
-        slot.partition
+        slot.partition,
+        format.name()
     )
 }
 

@@ -1,36 +1,44 @@
 //! The sink function: decode an MSK batch, lay the good records out as Arrow batches per
-//! topic-partition and hour, encode them as Parquet and store them in the lake; rejected
-//! records go to `_errors/` with their reasons. Nothing is dropped: a record is either in a
-//! Parquet object or in an error object, and a failed write fails the invocation so that the
-//! event source mapping retries the batch.
+//! topic-partition and hour, encode them as Parquet (and, when `OUTPUT_FORMATS` asks, as JSON
+//! Lines and CSV) and store them in the lake; rejected records go to `_errors/` with their
+//! reasons. Nothing is dropped: a record is either in the lake's objects or in an error object,
+//! and a failed write fails the invocation so that the event source mapping retries the batch.
+//! Every invocation, failed or not, ends with one summary line that is also its CloudWatch
+//! metrics ([`metrics`]).
 //!
 //! `main.rs` builds the S3 client once per cold start and calls [`handle`] for every event;
-//! tests call [`handle`] with their own [`ObjectStore`].
+//! tests call [`handle`] with their own [`ObjectStore`] and a captured metrics writer.
 
 pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod encode;
 pub mod keys;
+pub mod metrics;
+pub mod outputs;
 pub mod store;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
+use user_record::emf::Metrics;
 
 pub use config::SinkConfig;
 pub use decode::{MskEvent, Rejected};
+pub use outputs::OutputFormat;
 pub use store::{ObjectStore, S3Store, StoreError};
+
+use metrics::Observed;
 
 /// The invocation's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SinkSummary {
     /// Records in the event.
     pub records: usize,
-    /// Records written to Parquet.
+    /// Records written to the lake (in every configured format).
     pub written: usize,
     /// Records written to `_errors/`.
     pub rejected: usize,
@@ -59,6 +67,14 @@ pub enum SinkError {
         #[source]
         source: parquet::errors::ParquetError,
     },
+    /// A batch could not be written as JSON Lines or CSV (a defect).
+    #[error("cannot encode {key} as {format}: {source}")]
+    Format {
+        key: String,
+        format: OutputFormat,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
     /// An object could not be stored; the batch is retried.
     #[error("{failed} of {attempted} object(s) were not stored, first: {first}")]
     Store {
@@ -74,22 +90,28 @@ impl SinkError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, SinkError::Store { .. })
     }
-}
 
-impl From<SinkError> for lambda_runtime::Diagnostic {
-    fn from(error: SinkError) -> Self {
-        let kind = match &error {
+    /// `<Kind>.<Retryable|Fatal>`, the `errorType` Lambda reports.
+    pub fn error_type(&self) -> String {
+        let kind = match self {
             SinkError::Arrow { .. } => "ArrowBuildFailed",
             SinkError::Encode { .. } => "ParquetEncodeFailed",
+            SinkError::Format { .. } => "OutputEncodeFailed",
             SinkError::Store { .. } => "StoreFailed",
         };
-        let retry = if error.is_retryable() {
+        let retry = if self.is_retryable() {
             "Retryable"
         } else {
             "Fatal"
         };
+        format!("{kind}.{retry}")
+    }
+}
+
+impl From<SinkError> for lambda_runtime::Diagnostic {
+    fn from(error: SinkError) -> Self {
         lambda_runtime::Diagnostic {
-            error_type: format!("{kind}.{retry}"),
+            error_type: error.error_type(),
             error_message: error.to_string(),
         }
     }
@@ -100,6 +122,10 @@ pub struct Sink<S> {
     pub store: S,
     pub prefix: String,
     pub properties: WriterProperties,
+    /// Formats each slot is written in, Parquet first.
+    pub formats: Vec<OutputFormat>,
+    /// Where the invocation's summary and metrics go (stdout in Lambda).
+    pub metrics: Metrics,
 }
 
 impl<S> Sink<S> {
@@ -108,6 +134,8 @@ impl<S> Sink<S> {
             store,
             prefix: config.lake_prefix.clone(),
             properties: encode::writer_properties(config.compression),
+            formats: config.output_formats.clone(),
+            metrics: Metrics::stdout(config.metrics.clone()),
         }
     }
 }
@@ -119,26 +147,55 @@ struct Object {
     content_type: &'static str,
 }
 
-/// Handles one MSK event. `now` dates the rejected entries that carry no Kafka timestamp.
+/// Handles one MSK event and emits its summary. `now` dates the rejected entries that carry no
+/// Kafka timestamp and is the reference of the lag metric.
 pub async fn handle<S: ObjectStore>(
     event: &MskEvent,
     sink: &Sink<S>,
     now: DateTime<Utc>,
 ) -> Result<SinkSummary, SinkError> {
+    let mut observed = Observed::default();
+    let result = store_batch(event, sink, now, &mut observed).await;
+    sink.metrics
+        .emit(&metrics::summary(&sink.metrics, now, &observed, &result));
+    result
+}
+
+async fn store_batch<S: ObjectStore>(
+    event: &MskEvent,
+    sink: &Sink<S>,
+    now: DateTime<Utc>,
+    observed: &mut Observed,
+) -> Result<SinkSummary, SinkError> {
     let decoded = decode::decode(event);
-    let mut objects = data_objects(&decoded.accepted, sink)?;
+    observed.records = decoded.len();
+    observed.oldest = decoded
+        .accepted
+        .iter()
+        .map(|a| a.timestamp)
+        .chain(decoded.rejected.iter().filter_map(|r| r.timestamp))
+        .min();
+    let mut objects = data_objects(&decoded.accepted, sink, observed)?;
     objects.extend(error_objects(&decoded.rejected, &sink.prefix, now));
 
-    let bytes = objects.iter().map(|o| o.body.len()).sum();
     let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
-    let puts = objects
-        .into_iter()
-        .map(|o| async move { sink.store.put(&o.key, o.body, o.content_type).await });
-    let failures: Vec<StoreError> = join_all(puts)
-        .await
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
+    let puts = objects.into_iter().map(|o| async move {
+        let size = o.body.len();
+        sink.store
+            .put(&o.key, o.body, o.content_type)
+            .await
+            .map(|()| size)
+    });
+    let mut failures = Vec::new();
+    for put in join_all(puts).await {
+        match put {
+            Ok(size) => {
+                observed.objects += 1;
+                observed.bytes += size;
+            }
+            Err(error) => failures.push(error),
+        }
+    }
     let failed = failures.len();
     if let Some(first) = failures.into_iter().next() {
         tracing::warn!(failed, attempted = keys.len(), error = %first, "lake write failed; the batch will be retried");
@@ -154,7 +211,7 @@ pub async fn handle<S: ObjectStore>(
         written: decoded.accepted.len(),
         rejected: decoded.rejected.len(),
         objects: keys,
-        bytes,
+        bytes: observed.bytes,
     };
     if let Some(first) = decoded.rejected.first() {
         tracing::warn!(
@@ -166,20 +223,13 @@ pub async fn handle<S: ObjectStore>(
             "records rejected to the error prefix"
         );
     }
-    tracing::info!(
-        records = summary.records,
-        written = summary.written,
-        rejected = summary.rejected,
-        objects = summary.objects.len(),
-        bytes = summary.bytes,
-        "sink batch stored"
-    );
     Ok(summary)
 }
 
 fn data_objects<S>(
     accepted: &[decode::Accepted],
     sink: &Sink<S>,
+    observed: &mut Observed,
 ) -> Result<Vec<Object>, SinkError> {
     let slots = batch::build(accepted).map_err(|source| SinkError::Arrow {
         topic: accepted
@@ -189,25 +239,44 @@ fn data_objects<S>(
         partition: accepted.first().map_or(-1, |a| a.partition),
         source,
     })?;
-    slots
-        .iter()
-        .map(|slot| {
+    let mut objects = Vec::with_capacity(slots.len() * sink.formats.len());
+    for slot in &slots {
+        for &format in &sink.formats {
             let key = keys::data_key(
                 &sink.prefix,
+                format,
                 &slot.slot,
                 slot.first_offset,
                 slot.last_offset,
             );
-            match encode::parquet(&slot.batch, &sink.properties) {
-                Ok(body) => Ok(Object {
-                    key,
-                    body,
-                    content_type: "application/vnd.apache.parquet",
-                }),
-                Err(source) => Err(SinkError::Encode { key, source }),
-            }
-        })
-        .collect()
+            let text = |body: Result<Vec<u8>, arrow::error::ArrowError>| {
+                body.map_err(|source| SinkError::Format {
+                    key: key.clone(),
+                    format,
+                    source,
+                })
+            };
+            let body = match format {
+                OutputFormat::Parquet => {
+                    let started = Instant::now();
+                    let body = encode::parquet(&slot.batch, &sink.properties);
+                    observed.parquet_encode += started.elapsed();
+                    body.map_err(|source| SinkError::Encode {
+                        key: key.clone(),
+                        source,
+                    })
+                }
+                OutputFormat::Jsonl => text(outputs::jsonl(&slot.batch)),
+                OutputFormat::Csv => text(outputs::csv(&slot.batch)),
+            }?;
+            objects.push(Object {
+                key,
+                body,
+                content_type: format.content_type(),
+            });
+        }
+    }
+    Ok(objects)
 }
 
 fn error_objects(rejected: &[Rejected], prefix: &str, now: DateTime<Utc>) -> Vec<Object> {

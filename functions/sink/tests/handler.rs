@@ -7,7 +7,7 @@ use arrow::array::AsArray;
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use common::*;
-use sink::{Sink, SinkError, handle};
+use sink::{SinkError, handle};
 use user_record::UserRecord;
 
 /// The records of a sample event, decoded independently of the sink, by (partition, offset).
@@ -277,8 +277,8 @@ async fn a_failed_write_fails_the_invocation_as_retryable() {
 #[tokio::test]
 async fn lake_prefix_and_codec_come_from_config() {
     // given
-    let config = config(&[("LAKE_PREFIX", "raw/"), ("PARQUET_COMPRESSION", "snappy")]);
-    let sink = Sink::new(MemoryStore::default(), &config);
+    let env = [("LAKE_PREFIX", "raw/"), ("PARQUET_COMPRESSION", "snappy")];
+    let (sink, _) = sink_with(MemoryStore::default(), &env);
 
     // when
     handle(&event("msk-users.json"), &sink, now())

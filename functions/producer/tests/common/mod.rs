@@ -8,7 +8,10 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
 };
-use user_record::UserRecord;
+use user_record::{
+    UserRecord,
+    emf::{Captured, Metrics, MetricsConfig},
+};
 
 pub fn fixture(name: &str) -> serde_json::Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -21,6 +24,16 @@ pub fn event(name: &str) -> producer::ScheduledEvent {
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A metrics emitter with the default settings whose lines are kept in memory.
+pub fn captured_metrics(env: &[(&str, &str)]) -> (Metrics, Captured) {
+    Metrics::captured(MetricsConfig::from_source(&env.to_vec(), "producer").unwrap())
+}
+
+/// A metrics emitter for tests that do not look at the summary line.
+pub fn quiet_metrics() -> Metrics {
+    captured_metrics(&[]).0
 }
 
 /// Serves the users of a fixture, cycling through them to fill any count, and records the

@@ -1,11 +1,17 @@
 //! Test doubles and helpers shared by the sink's integration tests.
 #![allow(dead_code)]
 
-use std::{collections::BTreeMap, sync::Mutex};
+use std::{collections::BTreeMap, io::Cursor, sync::Mutex};
 
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sink::outputs::text_schema;
 use sink::{MskEvent, ObjectStore, Sink, SinkConfig, StoreError};
+use user_record::{
+    emf::{Captured, Metrics},
+    lake::LakeRow,
+    lake_schema,
+};
 
 /// An in-memory lake.
 #[derive(Default)]
@@ -68,8 +74,17 @@ pub fn config(env: &[(&'static str, &'static str)]) -> SinkConfig {
     SinkConfig::from_source(&all).unwrap()
 }
 
+/// A sink with the default settings whose summary lines are kept in memory.
 pub fn sink<S>(store: S) -> Sink<S> {
-    Sink::new(store, &config(&[]))
+    sink_with(store, &[]).0
+}
+
+/// A sink with these settings (besides `LAKE_BUCKET`), and the lines it emits.
+pub fn sink_with<S>(store: S, env: &[(&'static str, &'static str)]) -> (Sink<S>, Captured) {
+    let mut sink = Sink::new(store, &config(env));
+    let (metrics, captured) = Metrics::captured(sink.metrics.config().clone());
+    sink.metrics = metrics;
+    (sink, captured)
 }
 
 /// A sample event from events/sink/.
@@ -95,4 +110,31 @@ pub fn read_parquet(body: Vec<u8>) -> RecordBatch {
 
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     "2026-11-25T08:00:00Z".parse().unwrap()
+}
+
+/// The lake rows of these batches, in order.
+pub fn lake_rows(batches: impl IntoIterator<Item = RecordBatch>) -> Vec<LakeRow> {
+    batches
+        .into_iter()
+        .flat_map(|batch| user_record::lake::rows(&batch).unwrap())
+        .collect()
+}
+
+/// The rows of a JSON Lines object, read with Arrow's JSON reader.
+pub fn read_jsonl(body: Vec<u8>) -> Vec<LakeRow> {
+    let reader = arrow::json::ReaderBuilder::new(text_schema(&lake_schema()))
+        .build(Cursor::new(body))
+        .unwrap();
+    lake_rows(reader.map(Result::unwrap))
+}
+
+/// The rows of a CSV object, read with Arrow's CSV reader.
+pub fn read_csv(body: Vec<u8>) -> Vec<LakeRow> {
+    let reader = arrow::csv::ReaderBuilder::new(text_schema(&lake_schema()))
+        .with_header(true)
+        // No lake column is nullable: an empty field is an empty string, never a null.
+        .with_null_regex(regex::Regex::new("^\\z.").unwrap())
+        .build(Cursor::new(body))
+        .unwrap();
+    lake_rows(reader.map(Result::unwrap))
 }

@@ -1,0 +1,72 @@
+//! The sink's one summary per invocation, written as an Embedded Metric Format document (see
+//! `user_record::emf` for why and how): what came in, what was stored, how long Parquet took
+//! and how far behind the topic the batch was. It is emitted for a failed batch too, with
+//! `Errors` = 1 and the error, so that a retried batch is visible in the same numbers.
+//!
+//! | metric | unit | meaning |
+//! |---|---|---|
+//! | `RecordsIn` | Count | records in the event |
+//! | `RecordsWritten` | Count | records stored in the lake (0 when the batch failed) |
+//! | `RecordsRejected` | Count | records stored under `_errors/` (0 when the batch failed) |
+//! | `ObjectsWritten` | Count | objects put, data and errors, every format |
+//! | `BytesWritten` | Bytes | bytes of those objects |
+//! | `ParquetEncodeTime` | Milliseconds | time spent encoding Parquet |
+//! | `Lag` | Milliseconds | now minus the oldest Kafka timestamp in the batch |
+//! | `Errors` | Count | 1 when the invocation failed, else 0 |
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use user_record::emf::{Document, Metrics, Unit};
+
+use crate::{SinkError, SinkSummary};
+
+/// What one invocation saw, filled in as it goes so that a failure still reports it.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// Records in the event.
+    pub records: usize,
+    /// Objects put successfully.
+    pub objects: usize,
+    /// Bytes of the objects put successfully.
+    pub bytes: usize,
+    /// Time spent encoding Parquet.
+    pub parquet_encode: Duration,
+    /// The oldest Kafka timestamp in the batch, accepted or rejected.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// The summary document of an invocation that ended with `result`.
+pub fn summary(
+    metrics: &Metrics,
+    now: DateTime<Utc>,
+    observed: &Observed,
+    result: &Result<SinkSummary, SinkError>,
+) -> Document {
+    let (written, rejected) = match result {
+        Ok(summary) => (summary.written, summary.rejected),
+        Err(_) => (0, 0),
+    };
+    let mut document = metrics
+        .document(now.timestamp_millis())
+        .metric("RecordsIn", Unit::Count, observed.records)
+        .metric("RecordsWritten", Unit::Count, written)
+        .metric("RecordsRejected", Unit::Count, rejected)
+        .metric("ObjectsWritten", Unit::Count, observed.objects)
+        .metric("BytesWritten", Unit::Bytes, observed.bytes)
+        .metric(
+            "ParquetEncodeTime",
+            Unit::Milliseconds,
+            observed.parquet_encode.as_micros() as f64 / 1000.0,
+        );
+    if let Some(oldest) = observed.oldest {
+        let lag = (now - oldest).num_milliseconds().max(0);
+        document = document.metric("Lag", Unit::Milliseconds, lag);
+    }
+    match result {
+        Ok(summary) => document
+            .succeeded("sink batch stored")
+            .property("objects", summary.objects.clone()),
+        Err(error) => document.failed("sink batch failed", error.error_type(), error),
+    }
+}
