@@ -33,13 +33,13 @@ pub enum ReplayError {
         first: i64,
         last: i64,
         #[source]
-        source: SinkError,
+        source: Box<SinkError>,
     },
     /// Reading the topic failed.
-    #[error("cannot read {topic} from {brokers}: {source}")]
+    #[error("cannot read {target}: {source}")]
     Kafka {
-        topic: String,
-        brokers: String,
+        /// `<topic> from <brokers>`.
+        target: String,
         #[source]
         source: rdkafka::error::KafkaError,
     },
@@ -173,7 +173,7 @@ impl<S: ObjectStore> Replayer<S> {
                 key: group.to_string(),
                 first,
                 last,
-                source,
+                source: Box::new(source),
             })?;
         let summary = &mut self.summary;
         summary.batches += 1;

@@ -81,8 +81,7 @@ impl TopicReader {
         idle: Duration,
     ) -> Result<Self, ReplayError> {
         let kafka = |source| ReplayError::Kafka {
-            topic: topic.to_string(),
-            brokers: brokers.to_string(),
+            target: format!("{topic} from {brokers}"),
             source,
         };
         let consumer: StreamConsumer = ClientConfig::new()
@@ -184,8 +183,7 @@ impl TopicReader {
                 Err(_) => continue,
                 Ok(Err(source)) => {
                     return Err(ReplayError::Kafka {
-                        topic: self.topic.clone(),
-                        brokers: self.brokers.clone(),
+                        target: format!("{} from {}", self.topic, self.brokers),
                         source,
                     });
                 }
