@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole flow on one machine, with no cloud, no internet and no Docker:
 # start the local stack, fire the producer's schedule a few times, let the MSK trigger emulator
-# deliver every record to the sink, stop, and summarise what landed where.
+# deliver every record to the sink, run the compactor over the hours written, query the lake
+# with DuckDB, stop, and summarise what landed where.
 #
 #   infra/local/demo.sh [runs] [users-per-run]      (make demo: 3 runs of 200 users)
 set -euo pipefail
@@ -16,6 +17,7 @@ state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
 step() { printf '\n==> %s\n' "$*"; }
 count() { find "$1" -name "$2" 2>/dev/null | wc -l || true; }
 
+eval "$(infra/local/tools.sh)"   # USER_LAKE_VENV, for DuckDB
 started_here=false
 if ! infra/local/stack.sh status | grep -q 'functions: running'; then
   step "starting the local stack (first run installs tools and may compile for a while)"
@@ -65,13 +67,35 @@ PY
 after=$(count "$lake_root/$LAKE_BUCKET/users" '*.parquet')
 errors=$(count "$lake_root/$LAKE_BUCKET/_errors" '*.jsonl')
 
+# Objects per hour partition, as `  <count> users/dt=…/hour=…`.
+per_hour() {
+  find "$lake_root/$LAKE_BUCKET/users" -name '*.parquet' | sed "s|^$lake_root/$LAKE_BUCKET/||; s|/[^/]*\$||" \
+    | sort | uniq -c | sed 's/^ */    /'
+}
+step "compactor: merging each closed hour's small objects into one (the clock is set 3 h ahead so that this hour counts as closed)"
+echo "  objects per hour before:"
+per_hour
+later=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+"$bin/schedule" --function compactor --times 1 --detail "{\"now\":\"$later\"}" --fail-fast | tee "$state/compactor.out"
+echo "  objects per hour after:"
+per_hour
+compacted=$(count "$lake_root/$LAKE_BUCKET/users" '*.parquet')
+
+step "DuckDB: the lake's files as one Hive-partitioned table"
+query="$USER_LAKE_VENV/bin/python infra/local/query.py $lake_root/$LAKE_BUCKET/users $KAFKA_TOPIC"
+echo "  \$ $query"
+answer=$($query)
+echo "  $answer"
+rows=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rows"])' "$answer")
+
 step "summary"
 cat <<SUMMARY
   users produced      $produced
   records delivered   $records
   records written     $written
   poison records      $rejected
-  Parquet objects     $((after - before)) new, $after in all
+  Parquet objects     $((after - before)) new, $after in all before compaction, $compacted after
+  rows in the lake    $rows (DuckDB: SELECT count(*) ... WHERE kafka_topic = '$KAFKA_TOPIC')
   error objects       $errors
   lake on disk        $lake_root/$LAKE_BUCKET/users/   (s3://$LAKE_BUCKET/users/ at $AWS_ENDPOINT_URL_S3)
 SUMMARY

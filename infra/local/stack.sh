@@ -60,7 +60,7 @@ stop() { # name
 up() {
   eval "$(infra/local/tools.sh)"
   say "building the functions and local services"
-  cargo build --locked --quiet -p producer -p sink -p users-api -p emulators
+  cargo build --locked --quiet -p producer -p sink -p compactor -p users-api -p emulators -p replay
   local bin; bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 
   mkdir -p "$lake_root/$LAKE_BUCKET"

@@ -105,8 +105,13 @@ fn assert_lake_matches_topic(ctx: &Ctx) {
             row.partition, row.offset
         );
         assert_eq!(row.timestamp.timestamp_millis(), *ts);
-        // key: users/dt=YYYY-MM-DD/hour=HH/<topic>-<partition>-<first>-<last>.parquet
+        // key: users/dt=YYYY-MM-DD/hour=HH/<topic>-<partition>-<first>-<last>.parquet, or
+        // users/dt=YYYY-MM-DD/hour=HH/compacted-<digest>.parquet once the hour is compacted
         let when = chrono::DateTime::from_timestamp_millis(*ts).unwrap();
+        let merged = format!("users/{}/compacted-", when.format("dt=%Y-%m-%d/hour=%H"));
+        if key.starts_with(&merged) {
+            continue;
+        }
         let prefix = format!(
             "users/{}/{}-{}-",
             when.format("dt=%Y-%m-%d/hour=%H"),
@@ -154,24 +159,22 @@ fn every_produced_user_lands_exactly_once(ctx: &Ctx) {
     assert_pyarrow_reads(ctx, 900);
 }
 
-/// An independent reader, pyarrow, sees the lake's files on disk as a Hive-partitioned dataset
-/// with the expected rows, distinct ids and column types.
-fn assert_pyarrow_reads(ctx: &Ctx, rows: usize) {
+/// The lake's `users/` directory on disk.
+fn users_dir(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.lake_root
+        .join(&local_env()["LAKE_BUCKET"])
+        .join("users")
+}
+
+/// Runs the pinned venv's Python (pyarrow, DuckDB) and returns what it printed.
+fn venv_python(args: &[&std::ffi::OsStr]) -> String {
     let Ok(venv) = std::env::var("USER_LAKE_VENV") else {
         panic!(
-            "USER_LAKE_VENV is not set: run the suite through `make test`, which installs pyarrow"
+            "USER_LAKE_VENV is not set: run the suite through `make test`, which installs pyarrow and duckdb"
         );
     };
-    let users = ctx
-        .lake_root
-        .join(&local_env()["LAKE_BUCKET"])
-        .join("users");
-    let script = "import sys, pyarrow.dataset as ds, pyarrow.compute as pc\n\
-        t = ds.dataset(sys.argv[1], format='parquet', partitioning='hive').to_table()\n\
-        print(t.num_rows, len(pc.unique(t['id'])), t.schema.field('dob').type, t.schema.field('hour').type)";
     let output = std::process::Command::new(format!("{venv}/bin/python"))
-        .args(["-c", script])
-        .arg(&users)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -179,7 +182,17 @@ fn assert_pyarrow_reads(ctx: &Ctx, rows: usize) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let seen = String::from_utf8(output.stdout).unwrap();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// An independent reader, pyarrow, sees the lake's files on disk as a Hive-partitioned dataset
+/// with the expected rows, distinct ids and column types.
+fn assert_pyarrow_reads(ctx: &Ctx, rows: usize) {
+    let script = "import sys, pyarrow.dataset as ds, pyarrow.compute as pc\n\
+        t = ds.dataset(sys.argv[1], format='parquet', partitioning='hive').to_table()\n\
+        print(t.num_rows, len(pc.unique(t['id'])), t.schema.field('dob').type, t.schema.field('hour').type)";
+    let users = users_dir(ctx);
+    let seen = venv_python(&["-c".as_ref(), script.as_ref(), users.as_os_str()]);
     assert_eq!(
         seen.trim(),
         format!("{rows} {rows} timestamp[ms, tz=UTC] int32")
@@ -323,6 +336,129 @@ fn a_batch_delivered_twice_leaves_no_duplicate(ctx: &Ctx) {
     assert_eq!(ids.len(), 6);
 }
 
+/// Every object under `users/` with its bytes.
+fn lake_objects(ctx: &Ctx) -> BTreeMap<String, Vec<u8>> {
+    ctx.rt.block_on(async {
+        let mut objects = BTreeMap::new();
+        for key in lake::keys(&ctx.s3, "users/").await {
+            let body = lake::get(&ctx.s3, &key).await;
+            objects.insert(key, body);
+        }
+        objects
+    })
+}
+
+fn a_replay_from_the_beginning_leaves_the_lake_unchanged(ctx: &Ctx) {
+    // given everything on the topic was delivered by the trigger
+    let before = lake_objects(ctx);
+    let good = good_messages(&ctx.topic_messages()).len();
+
+    // when the whole topic is replayed through the sink's code
+    let output = emulator("replay", &["--from", "beginning", "--idle", "3s"]);
+    assert!(output.status.success(), "replay failed: {}", output.status);
+    let summary = summary(&output);
+
+    // then every record went through the sink again and the lake's objects are the same
+    assert_eq!(summary["written"].as_u64(), Some(good as u64), "{summary}");
+    let after = lake_objects(ctx);
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    assert!(after == before, "an object's bytes changed");
+    assert_lake_matches_topic(ctx);
+}
+
+/// Runs the compactor once through the schedule emulator, judging hours as of `now`.
+fn compact_as_of(now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    let detail = serde_json::json!({ "now": now }).to_string();
+    let output = emulator(
+        "schedule",
+        &[
+            "--function",
+            "compactor",
+            "--times",
+            "1",
+            "--detail",
+            &detail,
+            "--fail-fast",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "compactor failed: {stdout}");
+    let json = &stdout[stdout.find('{').expect("a JSON answer")..];
+    serde_json::from_str(json.trim()).unwrap()
+}
+
+fn compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row(ctx: &Ctx) {
+    // given the lake of many small objects, and a clock three hours ahead
+    let before = ctx.rt.block_on(lake::keys(&ctx.s3, "users/"));
+    let hours: BTreeSet<String> = before
+        .iter()
+        .map(|k| k.rsplit_once('/').unwrap().0.to_string())
+        .collect();
+    assert!(
+        before.len() > hours.len(),
+        "some hour holds several objects"
+    );
+    let later = chrono::Utc::now() + chrono::Duration::hours(3);
+
+    // when the compactor runs
+    let summary = compact_as_of(later);
+
+    // then each hour is one merged object, and the lake still holds every row exactly once
+    assert_eq!(
+        summary["partitions"].as_u64(),
+        Some(hours.len() as u64),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["originals_removed"].as_u64(),
+        Some(before.len() as u64),
+        "{summary}"
+    );
+    let after = ctx.rt.block_on(lake::keys(&ctx.s3, "users/"));
+    assert_eq!(after.len(), hours.len(), "{after:?}");
+    assert!(after.iter().all(|k| k.contains("/compacted-")), "{after:?}");
+    assert_lake_matches_topic(ctx);
+    let rows = ctx.rt.block_on(lake::rows(&ctx.s3));
+    for key in &after {
+        let order: Vec<(i32, i64)> = rows
+            .iter()
+            .filter(|r| &r.key == key)
+            .map(|r| (r.row.partition, r.row.offset))
+            .collect();
+        assert!(
+            order.is_sorted(),
+            "{key} is not sorted by partition, offset"
+        );
+    }
+
+    // and a second run finds nothing to do
+    let again = compact_as_of(later);
+    assert_eq!(again["partitions"], 0, "{again}");
+    assert_eq!(ctx.rt.block_on(lake::keys(&ctx.s3, "users/")), after);
+}
+
+fn duckdb_counts_every_produced_user(ctx: &Ctx) {
+    // given the users the producer's runs and the poison scenario put on the topic
+    let good = good_messages(&ctx.topic_messages()).len();
+    assert_eq!(good, 900 + 120 + 2);
+
+    // when DuckDB reads the lake's files as one Hive-partitioned table (the README's query)
+    let (script, users) = (repo_root().join("infra/local/query.py"), users_dir(ctx));
+    let printed = venv_python(&[script.as_os_str(), users.as_os_str(), ctx.topic.as_ref()]);
+    let answer: serde_json::Value = serde_json::from_str(&printed).unwrap();
+
+    // then it counts exactly what was produced, each user once
+    assert_eq!(answer["rows"].as_u64(), Some(good as u64), "{answer}");
+    assert_eq!(
+        answer["distinct_ids"].as_u64(),
+        Some(good as u64),
+        "{answer}"
+    );
+}
+
 /// Invokes a function through the Lambda Invoke API of `cargo lambda watch`.
 async fn invoke_function(url: &str, body: String) -> String {
     let response = reqwest::Client::new()
@@ -362,7 +498,7 @@ fn main() -> ExitCode {
         topic: env["KAFKA_TOPIC"].clone(),
         partitions: env["KAFKA_PARTITIONS"].parse().unwrap(),
     };
-    let scenarios: [Scenario; 4] = [
+    let scenarios: [Scenario; 7] = [
         (
             "every_produced_user_lands_exactly_once",
             every_produced_user_lands_exactly_once,
@@ -378,6 +514,18 @@ fn main() -> ExitCode {
         (
             "a_batch_delivered_twice_leaves_no_duplicate",
             a_batch_delivered_twice_leaves_no_duplicate,
+        ),
+        (
+            "a_replay_from_the_beginning_leaves_the_lake_unchanged",
+            a_replay_from_the_beginning_leaves_the_lake_unchanged,
+        ),
+        (
+            "compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row",
+            compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row,
+        ),
+        (
+            "duckdb_counts_every_produced_user",
+            duckdb_counts_every_produced_user,
         ),
     ];
     let (mut passed, mut failed) = (0, 0);

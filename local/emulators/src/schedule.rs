@@ -1,5 +1,6 @@
-//! The EventBridge schedule of the producer: reads the rate of a `rate()` expression, builds
-//! the Scheduled Event that EventBridge sends, and invokes the function at that rate.
+//! The EventBridge schedule of a function (the producer, or the hourly compactor): reads the
+//! rate of a `rate()` expression, builds the Scheduled Event that EventBridge sends, and invokes
+//! the function at that rate.
 //!
 //! `cargo lambda watch` serves functions only on request, so without this loop nothing would
 //! run the producer locally the way the deployed schedule does.
@@ -110,6 +111,8 @@ pub struct ScheduleConfig {
     pub region: String,
     /// Users per run, sent as `detail.count`.
     pub count: Option<u32>,
+    /// Further fields of `detail`, e.g. `{"now": "…"}` for the compactor.
+    pub detail: serde_json::Map<String, Value>,
 }
 
 /// How a schedule run went.
@@ -147,7 +150,10 @@ pub async fn run<I: Invoker>(
         }
         outcome.invocations += 1;
         let number = outcome.invocations;
-        let event = scheduled_event(Uuid::new_v4(), Utc::now(), &config.region, config.count);
+        let mut event = scheduled_event(Uuid::new_v4(), Utc::now(), &config.region, config.count);
+        if let Some(detail) = event["detail"].as_object_mut() {
+            detail.extend(config.detail.clone());
+        }
         let payload = serde_json::to_vec(&event).unwrap_or_default();
         let started = Instant::now();
         let result = invoker.invoke(&config.function, &payload).await;
@@ -245,6 +251,7 @@ mod tests {
             fail_fast,
             region: "us-east-1".to_owned(),
             count: Some(3),
+            detail: serde_json::Map::new(),
         }
     }
 
@@ -290,6 +297,24 @@ mod tests {
         assert_ne!(
             calls[0].1["id"], calls[1].1["id"],
             "each event has its own id"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn extra_detail_fields_are_sent_beside_the_count() {
+        let invoker = ScriptedInvoker::new(vec![], json!({}));
+        let mut config = config(Some(1), false);
+        config.function = "compactor".to_owned();
+        config.detail = json!({"now": "2026-11-25T03:00:00Z"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        run(&invoker, &config, &mut Shutdown::never(), |_| {}).await;
+        let calls = invoker.calls();
+        assert_eq!(calls[0].0, "compactor");
+        assert_eq!(
+            calls[0].1["detail"],
+            json!({"count": 3, "now": "2026-11-25T03:00:00Z"})
         );
     }
 

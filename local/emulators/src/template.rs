@@ -412,6 +412,14 @@ mod tests {
         assert_eq!(schedule.expression, "rate(1 minute)");
     }
 
+    #[test]
+    fn project_template_gives_the_compactor_an_hourly_schedule() {
+        let schedule = project_template().schedule_settings("compactor").unwrap();
+        assert_eq!(schedule.logical_id, "CompactorFunction");
+        assert_eq!(schedule.event_name, "Hourly");
+        assert_eq!(schedule.expression, "rate(1 hour)");
+    }
+
     const SMALL: &str = r#"
 Parameters:
   Size:

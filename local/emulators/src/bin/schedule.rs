@@ -1,5 +1,6 @@
-//! `schedule`: invokes a function through the Lambda Invoke API at the rate of its schedule
-//! event in the SAM template, as EventBridge does for the deployed stack.
+//! `schedule`: invokes a function (`producer` by default, or `--function compactor`) through the
+//! Lambda Invoke API at the rate of its schedule event in the SAM template, as EventBridge does
+//! for the deployed stack.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -33,6 +34,10 @@ struct Args {
     /// Users per run, sent as `detail.count`.
     #[arg(long)]
     count: Option<u32>,
+    /// Further `detail` fields as a JSON object, e.g. '{"now":"2026-11-25T03:00:00Z"}' (the
+    /// compactor judges which hours are closed as of `now`).
+    #[arg(long, value_parser = parse_detail)]
+    detail: Option<serde_json::Map<String, serde_json::Value>>,
     /// Interval between invocations (e.g. 2s, 1m); default: the template's rate().
     #[arg(long, value_parser = parse_interval)]
     every: Option<Duration>,
@@ -45,6 +50,14 @@ struct Args {
     /// Longest wait for one invocation (the first one may wait for a build).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     timeout: Duration,
+}
+
+fn parse_detail(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err("must be a JSON object".to_owned()),
+        Err(e) => Err(format!("not JSON: {e}")),
+    }
 }
 
 #[tokio::main]
@@ -81,6 +94,7 @@ async fn run(args: Args) -> Result<ExitCode> {
         fail_fast: args.fail_fast,
         region: args.region,
         count: args.count,
+        detail: args.detail.unwrap_or_default(),
     };
     tracing::info!(
         function = %config.function,

@@ -1,0 +1,173 @@
+//! The replayer against an in-memory lake first filled the way the MSK trigger fills it: a
+//! replay over a complete lake rewrites the same objects with the same bytes, a replay into a
+//! partial lake fills the gap without doubling anything, and batches stay within the record
+//! count and event size they are given.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use compactor::MemoryStore;
+use emulators::event::{self, EventSource, RecordTimestamp, SourceRecord};
+use replay::{Cuts, ReplaySummary, Replayer};
+use sink::{MskEvent, Sink, SinkConfig};
+use user_record::UserRecord;
+
+/// 12:50 UTC on 2026-11-24; records are a minute apart, so they cross into hour 13.
+const T0: i64 = 1_795_524_600_000;
+
+fn record(partition: i32, offset: i64) -> SourceRecord {
+    let n = i64::from(partition) * 1000 + offset;
+    let user = UserRecord {
+        id: format!("00000000-0000-4000-8000-{n:012}").parse().unwrap(),
+        first_name: format!("Ana {n}"),
+        last_name: "Çelik".into(),
+        gender: "female".into(),
+        address: "1 Rue de la Paix, Paris, Île-de-France, France".into(),
+        post_code: "75002".into(),
+        email: format!("ana{n}@example.com"),
+        username: format!("ana{n}"),
+        dob: chrono::DateTime::from_timestamp(600_000_000 + n, 0).unwrap(),
+        registered_date: chrono::DateTime::from_timestamp(1_400_000_000 + n, 0).unwrap(),
+        phone: "01-23-45-67-89".into(),
+        picture: "https://randomuser.me/api/portraits/med/women/1.jpg".into(),
+    };
+    // Offset 7 of partition 1 is poison: it goes to _errors/ and must not upset alignment.
+    let value = if (partition, offset) == (1, 7) {
+        b"not json".to_vec()
+    } else {
+        user.to_json()
+    };
+    SourceRecord {
+        topic: "users_created".into(),
+        partition,
+        offset,
+        timestamp: RecordTimestamp::CreateTime(T0 + offset * 60_000),
+        key: Some(user.key().into_bytes()),
+        value: Some(value),
+        headers: vec![],
+    }
+}
+
+/// The topic: 3 partitions of 25 records.
+fn topic() -> Vec<SourceRecord> {
+    (0..25)
+        .flat_map(|offset| (0..3).map(move |p| record(p, offset)))
+        .collect()
+}
+
+fn sink(store: &MemoryStore) -> Sink<&MemoryStore> {
+    Sink::new(
+        store,
+        &SinkConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap(),
+    )
+}
+
+/// Delivers the topic as the trigger did: batches of uneven sizes across partitions.
+async fn delivered_by_the_trigger(store: &MemoryStore, records: &[SourceRecord]) {
+    let source = EventSource::local("us-east-1", "127.0.0.1:9092");
+    let sink = sink(store);
+    let mut rest = records;
+    for size in [7, 3, 11, 20, 5, 100].into_iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (batch, tail) = rest.split_at(size.min(rest.len()));
+        rest = tail;
+        let json = event::event_json(&event::kafka_event(&source, batch)).unwrap();
+        let msk: MskEvent = serde_json::from_slice(&json).unwrap();
+        sink::handle(&msk, &sink, chrono::Utc::now()).await.unwrap();
+    }
+}
+
+async fn replay(
+    store: &MemoryStore,
+    records: Vec<SourceRecord>,
+    max_records: usize,
+    max_bytes: usize,
+) -> ReplaySummary {
+    let keys = store.keys();
+    let cuts = Cuts::from_keys(keys.iter().map(String::as_str));
+    let mut replayer = Replayer::new(
+        sink(store),
+        cuts,
+        max_records,
+        max_bytes,
+        EventSource::local("us-east-1", "127.0.0.1:9092"),
+    )
+    .unwrap();
+    for record in records {
+        replayer.offer(record).await.unwrap();
+    }
+    replayer.finish().await.unwrap()
+}
+
+fn data(store: &MemoryStore) -> BTreeMap<String, Bytes> {
+    store
+        .snapshot()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("users/"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_replay_over_a_complete_lake_rewrites_the_same_objects_byte_for_byte() {
+    // given the topic delivered by the trigger in uneven batches
+    let store = MemoryStore::default();
+    delivered_by_the_trigger(&store, &topic()).await;
+    let before = data(&store);
+    assert!(before.len() > 6, "{:?}", before.keys());
+
+    // when the whole topic is replayed, aligned with the lake
+    let summary = replay(&store, topic(), 500, 6_291_456).await;
+
+    // then every record went through the sink again, and the lake's data is unchanged
+    assert_eq!(
+        (summary.records, summary.written, summary.rejected),
+        (75, 74, 1)
+    );
+    assert_eq!(data(&store), before);
+}
+
+#[tokio::test]
+async fn a_replay_into_a_partial_lake_fills_the_gap_without_doubling_rows() {
+    // given a lake holding only the first 10 offsets of each partition
+    let store = MemoryStore::default();
+    let early: Vec<SourceRecord> = topic().into_iter().filter(|r| r.offset < 10).collect();
+    delivered_by_the_trigger(&store, &early).await;
+    let early_objects = data(&store);
+
+    // when the whole topic is replayed
+    replay(&store, topic(), 500, 6_291_456).await;
+
+    // then the early objects are untouched and every good record is in the lake once
+    let after = data(&store);
+    assert!(early_objects.iter().all(|(k, v)| after.get(k) == Some(v)));
+    let mut rows: Vec<(i32, i64)> = after
+        .iter()
+        .flat_map(|(key, body)| compactor::merge::read(key, body.clone()).unwrap())
+        .flat_map(|b| user_record::lake::rows(&b).unwrap())
+        .map(|r| (r.partition, r.offset))
+        .collect();
+    rows.sort();
+    let total = rows.len();
+    rows.dedup();
+    assert_eq!((total, rows.len()), (74, 74));
+}
+
+#[tokio::test]
+async fn batches_respect_the_record_count_and_the_event_size() {
+    // given an empty lake
+    let store = MemoryStore::default();
+
+    // when the topic is replayed in batches of at most 4 records and 4 KB of event JSON
+    let by_count = replay(&store, topic(), 4, 6_291_456).await;
+    let store = MemoryStore::default();
+    let by_size = replay(&store, topic(), 500, 4_096).await;
+
+    // then
+    assert_eq!(by_count.batches, 3 * 7, "25 records per partition in fours");
+    assert_eq!(by_count.records, 75);
+    assert!(by_size.largest_event_bytes <= 4_096, "{by_size:?}");
+    assert!(by_size.batches > 3, "{by_size:?}");
+    assert_eq!(by_size.written, 74);
+}
