@@ -33,7 +33,10 @@ impl ObjectStore for CountingStore {
 
 /// The sink as deployed, with `codec` (a `PARQUET_COMPRESSION` value) and a counting store.
 pub fn sink_with(codec: &str) -> anyhow::Result<Sink<CountingStore>> {
-    let settings = [("LAKE_BUCKET", "bench-lake"), ("PARQUET_COMPRESSION", codec)];
+    let settings = [
+        ("LAKE_BUCKET", "bench-lake"),
+        ("PARQUET_COMPRESSION", codec),
+    ];
     let config = SinkConfig::from_source(&settings)?;
     Ok(Sink::new(CountingStore::default(), &config))
 }
@@ -105,7 +108,11 @@ fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
     let values = || -> Vec<Vec<u8>> {
         records
             .iter()
-            .map(|r| BASE64.decode(r.value.as_deref().unwrap_or_default()).unwrap())
+            .map(|r| {
+                BASE64
+                    .decode(r.value.as_deref().unwrap_or_default())
+                    .unwrap()
+            })
             .collect()
     };
     let base64 = time_ms(repeats, values);
@@ -127,9 +134,17 @@ fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
             .sum::<usize>()
     });
     Ok(vec![
-        Figure::of("stage: event parse (event + entries)", "ms/event", &event_parse),
+        Figure::of(
+            "stage: event parse (event + entries)",
+            "ms/event",
+            &event_parse,
+        ),
         Figure::of("stage: base64 decode", "ms/event", &base64),
-        Figure::of("stage: record parse (JSON -> UserRecord)", "ms/event", &record_parse),
+        Figure::of(
+            "stage: record parse (JSON -> UserRecord)",
+            "ms/event",
+            &record_parse,
+        ),
         Figure::of("stage: Arrow build", "ms/event", &arrow),
         Figure::of("stage: Parquet encode (zstd 1)", "ms/event", &parquet),
     ])

@@ -7,6 +7,7 @@
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde_json::json;
+use user_record::UserRecord;
 use users_api::{NatSet, generate::user_at};
 
 /// Lambda's limit on a synchronous invocation's payload: 6 MB (6,291,456 bytes).
@@ -39,12 +40,18 @@ fn id_of(index: u64) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
-/// One entry of the event's `records`, as MSK sends it.
-fn entry(index: usize, partition: i32, offset: i64) -> anyhow::Result<String> {
+/// User `index`, as the producer would put it on the topic.
+pub fn record(index: usize) -> anyhow::Result<UserRecord> {
     let user = serde_json::to_value(user_at(SEED, &NatSet::all(), 1, index as u32))?;
     let mut record = producer::mapping::to_record(index, &user)
         .map_err(|e| anyhow::anyhow!("generated user {index} does not map: {}", e.reason))?;
     record.id = id_of(index as u64);
+    Ok(record)
+}
+
+/// One entry of the event's `records`, as MSK sends it.
+fn entry(index: usize, partition: i32, offset: i64) -> anyhow::Result<String> {
+    let record = record(index)?;
     let entry = json!({
         "topic": TOPIC,
         "partition": partition,
@@ -68,7 +75,8 @@ pub fn msk_event(max_bytes: usize) -> anyhow::Result<Event> {
     .to_string();
     // `{...head, "records":{` + per partition `"users_created-N":[` + `]` and commas + `}}`
     let partition_overhead = format!("\"{TOPIC}-0\":[],").len();
-    let mut size = head.len() + "\"records\":{".len() + 2 + PARTITIONS as usize * partition_overhead;
+    let mut size =
+        head.len() + "\"records\":{".len() + 2 + PARTITIONS as usize * partition_overhead;
     let mut partitions: Vec<Vec<String>> = vec![Vec::new(); PARTITIONS as usize];
     for index in 0.. {
         let partition = index as i32 % PARTITIONS;
@@ -112,19 +120,30 @@ mod tests {
         let second = msk_event(200_000).unwrap();
         assert_eq!(first.bytes, second.bytes);
         assert!(first.bytes.len() <= 200_000);
-        assert!(first.bytes.len() > 199_000, "filled to {}", first.bytes.len());
+        assert!(
+            first.bytes.len() > 199_000,
+            "filled to {}",
+            first.bytes.len()
+        );
     }
 
     #[test]
     fn records_are_about_seven_hundred_bytes_and_all_accepted_by_the_sink() {
         let event = msk_event(100_000).unwrap();
         let per_record = event.bytes.len() / event.records;
-        assert!((600..=800).contains(&per_record), "{per_record} B per record");
+        assert!(
+            (600..=800).contains(&per_record),
+            "{per_record} B per record"
+        );
 
         let parsed: sink::MskEvent = serde_json::from_slice(&event.bytes).unwrap();
         let decoded = sink::decode::decode(&parsed);
         assert_eq!(decoded.accepted.len(), event.records);
-        assert!(decoded.rejected.is_empty(), "{:?}", decoded.rejected.first());
+        assert!(
+            decoded.rejected.is_empty(),
+            "{:?}",
+            decoded.rejected.first()
+        );
     }
 
     #[test]

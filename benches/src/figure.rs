@@ -104,7 +104,10 @@ mod tests {
     fn a_rate_turns_the_slowest_run_into_the_minimum() {
         let millis = Figure::of("t", "ms", &[10.0, 20.0, 40.0]);
         let rate = Figure::rate("r", "records/s", 1_000.0, &millis);
-        assert_eq!((rate.median, rate.min, rate.max), (50_000.0, 25_000.0, 100_000.0));
+        assert_eq!(
+            (rate.median, rate.min, rate.max),
+            (50_000.0, 25_000.0, 100_000.0)
+        );
     }
 
     #[test]

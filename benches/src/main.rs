@@ -84,12 +84,19 @@ fn main() -> anyhow::Result<()> {
     eprintln!("[bench] sink core");
     benchmarks.extend(core::figures(&event.bytes, event.records, repeats)?);
     eprintln!("[bench] sink memory and codecs");
-    benchmarks.extend(memory::figures(&event_file, if args.smoke { 1 } else { 5 })?);
+    benchmarks.extend(memory::figures(
+        &event_file,
+        if args.smoke { 1 } else { 5 },
+    )?);
     let codec_repeats = Repeats {
         warmup: 1,
         samples: repeats.samples.min(10),
     };
-    benchmarks.extend(core::codec_figures(&event.bytes, event.records, codec_repeats)?);
+    benchmarks.extend(core::codec_figures(
+        &event.bytes,
+        event.records,
+        codec_repeats,
+    )?);
 
     let mut python_version = "not run".to_string();
     match &args.python {
@@ -140,10 +147,7 @@ fn main() -> anyhow::Result<()> {
     };
     println!(
         "\nuser-lake benchmarks on {} ({} cores); event {} bytes, {} records\n",
-        report.machine.cpu,
-        report.machine.cores,
-        report.event.bytes,
-        report.event.records
+        report.machine.cpu, report.machine.cores, report.event.bytes, report.event.records
     );
     print!("{}", report.table());
     report.write_json(&args.out)?;
@@ -157,7 +161,10 @@ fn main() -> anyhow::Result<()> {
 
 /// Notes on the Python figures: how many times faster the Rust sink is on the same bytes.
 fn compare(rust: &[Figure], python: Vec<Figure>) -> Vec<Figure> {
-    let Some(sink) = rust.iter().find(|f| f.name == "sink core: event -> Parquet") else {
+    let Some(sink) = rust
+        .iter()
+        .find(|f| f.name == "sink core: event -> Parquet")
+    else {
         return python;
     };
     python

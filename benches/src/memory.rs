@@ -67,6 +67,10 @@ pub fn figures(event_file: &Path, runs: usize) -> anyhow::Result<Vec<Figure>> {
     }
     Ok(vec![
         Figure::of("sink memory: peak RSS handling the event", "MiB", &peaks),
-        Figure::of("sink memory: RSS with the event read, before", "MiB", &before),
+        Figure::of(
+            "sink memory: RSS with the event read, before",
+            "MiB",
+            &before,
+        ),
     ])
 }
