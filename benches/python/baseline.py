@@ -60,8 +60,8 @@ def with_pandas(raw: bytes) -> bytes:
         row["kafka_timestamp"] = entry["timestamp"]
         rows.append(row)
     frame = pd.DataFrame(rows)
-    frame["dob"] = pd.to_datetime(frame["dob"], utc=True)
-    frame["registered_date"] = pd.to_datetime(frame["registered_date"], utc=True)
+    frame["dob"] = pd.to_datetime(frame["dob"], utc=True, format="ISO8601")
+    frame["registered_date"] = pd.to_datetime(frame["registered_date"], utc=True, format="ISO8601")
     frame["kafka_timestamp"] = pd.to_datetime(frame["kafka_timestamp"], unit="ms", utc=True)
     out = io.BytesIO()
     frame.to_parquet(out, engine="pyarrow", compression="zstd", index=False)
