@@ -7,7 +7,7 @@
 use std::{
     fs::File,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Output},
     time::{Instant, SystemTime},
 };
 
@@ -40,13 +40,9 @@ fn stack_lock() -> anyhow::Result<File> {
     Ok(file)
 }
 
-/// Runs one of the emulators (built by `stack.sh up` in the debug profile) with the local env.
-fn emulator(
-    root: &Path,
-    debug_dir: &Path,
-    name: &str,
-    args: &[&str],
-) -> anyhow::Result<serde_json::Value> {
+/// Runs one of the emulators (built by `stack.sh up` in the debug profile) with the local env
+/// and returns its output.
+fn emulator(root: &Path, debug_dir: &Path, name: &str, args: &[&str]) -> anyhow::Result<Output> {
     let output = Command::new(debug_dir.join(name))
         .args(args)
         .envs(local_env())
@@ -59,7 +55,7 @@ fn emulator(
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    Ok(summary(&output))
+    Ok(output)
 }
 
 /// The newest modification time of any file under `dir`.
@@ -100,12 +96,12 @@ fn end_to_end(
             "--fail-fast",
         ],
     )?;
-    let delivered = emulator(
+    let delivered = summary(&emulator(
         root,
         debug_dir,
         "msk-trigger",
         &["--until-idle", "5s", "--max-retries", "5"],
-    )?;
+    )?);
     let written = delivered["written"].as_u64().unwrap_or(0) as usize;
     anyhow::ensure!(
         written >= runs * per_run,
