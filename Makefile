@@ -41,3 +41,18 @@ down: ## Stop the local stack
 .PHONY: demo
 demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/
 	infra/local/demo.sh 3 200
+
+# The bench binary lives beside the function binaries it starts for the cold-start figures.
+BENCH_TARGET = $${CARGO_TARGET_DIR:-target}
+
+.PHONY: bench
+bench: ## Benchmarks (release): sink core vs Python, memory, cold start, producer, end to end -> target/bench/results.json
+	$(CARGO) build --release --locked -p user-lake-bench -p sink -p producer
+	@$(TOOLS_ENV) && python=$$(benches/python/venv.sh) && \
+	  $(BENCH_TARGET)/release/user-lake-bench --python "$$python" --out target/bench/results.json
+
+.PHONY: bench-smoke
+bench-smoke: ## The benchmarks on tiny sizes in the debug profile, without the stack; fails on an absurd figure
+	$(CARGO) build --locked --workspace --all-targets --quiet
+	@python=$$(benches/python/venv.sh) && \
+	  $(BENCH_TARGET)/debug/user-lake-bench --smoke --python "$$python" --out target/bench/smoke.json

@@ -1,0 +1,213 @@
+//! The parts that need the local stack (broker, S3 store, users-API stand-in, functions under
+//! `cargo lambda watch`, started by `infra/local/stack.sh` through the e2e crate's helper):
+//! the whole flow from the first scheduled run to the last Parquet object, then the producer's
+//! own figures against the real broker and users API. Only one stack may run on a machine, so
+//! the part holds the stack lock for as long as its stack runs.
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::{Instant, SystemTime},
+};
+
+use e2e::{
+    env_file::local_env,
+    stack::{Stack, summary},
+};
+use producer::{KafkaPublisher, ProducerConfig, Publisher, RandomUserApi};
+
+use crate::{
+    event,
+    figure::{Figure, Repeats, time_ms},
+};
+
+/// Users per scheduled run: the producer's bound on one run.
+const USERS_PER_RUN: usize = producer::config::MAX_USERS_PER_RUN;
+
+/// Holds the machine's stack lock (`USER_LAKE_STACK_LOCK`, default
+/// `/tmp/user-lake-stack.lock`, the file `flock` takes around `make up` and the e2e tests).
+fn stack_lock() -> anyhow::Result<File> {
+    let path = std::env::var("USER_LAKE_STACK_LOCK")
+        .unwrap_or_else(|_| "/tmp/user-lake-stack.lock".into());
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    eprintln!("[bench] waiting for the stack lock {path}");
+    file.lock()?;
+    Ok(file)
+}
+
+/// Runs one of the emulators (built by `stack.sh up` in the debug profile) with the local env
+/// and returns its output.
+fn emulator(root: &Path, debug_dir: &Path, name: &str, args: &[&str]) -> anyhow::Result<Output> {
+    let output = Command::new(debug_dir.join(name))
+        .args(args)
+        .envs(local_env())
+        .env("RUST_LOG", "warn")
+        .current_dir(root)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{name} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(output)
+}
+
+/// The newest modification time of any file under `dir`.
+fn newest_file(dir: &Path) -> anyhow::Result<Option<SystemTime>> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let time = match entry.file_type()?.is_dir() {
+            true => newest_file(&entry.path())?,
+            false => Some(entry.metadata()?.modified()?),
+        };
+        newest = newest.max(time);
+    }
+    Ok(newest)
+}
+
+/// `users` through the whole flow: scheduled producer runs, then the MSK trigger until idle.
+fn end_to_end(
+    root: &Path,
+    debug_dir: &Path,
+    stack: &Stack,
+    users: usize,
+) -> anyhow::Result<Vec<Figure>> {
+    let runs = users.div_ceil(USERS_PER_RUN);
+    let per_run = users.div_ceil(runs);
+    let started = SystemTime::now();
+    emulator(
+        root,
+        debug_dir,
+        "schedule",
+        &[
+            "--times",
+            &runs.to_string(),
+            "--every",
+            "1s",
+            "--count",
+            &per_run.to_string(),
+            "--fail-fast",
+        ],
+    )?;
+    let delivered = summary(&emulator(
+        root,
+        debug_dir,
+        "msk-trigger",
+        &["--until-idle", "5s", "--max-retries", "5"],
+    )?);
+    let written = delivered["written"].as_u64().unwrap_or(0) as usize;
+    anyhow::ensure!(
+        written >= runs * per_run,
+        "the sink wrote {written} of {} users: {delivered}",
+        runs * per_run
+    );
+    let users_dir = stack
+        .lake_root
+        .join(&local_env()["LAKE_BUCKET"])
+        .join("users");
+    let last = newest_file(&users_dir)?
+        .ok_or_else(|| anyhow::anyhow!("no object under {}", users_dir.display()))?;
+    let seconds = last.duration_since(started)?.as_secs_f64();
+    Ok(vec![
+        Figure::single(
+            &format!(
+                "end to end: {} users, first run -> last object",
+                runs * per_run
+            ),
+            "s",
+            seconds,
+        )
+        .with_note("functions are debug builds under cargo lambda watch"),
+        Figure::single(
+            "end to end: throughput",
+            "users/s",
+            (runs * per_run) as f64 / seconds,
+        ),
+    ])
+}
+
+/// The producer's own work against the real broker and users API, in this process.
+fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Figure>> {
+    let env = local_env();
+    let settings: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let config = ProducerConfig::from_source(&settings)?;
+    let publisher = KafkaPublisher::new(&config)?;
+    let records = (0..10_000)
+        .map(event::record)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let repeats = Repeats {
+        warmup: 1,
+        samples: 3,
+    };
+    let produce = time_ms(repeats, || {
+        runtime
+            .block_on(publisher.publish(&records))
+            .map_err(|e| e.to_string())
+    });
+    runtime.block_on(publisher.publish(&records))?;
+    let produce = Figure::of(
+        "producer: produce 10,000 records, acks awaited",
+        "ms",
+        &produce,
+    );
+
+    let api = producer::Producer {
+        source: RandomUserApi::new(&config)?,
+        publisher,
+        users_per_run: 5_000,
+    };
+    let scheduled: producer::ScheduledEvent = serde_json::from_value(serde_json::json!({
+        "version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-01-01T12:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"count": 5000}
+    }))?;
+    let run = || {
+        runtime
+            .block_on(producer::handle(&scheduled, &api))
+            .map(|s| s.produced)
+    };
+    anyhow::ensure!(run()? == 5_000, "a run did not produce 5,000 users");
+    let fetch_produce = Figure::of(
+        "producer: fetch + produce 5,000 users",
+        "ms",
+        &time_ms(repeats, run),
+    );
+    Ok(vec![
+        Figure::rate(
+            "producer: records/s to the broker",
+            "records/s",
+            10_000.0,
+            &produce,
+        ),
+        produce,
+        fetch_produce,
+    ])
+}
+
+/// Starts a fresh stack under the target directory, measures, and stops it.
+pub fn figures(root: &Path, bin_dir: &Path, users: usize) -> anyhow::Result<Vec<Figure>> {
+    let _lock = stack_lock()?;
+    let target = bin_dir.parent().map(PathBuf::from).unwrap_or_default();
+    eprintln!("[bench] starting the local stack");
+    let up = Instant::now();
+    let stack = Stack::up(&target.join("bench-stack"))?;
+    eprintln!(
+        "[bench] stack up in {:?}; end to end with {users} users",
+        up.elapsed()
+    );
+    let mut figures = end_to_end(root, &target.join("debug"), &stack, users)?;
+    eprintln!("[bench] producer");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    figures.extend(producer_figures(&runtime)?);
+    drop(stack);
+    Ok(figures)
+}
