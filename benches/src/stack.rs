@@ -15,7 +15,8 @@ use e2e::{
     env_file::local_env,
     stack::{Stack, summary},
 };
-use producer::{KafkaPublisher, ProducerConfig, Publisher, RandomUserApi};
+use producer::{KafkaAuth, KafkaPublisher, ProducerConfig, Publisher, RandomUserApi};
+use user_record::emf::{Metrics, MetricsConfig};
 
 use crate::{
     event,
@@ -138,7 +139,7 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
     let env = local_env();
     let settings: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = ProducerConfig::from_source(&settings)?;
-    let publisher = KafkaPublisher::new(&config)?;
+    let publisher = KafkaPublisher::new(&config, &KafkaAuth::Plaintext)?;
     let records = (0..10_000)
         .map(event::record)
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -162,6 +163,8 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
         source: RandomUserApi::new(&config)?,
         publisher,
         users_per_run: 5_000,
+        // kept off stdout, where the table goes
+        metrics: Metrics::captured(MetricsConfig::from_source(&settings, "producer")?).0,
     };
     let scheduled: producer::ScheduledEvent = serde_json::from_value(serde_json::json!({
         "version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",

@@ -77,11 +77,7 @@ fn lake_config() -> SinkConfig {
 }
 
 async fn deliver(store: &MemoryStore, event: &MskEvent) {
-    let sink = Sink {
-        store,
-        prefix: String::new(),
-        properties: sink::encode::writer_properties(lake_config().compression),
-    };
+    let sink = Sink::new(store, &lake_config());
     sink::handle(event, &sink, now()).await.unwrap();
 }
 
