@@ -27,8 +27,12 @@ test: ## Every test: hermetic unit tests, then the end-to-end flow on the local 
 	@$(TOOLS_ENV) && $(CARGO) test --workspace --locked --no-fail-fast
 
 .PHONY: deploy-check
-deploy-check: ## Offline deploy checks: cfn-lint, checkov, sam validate --lint, sam build + arm64 binary checks
+deploy-check: ## Offline template checks: cfn-lint, checkov, sam validate --lint, parameters documented
 	infra/deploy-check.sh
+
+.PHONY: check-binaries
+check-binaries: ## sam build for arm64, then check each bootstrap (aarch64 ELF, glibc <= 2.34, libraries, size)
+	SAM_BIN="$$(ls -d $${USER_LAKE_TOOLS:-$$HOME/.cache/user-lake}/venv-deploy-*/sam/bin/sam | head -1)" infra/check-binaries.sh
 
 .PHONY: up
 up: ## Start the local stack (broker, S3 store, users API, cargo lambda watch)
