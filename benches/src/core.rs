@@ -38,7 +38,11 @@ pub fn sink_with(codec: &str) -> anyhow::Result<Sink<CountingStore>> {
         ("PARQUET_COMPRESSION", codec),
     ];
     let config = SinkConfig::from_source(&settings)?;
-    Ok(Sink::new(CountingStore::default(), &config))
+    let mut sink = Sink::new(CountingStore::default(), &config);
+    // The summary line is still built, as in Lambda, but kept off stdout, which carries the
+    // harness's own results (the memory child reports through it).
+    sink.metrics = user_record::emf::Metrics::captured(config.metrics.clone()).0;
+    Ok(sink)
 }
 
 /// Raw event bytes to stored Parquet: what one invocation does, less the network.
