@@ -69,11 +69,7 @@ pub fn summary(
         .metric("UsersSkipped", Unit::Count, observed.skipped)
         .metric("RecordsProduced", Unit::Count, observed.produced)
         .metric("ApiRetries", Unit::Count, observed.api_retries)
-        .metric(
-            "Duration",
-            Unit::Milliseconds,
-            observed.duration.as_micros() as f64 / 1000.0,
-        );
+        .duration("Duration", observed.duration);
     match result {
         Ok(summary) => document
             .succeeded("producer run finished")

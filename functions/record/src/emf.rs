@@ -129,6 +129,15 @@ impl Document {
         self
     }
 
+    /// Adds a time as a metric in milliseconds, kept to the microsecond.
+    pub fn duration(self, name: &str, elapsed: std::time::Duration) -> Self {
+        self.metric(
+            name,
+            Unit::Milliseconds,
+            elapsed.as_micros() as f64 / 1000.0,
+        )
+    }
+
     /// Adds a summary field that is not a metric (a topic, an error message, a list of keys).
     pub fn property(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.properties.insert(name.to_string(), value.into());

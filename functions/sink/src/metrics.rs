@@ -54,11 +54,7 @@ pub fn summary(
         .metric("RecordsRejected", Unit::Count, rejected)
         .metric("ObjectsWritten", Unit::Count, observed.objects)
         .metric("BytesWritten", Unit::Bytes, observed.bytes)
-        .metric(
-            "ParquetEncodeTime",
-            Unit::Milliseconds,
-            observed.parquet_encode.as_micros() as f64 / 1000.0,
-        );
+        .duration("ParquetEncodeTime", observed.parquet_encode);
     if let Some(oldest) = observed.oldest {
         let lag = (now - oldest).num_milliseconds().max(0);
         document = document.metric("Lag", Unit::Milliseconds, lag);
