@@ -5,11 +5,13 @@
 use std::sync::Mutex;
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use serde_json::value::RawValue;
 use sink::{
     MskEvent, ObjectStore, Sink, SinkConfig, SinkSummary, StoreError,
-    decode::{self, MskRecord},
+    batch::Batcher,
+    decode::{Accepted, MskRecord},
 };
-use user_record::UserRecord;
+use user_record::UserRecordRef;
 
 use crate::figure::{Figure, Repeats, time_ms};
 
@@ -51,10 +53,11 @@ pub fn handle_event(
     sink: &Sink<CountingStore>,
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<SinkSummary> {
-    let event: MskEvent = serde_json::from_slice(bytes)?;
+    // What the Lambda runtime does with the request body before the handler sees it.
+    let payload: Box<RawValue> = serde_json::from_slice(bytes)?;
     // The same instant on every run: records carry their own timestamps.
     let now = chrono::DateTime::UNIX_EPOCH;
-    Ok(runtime.block_on(sink::handle(&event, sink, now))?)
+    Ok(runtime.block_on(sink::handle_json(payload.get(), sink, now))?)
 }
 
 /// A single-threaded runtime: the figures are for one core.
@@ -90,25 +93,26 @@ pub fn figures(bytes: &[u8], records: usize, repeats: Repeats) -> anyhow::Result
     Ok(figures)
 }
 
+/// Every entry of the event, parsed.
+fn entries<'a>(event: &MskEvent<'a>) -> anyhow::Result<Vec<MskRecord<'a>>> {
+    let entries = event.records.values().flatten().copied();
+    Ok(entries
+        .map(|e: &'a RawValue| serde_json::from_str(e.get()))
+        .collect::<Result<_, _>>()?)
+}
+
 /// Each stage alone, on the output of the one before, as the sink's modules run them.
 fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
-    let parse = |bytes: &[u8]| -> anyhow::Result<MskEvent> { Ok(serde_json::from_slice(bytes)?) };
-    let event = parse(bytes)?;
-    let entries = |event: &MskEvent| -> Vec<Box<serde_json::value::RawValue>> {
-        event.records.values().flatten().cloned().collect()
-    };
-    let raw = entries(&event);
-    let event_parse = time_ms(repeats, || {
-        let event = parse(bytes).unwrap();
-        entries(&event)
-            .iter()
-            .map(|e| serde_json::from_str::<MskRecord>(e.get()).unwrap().offset)
-            .sum::<i64>()
+    let payload = time_ms(repeats, || {
+        serde_json::from_slice::<Box<RawValue>>(bytes).unwrap()
     });
-    let records: Vec<MskRecord> = raw
-        .iter()
-        .map(|e| serde_json::from_str(e.get()))
-        .collect::<Result<_, _>>()?;
+    let json = std::str::from_utf8(bytes)?;
+    let event_parse = time_ms(repeats, || {
+        let event = MskEvent::from_json(json).unwrap();
+        entries(&event).unwrap().len()
+    });
+    let event = MskEvent::from_json(json)?;
+    let records = entries(&event)?;
     let values = || -> Vec<Vec<u8>> {
         records
             .iter()
@@ -121,15 +125,31 @@ fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
     };
     let base64 = time_ms(repeats, values);
     let values = values();
-    let record_parse = time_ms(repeats, || {
+    let parse_all = || -> Vec<UserRecordRef<'_>> {
         values
             .iter()
-            .map(|v| UserRecord::from_json(v).unwrap())
-            .collect::<Vec<_>>()
-    });
-    let accepted = decode::decode(&event).accepted;
-    let arrow = time_ms(repeats, || sink::batch::build(&accepted).unwrap());
-    let slots = sink::batch::build(&accepted)?;
+            .map(|v| UserRecordRef::from_json(v).unwrap())
+            .collect()
+    };
+    let record_parse = time_ms(repeats, parse_all);
+    let accepted: Vec<Accepted<'_>> = records
+        .iter()
+        .zip(parse_all())
+        .map(|(r, record)| Accepted {
+            topic: r.topic.as_deref().unwrap_or_default(),
+            partition: r.partition as i32,
+            offset: r.offset,
+            timestamp: chrono::DateTime::from_timestamp_millis(r.timestamp.0).unwrap_or_default(),
+            record,
+        })
+        .collect();
+    let build = || {
+        let mut batcher = Batcher::default();
+        accepted.iter().for_each(|row| batcher.push(row));
+        batcher.finish().unwrap()
+    };
+    let arrow = time_ms(repeats, build);
+    let slots = build();
     let properties = sink_with("zstd")?.properties;
     let parquet = time_ms(repeats, || {
         slots
@@ -139,13 +159,18 @@ fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
     });
     Ok(vec![
         Figure::of(
+            "stage: payload (runtime: bytes -> JSON text)",
+            "ms/event",
+            &payload,
+        ),
+        Figure::of(
             "stage: event parse (event + entries)",
             "ms/event",
             &event_parse,
         ),
         Figure::of("stage: base64 decode", "ms/event", &base64),
         Figure::of(
-            "stage: record parse (JSON -> UserRecord)",
+            "stage: record parse (JSON -> UserRecordRef)",
             "ms/event",
             &record_parse,
         ),

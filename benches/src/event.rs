@@ -137,8 +137,8 @@ mod tests {
         );
 
         let parsed: sink::MskEvent = serde_json::from_slice(&event.bytes).unwrap();
-        let decoded = sink::decode::decode(&parsed);
-        assert_eq!(decoded.accepted.len(), event.records);
+        let decoded = sink::decode::decode(&parsed, |_| {});
+        assert_eq!(decoded.accepted, event.records);
         assert!(
             decoded.rejected.is_empty(),
             "{:?}",

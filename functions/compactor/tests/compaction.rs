@@ -12,7 +12,7 @@ use compactor::{
     CompactSummary, Compactor, CompactorConfig, LakeStore, MemoryStore, ObjectInfo, StoreError,
     handle, merge, plan::MERGED_PREFIX,
 };
-use sink::{MskEvent, Sink, SinkConfig};
+use sink::{Sink, SinkConfig};
 use user_record::emf::Metrics;
 use user_record::{UserRecord, lake::LakeRow};
 
@@ -48,7 +48,7 @@ fn user(partition: i32, offset: i64) -> UserRecord {
 }
 
 /// An MSK event of consecutive offsets on one partition, one record per minute from `time`.
-fn event(partition: i32, first: i64, count: i64, time: DateTime<Utc>) -> MskEvent {
+fn event(partition: i32, first: i64, count: i64, time: DateTime<Utc>) -> String {
     let records: Vec<serde_json::Value> = (first..first + count)
         .map(|offset| {
             let record = user(partition, offset);
@@ -64,25 +64,25 @@ fn event(partition: i32, first: i64, count: i64, time: DateTime<Utc>) -> MskEven
             })
         })
         .collect();
-    serde_json::from_value(serde_json::json!({
+    serde_json::json!({
         "eventSource": "aws:kafka",
         "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/user-lake/x",
         "bootstrapServers": "127.0.0.1:9092",
         "records": { format!("users_created-{partition}"): records },
-    }))
-    .unwrap()
+    })
+    .to_string()
 }
 
 fn lake_config() -> SinkConfig {
     SinkConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap()
 }
 
-async fn deliver(store: &MemoryStore, event: &MskEvent) {
+async fn deliver(store: &MemoryStore, event: &str) {
     let config = lake_config();
     let mut sink = Sink::new(store, &config);
     // the sink's summary lines stay out of the test output
     sink.metrics = Metrics::captured(config.metrics.clone()).0;
-    sink::handle(event, &sink, now()).await.unwrap();
+    sink::handle_json(event, &sink, now()).await.unwrap();
 }
 
 /// Twelve sink batches: hour 12 on three partitions (four batches each of five records), two

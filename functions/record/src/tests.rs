@@ -135,3 +135,60 @@ fn reading_rows_from_a_batch_without_a_lake_column_names_the_column() {
     let error = lake::rows(&batch).unwrap_err();
     assert_eq!(error.to_string(), "Schema error: no column first_name");
 }
+
+/// Values that break the contract in different ways, each as the JSON a message could carry.
+fn contract_cases() -> Vec<(&'static str, Vec<u8>)> {
+    let good = serde_json::to_value(sample()).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = good.clone();
+        f(&mut value);
+        value.to_string().into_bytes()
+    };
+    vec![
+        ("valid", good.to_string().into_bytes()),
+        ("escaped strings", br#"{"id":"6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e4f","first_name":"Zo\u00eb \"Z\"","last_name":"L\\v","gender":"female","address":"a\nb","post_code":"0567","email":"e","username":"u","dob":"1987-05-04T10:11:12.345+02:00","registered_date":"2015-02-03T04:05:06Z","phone":"p","picture":"q"}"#.to_vec()),
+        ("missing email", edit(&|v| { v.as_object_mut().unwrap().remove("email"); })),
+        ("numeric post code", edit(&|v| v["post_code"] = serde_json::json!(12345))),
+        ("bad id", edit(&|v| v["id"] = serde_json::json!("not-a-uuid"))),
+        ("bad dob", edit(&|v| v["dob"] = serde_json::json!("yesterday"))),
+        ("null phone", edit(&|v| v["phone"] = serde_json::Value::Null)),
+        ("unknown field", edit(&|v| v["nationality"] = serde_json::json!({"deep": [1, 2]}))),
+        ("duplicate field", br#"{"id":"6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e4f","id":"6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e4f"}"#.to_vec()),
+        ("array", b"[1,2,3]".to_vec()),
+        ("truncated", good.to_string().as_bytes()[..40].to_vec()),
+        ("invalid UTF-8", {
+            let mut bytes = good.to_string().into_bytes();
+            let at = bytes.windows(3).position(|w| w == b"Zo\xc3").unwrap();
+            bytes[at + 2] = 0xff;
+            bytes
+        }),
+    ]
+}
+
+#[test]
+fn borrowed_and_owned_parsers_give_the_same_verdict_and_fields() {
+    for (case, bytes) in contract_cases() {
+        let owned = UserRecord::from_json(&bytes);
+        let borrowed = UserRecordRef::from_json(&bytes);
+        match (owned, borrowed) {
+            (Ok(owned), Ok(borrowed)) => assert_eq!(borrowed.into_owned(), owned, "{case}"),
+            (Err(owned), Err(borrowed)) => {
+                assert_eq!(owned.to_string(), borrowed.to_string(), "{case}")
+            }
+            (owned, borrowed) => panic!("{case}: owned {owned:?}, borrowed {borrowed:?}"),
+        }
+    }
+}
+
+#[test]
+fn borrowed_parser_copies_only_strings_with_escapes() {
+    let bytes = sample().to_json();
+    let record = UserRecordRef::from_json(&bytes).unwrap();
+    assert!(matches!(
+        record.first_name,
+        std::borrow::Cow::Borrowed("Zoë")
+    ));
+    let escaped = br#"{"id":"6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e4f","first_name":"a\"b","last_name":"","gender":"","address":"","post_code":"","email":"","username":"","dob":"2000-01-01T00:00:00Z","registered_date":"2000-01-01T00:00:00Z","phone":"","picture":""}"#;
+    let record = UserRecordRef::from_json(escaped).unwrap();
+    assert!(matches!(record.first_name, std::borrow::Cow::Owned(ref s) if s == "a\"b"));
+}

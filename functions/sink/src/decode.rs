@@ -7,27 +7,40 @@
 //! Entries are parsed into [`MskRecord`] rather than `aws_lambda_events`' `KafkaRecord`, whose
 //! timestamp goes through `f64` (1795525198100 ms comes back as ...099) and which panics on a
 //! fractional timestamp; the lake's `kafka_timestamp` must be exact and no input may crash the
-//! function. Strings are borrowed from the event, so a record's value is not copied before it
-//! is decoded.
+//! function.
+//!
+//! This is the sink's hot path, so nothing is copied that need not be: the event's entries and
+//! their strings borrow from the event's text, each value is base64-decoded into one reused
+//! buffer, and the record is read in place ([`UserRecordRef`]) and handed to the caller, which
+//! copies its fields once, into Arrow columns.
 
-use std::{borrow::Cow, collections::HashMap};
+use std::{borrow::Cow, collections::BTreeMap, fmt};
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, de};
 use serde_json::value::RawValue;
-use user_record::UserRecord;
+use user_record::UserRecordRef;
 
 /// The event an MSK (or self-managed Kafka) event source mapping invokes the sink with.
-/// `records` maps `"<topic>-<partition>"` to that partition's records in offset order.
+/// `records` maps `"<topic>-<partition>"` to that partition's records in offset order; the
+/// entries are kept as unparsed JSON so that one bad entry cannot spoil the event.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MskEvent {
-    #[serde(default)]
-    pub event_source: Option<String>,
-    #[serde(default)]
-    pub event_source_arn: Option<String>,
-    pub records: HashMap<String, Vec<Box<RawValue>>>,
+pub struct MskEvent<'a> {
+    #[serde(default, borrow)]
+    pub event_source: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub event_source_arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub records: BTreeMap<Cow<'a, str>, Vec<&'a RawValue>>,
+}
+
+impl<'a> MskEvent<'a> {
+    /// Reads an event from its JSON text, borrowing the entries from it.
+    pub fn from_json(json: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+    }
 }
 
 /// One entry of `records`, as MSK sends it. `headers` are not kept in the lake and so not read.
@@ -52,29 +65,43 @@ pub struct Millis(pub i64);
 
 impl<'de> Deserialize<'de> for Millis {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw<'a> {
-            Number(i64),
-            Text(&'a str),
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Millis;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("whole milliseconds, as a number or a string of digits")
+            }
+
+            fn visit_i64<E: de::Error>(self, ms: i64) -> Result<Millis, E> {
+                Ok(Millis(ms))
+            }
+
+            fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Millis, E> {
+                i64::try_from(ms)
+                    .map(Millis)
+                    .map_err(|_| E::custom(format!("timestamp {ms} is out of range")))
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Millis, E> {
+                text.parse()
+                    .map(Millis)
+                    .map_err(|_| E::custom(format!("timestamp {text:?} is not whole milliseconds")))
+            }
         }
-        match Raw::deserialize(deserializer)? {
-            Raw::Number(ms) => Ok(Millis(ms)),
-            Raw::Text(text) => text.parse().map(Millis).map_err(|_| {
-                serde::de::Error::custom(format!("timestamp {text:?} is not whole milliseconds"))
-            }),
-        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
-/// A record that satisfies the contract, with its place on the topic.
+/// A record that satisfies the contract, with its place on the topic. It borrows from the
+/// event and from the decoding buffer, so it lives only as long as the call it is handed to.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Accepted {
-    pub topic: String,
+pub struct Accepted<'a> {
+    pub topic: &'a str,
     pub partition: i32,
     pub offset: i64,
     pub timestamp: DateTime<Utc>,
-    pub record: UserRecord,
+    pub record: UserRecordRef<'a>,
 }
 
 /// A record the lake cannot take, kept with everything needed to look at it again.
@@ -92,17 +119,18 @@ pub struct Rejected {
     pub raw_base64: Option<String>,
 }
 
-/// Every record of one event, sorted into the two outcomes.
+/// What decoding an event left to store: how many records were handed on as accepted, and
+/// every rejected record in full.
 #[derive(Debug, Default)]
 pub struct Decoded {
-    pub accepted: Vec<Accepted>,
+    pub accepted: usize,
     pub rejected: Vec<Rejected>,
 }
 
 impl Decoded {
     /// All records in the event.
     pub fn len(&self) -> usize {
-        self.accepted.len() + self.rejected.len()
+        self.accepted + self.rejected.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -111,100 +139,96 @@ impl Decoded {
 }
 
 /// Splits a `"<topic>-<partition>"` key; topics may themselves contain `-`.
-fn split_partition_key(key: &str) -> (String, i32) {
+fn split_partition_key(key: &str) -> (&str, i32) {
     match key.rsplit_once('-') {
-        Some((topic, partition)) => (topic.to_string(), partition.parse().unwrap_or(-1)),
-        None => (key.to_string(), -1),
+        Some((topic, partition)) => (topic, partition.parse().unwrap_or(-1)),
+        None => (key, -1),
     }
 }
 
-/// Decodes every record of the event. Never fails: each problem is one rejected record.
-pub fn decode(event: &MskEvent) -> Decoded {
+/// Decodes every record of the event, partition key by partition key in sorted order and
+/// entries in event order, handing each accepted record to `accept`. Never fails: each problem
+/// is one rejected record.
+pub fn decode(event: &MskEvent<'_>, mut accept: impl FnMut(Accepted<'_>)) -> Decoded {
     let mut decoded = Decoded::default();
-    let mut keys: Vec<&String> = event.records.keys().collect();
-    keys.sort_unstable();
-    for key in keys {
+    let mut value = Vec::new();
+    for (key, entries) in &event.records {
         let (key_topic, key_partition) = split_partition_key(key);
-        for entry in &event.records[key] {
-            match serde_json::from_str::<MskRecord>(entry.get()) {
-                Ok(record) => decoded.push(decode_record(record, &key_topic)),
-                Err(error) => decoded.rejected.push(Rejected {
-                    topic: key_topic.clone(),
+        for entry in entries {
+            let outcome = match serde_json::from_str::<MskRecord>(entry.get()) {
+                Ok(record) => decode_record(&record, key_topic, &mut value, &mut accept),
+                Err(error) => Err(Box::new(Rejected {
+                    topic: key_topic.to_string(),
                     partition: key_partition,
                     offset: None,
                     timestamp: None,
                     reason: format!("malformed MSK record entry: {error}"),
                     key_base64: None,
                     raw_base64: Some(BASE64.encode(entry.get())),
-                }),
+                })),
+            };
+            match outcome {
+                Ok(()) => decoded.accepted += 1,
+                Err(rejected) => decoded.rejected.push(*rejected),
             }
         }
     }
     decoded
 }
 
-/// What became of one record.
-enum Outcome {
-    Accepted(Accepted),
-    Rejected(Rejected),
-}
-
-impl Decoded {
-    fn push(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Accepted(accepted) => self.accepted.push(accepted),
-            Outcome::Rejected(rejected) => self.rejected.push(rejected),
-        }
-    }
-}
-
-fn decode_record(record: MskRecord<'_>, key_topic: &str) -> Outcome {
-    let topic = record.topic.as_deref().unwrap_or(key_topic).to_string();
+/// Checks one entry and either hands its record to `accept` or says why it is rejected.
+/// `value` is the reused buffer the message value is base64-decoded into.
+fn decode_record(
+    record: &MskRecord<'_>,
+    key_topic: &str,
+    value: &mut Vec<u8>,
+    accept: &mut impl FnMut(Accepted<'_>),
+) -> Result<(), Box<Rejected>> {
+    let topic = record.topic.as_deref().unwrap_or(key_topic);
     let timestamp = DateTime::from_timestamp_millis(record.timestamp.0);
-    let reject = |partition: i32, reason: String, raw_base64: Option<String>| Rejected {
-        topic: topic.clone(),
-        partition,
-        offset: Some(record.offset),
-        timestamp,
-        reason,
-        key_base64: record.key.as_deref().map(str::to_string),
-        raw_base64,
+    let encoded = record.value.as_deref();
+    let reject = |partition: i32, reason: String, raw_base64: Option<String>| {
+        Box::new(Rejected {
+            topic: topic.to_string(),
+            partition,
+            offset: Some(record.offset),
+            timestamp,
+            reason,
+            key_base64: record.key.as_deref().map(str::to_string),
+            raw_base64,
+        })
     };
-    let value = record.value.as_deref();
     let Ok(partition) = i32::try_from(record.partition) else {
         let reason = format!("partition {} is out of range", record.partition);
-        return Outcome::Rejected(reject(-1, reason, value.map(str::to_string)));
+        return Err(reject(-1, reason, encoded.map(str::to_string)));
     };
     let Some(timestamp) = timestamp else {
         let reason = format!("timestamp {} ms is out of range", record.timestamp.0);
-        return Outcome::Rejected(reject(partition, reason, value.map(str::to_string)));
+        return Err(reject(partition, reason, encoded.map(str::to_string)));
     };
-    let Some(value) = value else {
-        return Outcome::Rejected(reject(partition, "record has no value".into(), None));
+    let Some(encoded) = encoded else {
+        return Err(reject(partition, "record has no value".into(), None));
     };
-    let bytes = match BASE64.decode(value) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            let raw = Some(BASE64.encode(value));
-            return Outcome::Rejected(reject(
+    value.clear();
+    if let Err(error) = BASE64.decode_vec(encoded, value) {
+        let reason = format!("value is not valid base64: {error}");
+        return Err(reject(partition, reason, Some(BASE64.encode(encoded))));
+    }
+    match UserRecordRef::from_json(value) {
+        Ok(user) => {
+            accept(Accepted {
+                topic,
                 partition,
-                format!("value is not valid base64: {error}"),
-                raw,
-            ));
+                offset: record.offset,
+                timestamp,
+                record: user,
+            });
+            Ok(())
         }
-    };
-    match UserRecord::from_json(&bytes) {
-        Ok(user) => Outcome::Accepted(Accepted {
-            topic: topic.clone(),
-            partition,
-            offset: record.offset,
-            timestamp,
-            record: user,
-        }),
-        Err(error) => Outcome::Rejected(reject(
+        Err(error) => Err(reject(
             partition,
             format!("value is not a valid user record: {error}"),
-            Some(value.to_string()),
+            Some(encoded.to_string()),
         )),
     }
 }

@@ -51,6 +51,13 @@ pub struct SinkSummary {
 /// Why an invocation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
+    /// The payload is not an MSK event (a mis-wired trigger or a hand-made invoke); the same
+    /// payload would fail again, so it is not retried usefully.
+    #[error("the payload is not an MSK event: {source}")]
+    NotAnMskEvent {
+        #[source]
+        source: serde_json::Error,
+    },
     /// The accepted records could not be laid out in the lake schema (a defect: not retried
     /// usefully, look at the logs).
     #[error("cannot build the Arrow batch for {topic}-{partition}: {source}")]
@@ -94,6 +101,7 @@ impl SinkError {
     /// `<Kind>.<Retryable|Fatal>`, the `errorType` Lambda reports.
     pub fn error_type(&self) -> String {
         let kind = match self {
+            SinkError::NotAnMskEvent { .. } => "NotAnMskEvent",
             SinkError::Arrow { .. } => "ArrowBuildFailed",
             SinkError::Encode { .. } => "ParquetEncodeFailed",
             SinkError::Format { .. } => "OutputEncodeFailed",
@@ -147,10 +155,30 @@ struct Object {
     content_type: &'static str,
 }
 
+/// Handles one invocation payload as the runtime hands it over, as JSON text; the event's
+/// entries are read in place from it. A payload that is not an MSK event fails the invocation
+/// with [`SinkError::NotAnMskEvent`] and a summary like any other failure.
+pub async fn handle_json<S: ObjectStore>(
+    json: &str,
+    sink: &Sink<S>,
+    now: DateTime<Utc>,
+) -> Result<SinkSummary, SinkError> {
+    match MskEvent::from_json(json) {
+        Ok(event) => handle(&event, sink, now).await,
+        Err(source) => {
+            let result = Err(SinkError::NotAnMskEvent { source });
+            let observed = Observed::default();
+            sink.metrics
+                .emit(&metrics::summary(&sink.metrics, now, &observed, &result));
+            result
+        }
+    }
+}
+
 /// Handles one MSK event and emits its summary. `now` dates the rejected entries that carry no
 /// Kafka timestamp and is the reference of the lag metric.
 pub async fn handle<S: ObjectStore>(
-    event: &MskEvent,
+    event: &MskEvent<'_>,
     sink: &Sink<S>,
     now: DateTime<Utc>,
 ) -> Result<SinkSummary, SinkError> {
@@ -162,20 +190,30 @@ pub async fn handle<S: ObjectStore>(
 }
 
 async fn store_batch<S: ObjectStore>(
-    event: &MskEvent,
+    event: &MskEvent<'_>,
     sink: &Sink<S>,
     now: DateTime<Utc>,
     observed: &mut Observed,
 ) -> Result<SinkSummary, SinkError> {
-    let decoded = decode::decode(event);
+    let mut batcher = batch::Batcher::default();
+    let mut oldest: Option<DateTime<Utc>> = None;
+    let decoded = decode::decode(event, |row| {
+        oldest = Some(oldest.map_or(row.timestamp, |t| t.min(row.timestamp)));
+        batcher.push(&row);
+    });
     observed.records = decoded.len();
     observed.oldest = decoded
-        .accepted
+        .rejected
         .iter()
-        .map(|a| a.timestamp)
-        .chain(decoded.rejected.iter().filter_map(|r| r.timestamp))
+        .filter_map(|r| r.timestamp)
+        .chain(oldest)
         .min();
-    let mut objects = data_objects(&decoded.accepted, sink, observed)?;
+    let slots = batcher.finish().map_err(|error| SinkError::Arrow {
+        topic: error.slot.topic,
+        partition: error.slot.partition,
+        source: error.source,
+    })?;
+    let mut objects = data_objects(&slots, sink, observed)?;
     objects.extend(error_objects(&decoded.rejected, &sink.prefix, now));
 
     let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
@@ -208,7 +246,7 @@ async fn store_batch<S: ObjectStore>(
 
     let summary = SinkSummary {
         records: decoded.len(),
-        written: decoded.accepted.len(),
+        written: decoded.accepted,
         rejected: decoded.rejected.len(),
         objects: keys,
         bytes: observed.bytes,
@@ -227,20 +265,12 @@ async fn store_batch<S: ObjectStore>(
 }
 
 fn data_objects<S>(
-    accepted: &[decode::Accepted],
+    slots: &[batch::SlotBatch],
     sink: &Sink<S>,
     observed: &mut Observed,
 ) -> Result<Vec<Object>, SinkError> {
-    let slots = batch::build(accepted).map_err(|source| SinkError::Arrow {
-        topic: accepted
-            .first()
-            .map(|a| a.topic.clone())
-            .unwrap_or_default(),
-        partition: accepted.first().map_or(-1, |a| a.partition),
-        source,
-    })?;
     let mut objects = Vec::with_capacity(slots.len() * sink.formats.len());
-    for slot in &slots {
+    for slot in slots {
         for &format in &sink.formats {
             let key = keys::data_key(
                 &sink.prefix,

@@ -1,7 +1,8 @@
 //! Wires the sink: tracing, settings (fail fast), the S3 client, then the runtime.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use sink::{MskEvent, S3Store, Sink, SinkConfig, handle};
+use serde_json::value::RawValue;
+use sink::{S3Store, Sink, SinkConfig, handle_json};
 use user_record::settings::ProcessEnv;
 
 #[tokio::main]
@@ -19,8 +20,11 @@ async fn main() -> Result<(), Error> {
         config.lake_bucket.clone(),
     );
     let sink = &Sink::new(store, &config);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<MskEvent>| async move {
-        handle(&event.payload, sink, chrono::Utc::now()).await
-    }))
+    // The payload stays JSON text so that the sink reads the event's entries in place.
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            handle_json(event.payload.get(), sink, chrono::Utc::now()).await
+        },
+    ))
     .await
 }

@@ -7,7 +7,7 @@ use arrow::array::AsArray;
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use common::*;
-use sink::{SinkError, handle};
+use sink::{SinkError, handle_json};
 use user_record::UserRecord;
 
 /// The records of a sample event, decoded independently of the sink, by (partition, offset).
@@ -35,7 +35,7 @@ async fn valid_event_lands_as_one_parquet_object_per_partition_and_hour() {
     let sink = sink(MemoryStore::default());
 
     // when
-    let summary = handle(&event("msk-users.json"), &sink, now())
+    let summary = handle_json(&event("msk-users.json"), &sink, now())
         .await
         .unwrap();
 
@@ -62,7 +62,7 @@ async fn every_field_reads_back_from_parquet_as_it_was_produced() {
     let expected = expected_records("msk-users.json");
 
     // when
-    handle(&event("msk-users.json"), &sink, now())
+    handle_json(&event("msk-users.json"), &sink, now())
         .await
         .unwrap();
 
@@ -97,7 +97,7 @@ async fn poison_records_go_to_the_error_prefix_with_reasons_and_the_rest_lands()
     let raw_records = raw["records"]["users_created-1"].as_array().unwrap();
 
     // when
-    let summary = handle(&event("msk-mixed.json"), &sink, now())
+    let summary = handle_json(&event("msk-mixed.json"), &sink, now())
         .await
         .unwrap();
 
@@ -185,16 +185,13 @@ async fn poison_records_go_to_the_error_prefix_with_reasons_and_the_rest_lands()
 #[tokio::test]
 async fn a_malformed_event_entry_is_rejected_not_fatal() {
     // given an entry whose offset is not a number and one with no timestamp
-    let event: sink::MskEvent = serde_json::from_str(
-        r#"{"eventSource":"aws:kafka","records":{"users_created-4":[
+    let event = r#"{"eventSource":"aws:kafka","records":{"users_created-4":[
             {"topic":"users_created","partition":4,"offset":"x","timestamp":1,"headers":[]},
-            {"topic":"users_created","partition":4,"offset":1,"value":null}]}}"#,
-    )
-    .unwrap();
+            {"topic":"users_created","partition":4,"offset":1,"value":null}]}}"#;
     let sink = sink(MemoryStore::default());
 
     // when
-    let summary = handle(&event, &sink, now()).await.unwrap();
+    let summary = handle_json(event, &sink, now()).await.unwrap();
 
     // then both are kept, dated by the invocation, named by a digest of their content
     assert_eq!(
@@ -224,13 +221,13 @@ async fn redelivered_batch_overwrites_the_same_objects_with_the_same_bytes() {
     let second = sink(MemoryStore::default());
 
     // when the same event is handled twice, by two cold starts
-    handle(&event("msk-mixed.json"), &first, now())
+    handle_json(&event("msk-mixed.json"), &first, now())
         .await
         .unwrap();
-    handle(&event("msk-mixed.json"), &second, now())
+    handle_json(&event("msk-mixed.json"), &second, now())
         .await
         .unwrap();
-    handle(&event("msk-mixed.json"), &second, now())
+    handle_json(&event("msk-mixed.json"), &second, now())
         .await
         .unwrap();
 
@@ -250,7 +247,7 @@ async fn a_failed_write_fails_the_invocation_as_retryable() {
     });
 
     // when
-    let error = handle(&event("msk-users.json"), &sink, now())
+    let error = handle_json(&event("msk-users.json"), &sink, now())
         .await
         .unwrap_err();
 
@@ -281,7 +278,7 @@ async fn lake_prefix_and_codec_come_from_config() {
     let (sink, _) = sink_with(MemoryStore::default(), &env);
 
     // when
-    handle(&event("msk-users.json"), &sink, now())
+    handle_json(&event("msk-users.json"), &sink, now())
         .await
         .unwrap();
 
@@ -308,11 +305,10 @@ async fn timestamps_are_exact_and_may_come_as_digit_strings() {
     let mut event = event_json("msk-users.json");
     let entry = &mut event["records"]["users_created-2"][0];
     entry["timestamp"] = serde_json::json!("1795525198099");
-    let event: sink::MskEvent = serde_json::from_value(event).unwrap();
     let sink = sink(MemoryStore::default());
 
     // when
-    handle(&event, &sink, now()).await.unwrap();
+    handle_json(&event.to_string(), &sink, now()).await.unwrap();
 
     // then
     let batch = read_parquet(
@@ -329,26 +325,52 @@ async fn timestamps_are_exact_and_may_come_as_digit_strings() {
     );
 }
 
-#[test]
-fn an_event_without_records_is_not_an_msk_event() {
-    let path = format!(
+#[tokio::test]
+async fn a_payload_that_is_not_an_msk_event_fails_clearly_and_is_not_retried() {
+    // given the scheduled event meant for the producer, and payloads that are not events at all
+    let scheduled = std::fs::read_to_string(format!(
         "{}/../../events/producer/scheduled.json",
         env!("CARGO_MANIFEST_DIR")
-    );
-    let error =
-        serde_json::from_slice::<sink::MskEvent>(&std::fs::read(path).unwrap()).unwrap_err();
-    assert!(
-        error.to_string().contains("missing field `records`"),
-        "{error}"
-    );
+    ))
+    .unwrap();
+    let cases = [
+        (scheduled.as_str(), "missing field `records`"),
+        (r#""users_created""#, "invalid type: string"),
+        (
+            r#"{"records": {"users_created-0": {"offset": 1}}}"#,
+            "invalid type: map",
+        ),
+        ("null", "invalid type: null"),
+    ];
+    for (payload, expected) in cases {
+        let (sink, captured) = sink_with(MemoryStore::default(), &[]);
+
+        // when
+        let error = handle_json(payload, &sink, now()).await.unwrap_err();
+
+        // then the error names the problem, is fatal, writes nothing and is counted
+        assert!(
+            matches!(error, SinkError::NotAnMskEvent { .. }),
+            "{payload}: {error:?}"
+        );
+        assert!(error.to_string().contains(expected), "{payload}: {error}");
+        assert_eq!(error.error_type(), "NotAnMskEvent.Fatal");
+        assert!(sink.store.keys().is_empty());
+        let line: serde_json::Value =
+            serde_json::from_str(&captured.lines().pop().expect("a summary line")).unwrap();
+        assert_eq!(
+            (line["Errors"].as_i64(), line["RecordsIn"].as_i64()),
+            (Some(1), Some(0))
+        );
+        assert_eq!(line["errorType"], "NotAnMskEvent.Fatal");
+    }
 }
 
 #[tokio::test]
 async fn an_empty_batch_writes_nothing() {
-    let event: sink::MskEvent =
-        serde_json::from_str(r#"{"eventSource":"aws:kafka","records":{}}"#).unwrap();
+    let event = r#"{"eventSource":"aws:kafka","records":{}}"#;
     let sink = sink(MemoryStore::default());
-    let summary = handle(&event, &sink, now()).await.unwrap();
+    let summary = handle_json(event, &sink, now()).await.unwrap();
     assert_eq!((summary.records, summary.objects.len()), (0, 0));
     assert!(sink.store.keys().is_empty());
 }

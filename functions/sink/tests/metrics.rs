@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use sink::handle;
+use sink::handle_json;
 
 fn only_line(lines: Vec<String>) -> Value {
     assert_eq!(lines.len(), 1, "one summary line per invocation: {lines:?}");
@@ -22,7 +22,7 @@ async fn a_batch_emits_one_emf_document_with_its_counts_and_lag() {
     let (sink, captured) = sink_with(MemoryStore::default(), &env);
 
     // when
-    let summary = handle(&event("msk-mixed.json"), &sink, now())
+    let summary = handle_json(&event("msk-mixed.json"), &sink, now())
         .await
         .unwrap();
 
@@ -75,7 +75,7 @@ async fn a_failed_batch_still_reports_with_one_error_and_nothing_written() {
     let (sink, captured) = sink_with(store, &[]);
 
     // when
-    let error = handle(&event("msk-mixed.json"), &sink, now())
+    let error = handle_json(&event("msk-mixed.json"), &sink, now())
         .await
         .unwrap_err();
 
@@ -99,8 +99,8 @@ async fn a_failed_batch_still_reports_with_one_error_and_nothing_written() {
 #[tokio::test]
 async fn an_empty_batch_reports_zeros_and_no_lag() {
     let (sink, captured) = sink_with(MemoryStore::default(), &[]);
-    let event = serde_json::from_value(json!({"records": {}})).unwrap();
-    handle(&event, &sink, now()).await.unwrap();
+    let event = json!({"records": {}}).to_string();
+    handle_json(&event, &sink, now()).await.unwrap();
     let line = only_line(captured.lines());
     assert_eq!(line["RecordsIn"], 0);
     assert_eq!(line["ObjectsWritten"], 0);

@@ -5,13 +5,13 @@ mod common;
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use common::*;
-use sink::{MskEvent, handle};
+use sink::handle_json;
 use user_record::{KAFKA_COLUMNS, RECORD_COLUMNS, UserRecord};
 
 const ALL: [(&str, &str); 1] = [("OUTPUT_FORMATS", "parquet,jsonl,csv")];
 
 /// An event of one partition whose records are these users, at offsets from 7.
-fn event_of(users: &[UserRecord]) -> MskEvent {
+fn event_of(users: &[UserRecord]) -> String {
     let records: Vec<serde_json::Value> = users
         .iter()
         .enumerate()
@@ -26,11 +26,11 @@ fn event_of(users: &[UserRecord]) -> MskEvent {
             })
         })
         .collect();
-    serde_json::from_value(serde_json::json!({
+    serde_json::json!({
         "eventSource": "aws:kafka",
         "records": {"users_created-1": records},
-    }))
-    .unwrap()
+    })
+    .to_string()
 }
 
 fn awkward_user() -> UserRecord {
@@ -56,7 +56,7 @@ async fn every_format_lands_under_the_same_partitions_and_names() {
     let (sink, _) = sink_with(MemoryStore::default(), &ALL);
 
     // when
-    let summary = handle(&event("msk-users.json"), &sink, now())
+    let summary = handle_json(&event("msk-users.json"), &sink, now())
         .await
         .unwrap();
 
@@ -97,7 +97,7 @@ async fn json_lines_and_csv_read_back_as_the_parquet_rows() {
     let (sink, _) = sink_with(MemoryStore::default(), &ALL);
 
     // when
-    handle(&event("msk-users.json"), &sink, now())
+    handle_json(&event("msk-users.json"), &sink, now())
         .await
         .unwrap();
 
@@ -131,7 +131,7 @@ async fn quotes_commas_and_line_breaks_survive_both_text_formats() {
     let user = awkward_user();
 
     // when
-    handle(&event_of(std::slice::from_ref(&user)), &sink, now())
+    handle_json(&event_of(std::slice::from_ref(&user)), &sink, now())
         .await
         .unwrap();
 
@@ -192,7 +192,7 @@ async fn quotes_commas_and_line_breaks_survive_both_text_formats() {
 #[tokio::test]
 async fn by_default_only_parquet_is_written() {
     let sink = sink(MemoryStore::default());
-    handle(&event("msk-users.json"), &sink, now())
+    handle_json(&event("msk-users.json"), &sink, now())
         .await
         .unwrap();
     assert!(

@@ -15,7 +15,7 @@ use std::{
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use common::*;
-use sink::{S3Store, handle};
+use sink::{S3Store, handle_json};
 
 const BUCKET: &str = "data-lake";
 const ALL: [(&str, &str); 1] = [("OUTPUT_FORMATS", "parquet,jsonl,csv")];
@@ -113,10 +113,10 @@ async fn all_three_formats_land_in_a_real_s3_store_as_put() {
     let (memory, _) = sink_with(MemoryStore::default(), &ALL);
 
     // when
-    let summary = handle(&event("msk-users.json"), &real, now())
+    let summary = handle_json(&event("msk-users.json"), &real, now())
         .await
         .unwrap();
-    handle(&event("msk-users.json"), &memory, now())
+    handle_json(&event("msk-users.json"), &memory, now())
         .await
         .unwrap();
 

@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, io::Cursor, sync::Mutex};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sink::outputs::text_schema;
-use sink::{MskEvent, ObjectStore, Sink, SinkConfig, StoreError};
+use sink::{ObjectStore, Sink, SinkConfig, StoreError};
 use user_record::{
     emf::{Captured, Metrics},
     lake::LakeRow,
@@ -87,10 +87,10 @@ pub fn sink_with<S>(store: S, env: &[(&'static str, &'static str)]) -> (Sink<S>,
     (sink, captured)
 }
 
-/// A sample event from events/sink/.
-pub fn event(name: &str) -> MskEvent {
+/// A sample event from events/sink/, as the JSON text the runtime hands the function.
+pub fn event(name: &str) -> String {
     let path = format!("{}/../../events/sink/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    std::fs::read_to_string(&path).unwrap()
 }
 
 /// The same sample as loose JSON, to build expectations from.
