@@ -108,3 +108,35 @@ async fn the_summary_serialises_with_the_documented_fields() {
         ]
     );
 }
+
+#[test]
+fn a_payload_that_is_not_a_scheduled_event_is_refused_before_any_work() {
+    // given the sink's MSK sample, a bare count and a count of the wrong type, as the runtime
+    // would receive them (it deserialises the payload into ScheduledEvent before the handler)
+    let msk = std::fs::read_to_string(format!(
+        "{}/../../events/sink/msk-users.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut wrong_count: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!(
+            "{}/../../events/producer/scheduled.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    wrong_count["detail"]["count"] = serde_json::json!("many");
+    let cases = [
+        (msk, "missing field `detail-type`"),
+        (r#"{"count": 5}"#.to_string(), "missing field `detail-type`"),
+        (wrong_count.to_string(), "invalid type: string \"many\""),
+    ];
+    for (payload, expected) in cases {
+        // when
+        let error = serde_json::from_str::<producer::ScheduledEvent>(&payload).unwrap_err();
+
+        // then
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+}
