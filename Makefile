@@ -27,12 +27,12 @@ test: ## Every test: hermetic unit tests, then the end-to-end flow on the local 
 	@$(TOOLS_ENV) && $(CARGO) test --workspace --locked --no-fail-fast
 
 .PHONY: deploy-check
-deploy-check: ## Offline template checks: cfn-lint, checkov, sam validate --lint, parameters documented
+deploy-check: ## Offline deploy checks: cfn-lint, checkov, sam validate --lint, parameters documented, sam build + binaries
 	infra/deploy-check.sh
 
 .PHONY: check-binaries
-check-binaries: ## sam build for arm64, then check each bootstrap (aarch64 ELF, glibc <= 2.34, libraries, size)
-	SAM_BIN="$$(ls -d $${USER_LAKE_TOOLS:-$$HOME/.cache/user-lake}/venv-deploy-*/sam/bin/sam | head -1)" infra/check-binaries.sh
+check-binaries: ## Only deploy-check's sam build for arm64 and its checks of each bootstrap (ELF, glibc, libraries, size)
+	infra/deploy-check.sh --binaries-only
 
 .PHONY: up
 up: ## Start the local stack (broker, S3 store, users API, cargo lambda watch)

@@ -5,11 +5,12 @@
 #   checkov              each template: no failed check (skips live in the templates, with reasons)
 #   sam validate --lint  template.yaml through the SAM transform (no credentials needed)
 #   parameters           every template parameter has a row in infra/aws/README.md
+#   sam build            arm64 release build of every function, then infra/check-binaries.sh:
+#                        aarch64 ELF, glibc <= 2.34, no extra shared library, size
 #
-# The arm64 build and its binary checks are a separate step, `make check-binaries`
-# (infra/check-binaries.sh), not yet part of CI: see the README's deploy section.
-#
-#   infra/deploy-check.sh            # install the pinned tools once (a minute), then check
+#   infra/deploy-check.sh                   # everything (the first build takes a while)
+#   infra/deploy-check.sh --templates-only  # the template checks alone, in seconds
+#   infra/deploy-check.sh --binaries-only   # the build and binary checks alone
 #
 # The tools are pinned and installed from PyPI into $USER_LAKE_TOOLS (default
 # ~/.cache/user-lake)/venv-deploy-<hash of the pins>; a second run reuses them. Each tool gets
@@ -21,6 +22,15 @@ set -euo pipefail
 CFN_LINT_PIN="cfn-lint==1.58.0"
 CHECKOV_PIN="checkov==3.3.30"
 SAM_PIN="aws-sam-cli==1.170.0"
+
+templates_check=1
+binaries_check=1
+case "${1:-}" in
+  "") ;;
+  --templates-only) binaries_check=0 ;;
+  --binaries-only) templates_check=0 ;;
+  *) echo "usage: $0 [--templates-only | --binaries-only]" >&2; exit 2 ;;
+esac
 
 root_dir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root_dir"
@@ -65,21 +75,6 @@ run_check() { # label command...
   fi
 }
 
-# cfn-lint exits non-zero on errors (2), warnings (4) and informational findings (8) alike.
-for t in "${templates[@]}"; do
-  run_check "cfn-lint $t" "$venv/cfn-lint/bin/cfn-lint" --format parseable -- "$t"
-done
-
-# checkov: --quiet prints only failed checks; skips are declared in each template's Metadata.
-for t in "${templates[@]}"; do
-  run_check "checkov $t" "$venv/checkov/bin/checkov" --quiet --compact \
-    --framework cloudformation --skip-download -f "$t"
-done
-
-# sam validate --lint runs the SAM translator and cfn-lint; --lint needs a region, not credentials.
-run_check "sam validate --lint template.yaml" env AWS_DEFAULT_REGION=us-east-1 \
-  SAM_CLI_TELEMETRY=0 "$venv/sam/bin/sam" validate --lint --template-file template.yaml
-
 # Every template parameter is documented in the deploy guide's parameter table.
 check_parameters_documented() {
   local missing=0 name
@@ -89,7 +84,44 @@ check_parameters_documented() {
                 on && /^  [A-Za-z0-9]+:$/ { sub(":", "", $1); print $1 }' template.yaml)
   return "$missing"
 }
-run_check "template parameters documented in infra/aws/README.md" check_parameters_documented
+
+check_templates() {
+  # cfn-lint exits non-zero on errors (2), warnings (4) and informational findings (8) alike.
+  for t in "${templates[@]}"; do
+    run_check "cfn-lint $t" "$venv/cfn-lint/bin/cfn-lint" --format parseable -- "$t"
+  done
+
+  # checkov: --quiet prints only failed checks; skips are declared in each template's Metadata.
+  for t in "${templates[@]}"; do
+    run_check "checkov $t" "$venv/checkov/bin/checkov" --quiet --compact \
+      --framework cloudformation --skip-download -f "$t"
+  done
+
+  # sam validate --lint runs the SAM translator and cfn-lint; --lint needs a region, not credentials.
+  run_check "sam validate --lint template.yaml" env AWS_DEFAULT_REGION=us-east-1 \
+    SAM_CLI_TELEMETRY=0 "$venv/sam/bin/sam" validate --lint --template-file template.yaml
+
+  run_check "template parameters documented in infra/aws/README.md" check_parameters_documented
+}
+
+# The binaries' table is worth seeing on success too (sizes), so it is printed either way.
+check_binaries() {
+  local label="sam build (arm64) and binary checks" status=0
+  SAM_BIN="$venv/sam/bin/sam" infra/check-binaries.sh 2>"$out/sam-build.log" >"$out/binaries.txt" || status=$?
+  if [ "$status" -eq 0 ]; then
+    results+=("PASS  $label")
+    grep '^\[check-binaries\]' "$out/sam-build.log" || true
+  else
+    failed=1
+    results+=("FAIL  $label")
+    printf '\n---- %s ----\n' "$label"
+    tail -n 60 "$out/sam-build.log"
+  fi
+  cat "$out/binaries.txt"
+}
+
+[ "$templates_check" -eq 0 ] || check_templates
+[ "$binaries_check" -eq 0 ] || check_binaries
 
 printf '\n'
 printf '%s\n' "${results[@]}"
