@@ -23,7 +23,7 @@ use user_record::emf::Metrics;
 pub use auth::KafkaAuth;
 pub use config::{KafkaSecurity, ProducerConfig};
 pub use publish::{KafkaPublisher, PublishError, Publisher};
-pub use randomuser::{FetchError, RandomUserApi, UserSource};
+pub use randomuser::{FetchError, MAX_PAGE_BYTES, RandomUserApi, UserSource};
 
 use config::MAX_USERS_PER_RUN;
 

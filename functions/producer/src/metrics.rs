@@ -50,7 +50,7 @@ impl FetchError {
             FetchError::Request { attempts, .. } | FetchError::Status { attempts, .. } => {
                 attempts.saturating_sub(1)
             }
-            FetchError::Body { .. } => 0,
+            FetchError::Body { .. } | FetchError::TooLarge { .. } => 0,
         }
     }
 }

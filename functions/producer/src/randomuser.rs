@@ -27,6 +27,10 @@ pub enum FetchError {
         status: u16,
         attempts: u32,
     },
+    /// The body is larger than [`MAX_PAGE_BYTES`], declared or as read; asking again would
+    /// get the same, so it is not retried.
+    #[error("users API at {url} sent a page of more than {limit} bytes; refused unread")]
+    TooLarge { url: String, limit: usize },
     /// The body is not the randomuser JSON shape (truncated, not JSON, no `results`).
     #[error("users API at {url} sent a body that is not a randomuser response: {source}")]
     Body {
@@ -42,6 +46,7 @@ impl FetchError {
         match self {
             FetchError::Request { .. } | FetchError::Body { .. } => true,
             FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            FetchError::TooLarge { .. } => false,
         }
     }
 }
@@ -74,6 +79,30 @@ pub struct RandomUserApi {
     seed: Option<String>,
     nat: Option<String>,
     max_retries: u32,
+}
+
+/// The largest response body read from the API. A full page of 5,000 users is about 6 MB of
+/// randomuser JSON; a body far beyond that is refused before it can exhaust the function's
+/// memory.
+pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Reads a body of at most `limit` bytes; `None` when it declares or turns out to be larger.
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(declared as usize);
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// Backoff before retry `n` (0-based): 200 ms doubling, capped at 5 s.
@@ -129,8 +158,14 @@ impl RandomUserApi {
             let attempts = retries + 1;
             let wait = match self.client.get(&url).query(&query).send().await {
                 Ok(response) if response.status().is_success() => {
-                    let body = match response.bytes().await {
-                        Ok(body) => body,
+                    let body = match read_limited(response, MAX_PAGE_BYTES).await {
+                        Ok(Some(body)) => body,
+                        Ok(None) => {
+                            return Err(FetchError::TooLarge {
+                                url,
+                                limit: MAX_PAGE_BYTES,
+                            });
+                        }
                         Err(source) if retries < self.max_retries => {
                             tracing::warn!(%url, attempts, error = %source, "users API body read failed; retrying");
                             retries += 1;

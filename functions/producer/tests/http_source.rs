@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use producer::{FetchError, ProducerConfig, RandomUserApi, UserSource};
+use producer::{FetchError, MAX_PAGE_BYTES, ProducerConfig, RandomUserApi, UserSource};
 
 fn page_of(n: usize) -> String {
     let user = fixture("randomuser-mixed-nat.json")["results"][0].clone();
@@ -123,4 +123,43 @@ async fn an_unreachable_api_fails_after_its_retries() {
         matches!(error, FetchError::Request { attempts: 2, .. }),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_page_larger_than_the_limit_is_refused_unread_and_not_retried() {
+    // given an API that declares, or streams without a length, a body over the limit
+    let huge = " ".repeat(MAX_PAGE_BYTES + 1);
+    for headers in [vec![], vec![("Transfer-Encoding", "chunked".to_string())]] {
+        let server = serve(vec![(200, headers.clone(), huge.clone())]).await;
+
+        // when
+        let error = api(&server.url, &[]).fetch(5).await.unwrap_err();
+
+        // then
+        assert!(
+            matches!(error, FetchError::TooLarge { .. }),
+            "{headers:?}: {error}"
+        );
+        assert!(!error.is_retryable());
+        assert_eq!(server.requests.lock().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_full_page_of_five_thousand_users_is_far_below_the_limit() {
+    // given a chunked page of 5,000 users (the API's most per request)
+    let page = page_of(5000);
+    let server = serve(vec![(
+        200,
+        vec![("Transfer-Encoding", "chunked".into())],
+        page.clone(),
+    )])
+    .await;
+
+    // when
+    let fetched = api(&server.url, &[]).fetch(5000).await.unwrap();
+
+    // then
+    assert_eq!(fetched.users.len(), 5000);
+    assert!(page.len() * 4 < MAX_PAGE_BYTES, "{} bytes", page.len());
 }

@@ -118,15 +118,21 @@ pub async fn serve(answers: Vec<Answer>) -> ScriptedServer {
                 .push(line.split(' ').nth(1).unwrap_or("").to_string());
             let (status, headers, body) = answers[index.min(answers.len() - 1)].clone();
             index += 1;
-            let mut response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
+            // A `Transfer-Encoding: chunked` answer is sent as one chunk, with no length.
+            let chunked = headers.iter().any(|(name, _)| *name == "Transfer-Encoding");
+            let mut response = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+            if !chunked {
+                response.push_str(&format!("Content-Length: {}\r\n", body.len()));
+            }
             for (name, value) in headers {
                 response.push_str(&format!("{name}: {value}\r\n"));
             }
             response.push_str("\r\n");
-            response.push_str(&body);
+            if chunked {
+                response.push_str(&format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()));
+            } else {
+                response.push_str(&body);
+            }
             let _ = socket.write_all(response.as_bytes()).await;
             let _ = socket.shutdown().await;
         }
