@@ -81,7 +81,7 @@ pub struct RandomUserApi {
     max_retries: u32,
 }
 
-/// The largest response body read from the API. A full page of 5,000 users is about 6 MB of
+/// The largest response body read from the API. A full page of 5,000 users is about 5.5 MB of
 /// randomuser JSON; a body far beyond that is refused before it can exhaust the function's
 /// memory.
 pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
