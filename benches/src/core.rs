@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use sink::{
     MskEvent, ObjectStore, Sink, SinkConfig, SinkSummary, StoreError,
     batch::Batcher,
-    decode::{Accepted, MskRecord},
+    decode::{Accepted, Entry, MskRecord},
 };
 use user_record::UserRecordRef;
 
@@ -93,11 +93,14 @@ pub fn figures(bytes: &[u8], records: usize, repeats: Repeats) -> anyhow::Result
     Ok(figures)
 }
 
-/// Every entry of the event, parsed.
-fn entries<'a>(event: &MskEvent<'a>) -> anyhow::Result<Vec<MskRecord<'a>>> {
-    let entries = event.records.values().flatten().copied();
+/// Every entry of the event, parsed (a well-formed event's entries are read with the event).
+fn entries<'a>(event: MskEvent<'a>) -> anyhow::Result<Vec<MskRecord<'a>>> {
+    let entries = event.records.into_values().flatten();
     Ok(entries
-        .map(|e: &'a RawValue| serde_json::from_str(e.get()))
+        .map(|entry| match entry {
+            Entry::Record(record) => Ok(record),
+            Entry::Raw(raw) => serde_json::from_str(raw.get()),
+        })
         .collect::<Result<_, _>>()?)
 }
 
@@ -109,10 +112,9 @@ fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
     let json = std::str::from_utf8(bytes)?;
     let event_parse = time_ms(repeats, || {
         let event = MskEvent::from_json(json).unwrap();
-        entries(&event).unwrap().len()
+        entries(event).unwrap().len()
     });
-    let event = MskEvent::from_json(json)?;
-    let records = entries(&event)?;
+    let records = entries(MskEvent::from_json(json)?)?;
     let values = || -> Vec<Vec<u8>> {
         records
             .iter()

@@ -136,7 +136,8 @@ mod tests {
             "{per_record} B per record"
         );
 
-        let parsed: sink::MskEvent = serde_json::from_slice(&event.bytes).unwrap();
+        let text = std::str::from_utf8(&event.bytes).unwrap();
+        let parsed = sink::MskEvent::from_json(text).unwrap();
         let decoded = sink::decode::decode(&parsed, |_| {});
         assert_eq!(decoded.accepted, event.records);
         assert!(

@@ -9,10 +9,11 @@
 //! fractional timestamp; the lake's `kafka_timestamp` must be exact and no input may crash the
 //! function.
 //!
-//! This is the sink's hot path, so nothing is copied that need not be: the event's entries and
-//! their strings borrow from the event's text, each value is base64-decoded into one reused
-//! buffer, and the record is read in place ([`UserRecordRef`]) and handed to the caller, which
-//! copies its fields once, into Arrow columns.
+//! This is the sink's hot path, so nothing is read twice or copied that need not be: a
+//! well-formed event is read in one pass (only an event with a malformed entry is read again,
+//! entry by entry), the entries' strings borrow from the event's text, each value is
+//! base64-decoded into one reused buffer, and the record is read in place ([`UserRecordRef`])
+//! and handed to the caller, which copies its fields once, into Arrow columns.
 
 use std::{borrow::Cow, collections::BTreeMap, fmt};
 
@@ -23,23 +24,57 @@ use serde_json::value::RawValue;
 use user_record::UserRecordRef;
 
 /// The event an MSK (or self-managed Kafka) event source mapping invokes the sink with.
-/// `records` maps `"<topic>-<partition>"` to that partition's records in offset order; the
-/// entries are kept as unparsed JSON so that one bad entry cannot spoil the event.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// `records` maps `"<topic>-<partition>"` to that partition's entries in offset order.
+#[derive(Debug)]
 pub struct MskEvent<'a> {
-    #[serde(default, borrow)]
     pub event_source: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
     pub event_source_arn: Option<Cow<'a, str>>,
+    pub records: BTreeMap<Cow<'a, str>, Vec<Entry<'a>>>,
+}
+
+/// One entry of `records`: read in the same pass as the event when every entry of the event is
+/// well formed (the usual case), else kept as raw JSON so that it is read, and perhaps rejected,
+/// on its own.
+#[derive(Debug)]
+pub enum Entry<'a> {
+    Record(MskRecord<'a>),
+    Raw(&'a RawValue),
+}
+
+/// The event's shape, for entries read as `E`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a, E> {
+    #[serde(default, borrow)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    event_source_arn: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub records: BTreeMap<Cow<'a, str>, Vec<&'a RawValue>>,
+    records: BTreeMap<Cow<'a, str>, Vec<E>>,
+}
+
+impl<'a, E> Envelope<'a, E> {
+    fn into_event(self, entry: fn(E) -> Entry<'a>) -> MskEvent<'a> {
+        MskEvent {
+            event_source: self.event_source,
+            event_source_arn: self.event_source_arn,
+            records: (self.records.into_iter())
+                .map(|(key, entries)| (key, entries.into_iter().map(entry).collect()))
+                .collect(),
+        }
+    }
 }
 
 impl<'a> MskEvent<'a> {
-    /// Reads an event from its JSON text, borrowing the entries from it.
+    /// Reads an event from its JSON text, borrowing from it. Well-formed events are read in one
+    /// pass; when any entry is malformed, the event is read again with every entry kept raw, so
+    /// that the malformed one rejects only itself, with its JSON.
     pub fn from_json(json: &'a str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(json)
+        match serde_json::from_str::<Envelope<'a, MskRecord<'a>>>(json) {
+            Ok(event) => Ok(event.into_event(Entry::Record)),
+            Err(_) => serde_json::from_str::<Envelope<'a, &'a RawValue>>(json)
+                .map(|event| event.into_event(Entry::Raw)),
+        }
     }
 }
 
@@ -155,17 +190,12 @@ pub fn decode(event: &MskEvent<'_>, mut accept: impl FnMut(Accepted<'_>)) -> Dec
     for (key, entries) in &event.records {
         let (key_topic, key_partition) = split_partition_key(key);
         for entry in entries {
-            let outcome = match serde_json::from_str::<MskRecord>(entry.get()) {
-                Ok(record) => decode_record(&record, key_topic, &mut value, &mut accept),
-                Err(error) => Err(Box::new(Rejected {
-                    topic: key_topic.to_string(),
-                    partition: key_partition,
-                    offset: None,
-                    timestamp: None,
-                    reason: format!("malformed MSK record entry: {error}"),
-                    key_base64: None,
-                    raw_base64: Some(BASE64.encode(entry.get())),
-                })),
+            let outcome = match entry {
+                Entry::Record(record) => decode_record(record, key_topic, &mut value, &mut accept),
+                Entry::Raw(raw) => match serde_json::from_str::<MskRecord>(raw.get()) {
+                    Ok(record) => decode_record(&record, key_topic, &mut value, &mut accept),
+                    Err(error) => Err(malformed(key_topic, key_partition, raw, error)),
+                },
             };
             match outcome {
                 Ok(()) => decoded.accepted += 1,
@@ -174,6 +204,24 @@ pub fn decode(event: &MskEvent<'_>, mut accept: impl FnMut(Accepted<'_>)) -> Dec
         }
     }
     decoded
+}
+
+/// An entry that is not a record entry at all, kept whole.
+fn malformed(
+    topic: &str,
+    partition: i32,
+    raw: &RawValue,
+    error: serde_json::Error,
+) -> Box<Rejected> {
+    Box::new(Rejected {
+        topic: topic.to_string(),
+        partition,
+        offset: None,
+        timestamp: None,
+        reason: format!("malformed MSK record entry: {error}"),
+        key_base64: None,
+        raw_base64: Some(BASE64.encode(raw.get())),
+    })
 }
 
 /// Checks one entry and either hands its record to `accept` or says why it is rejected.
@@ -230,5 +278,55 @@ fn decode_record(
             format!("value is not a valid user record: {error}"),
             Some(encoded.to_string()),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"topic":"t","partition":0,"offset":1,"timestamp":1,"value":"e30="}"#;
+
+    fn entries(json: &str) -> Vec<&'static str> {
+        let event = MskEvent::from_json(json).unwrap();
+        let kinds = event.records.values().flatten().map(|entry| match entry {
+            Entry::Record(_) => "record",
+            Entry::Raw(_) => "raw",
+        });
+        kinds.collect()
+    }
+
+    #[test]
+    fn a_well_formed_event_is_read_in_one_pass_and_one_bad_entry_keeps_all_raw() {
+        let good = format!(r#"{{"records":{{"t-0":[{GOOD},{GOOD}]}}}}"#);
+        assert_eq!(entries(&good), ["record", "record"]);
+
+        let mixed = format!(r#"{{"records":{{"t-0":[{GOOD},{{"offset":"x"}}]}}}}"#);
+        assert_eq!(entries(&mixed), ["raw", "raw"]);
+    }
+
+    #[test]
+    fn both_readings_decode_a_good_entry_alike() {
+        // given the same good entry, alone (read with the event) and beside a bad one (raw)
+        let alone = format!(r#"{{"records":{{"t-0":[{GOOD}]}}}}"#);
+        let beside = format!(r#"{{"records":{{"t-0":[{GOOD},7]}}}}"#);
+        let rejections = |json: &str| {
+            let mut seen = Vec::new();
+            let decoded = decode(&MskEvent::from_json(json).unwrap(), |_| {});
+            seen.extend(
+                decoded
+                    .rejected
+                    .iter()
+                    .map(|r| (r.offset, r.reason.clone())),
+            );
+            seen
+        };
+
+        // then the good entry (an empty object: missing fields) is rejected the same way
+        let first = rejections(&alone);
+        let second = rejections(&beside);
+        assert_eq!(first.len(), 1);
+        assert_eq!(second[0], first[0]);
+        assert!(second[1].1.starts_with("malformed MSK record entry"));
     }
 }

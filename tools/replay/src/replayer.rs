@@ -166,7 +166,8 @@ impl<S: ObjectStore> Replayer<S> {
         };
         let (first, last) = (first.offset, last.offset);
         let json = event::event_json(&event::kafka_event(&self.source, &records))?;
-        let msk: MskEvent = serde_json::from_slice(&json)?;
+        let text: &serde_json::value::RawValue = serde_json::from_slice(&json)?;
+        let msk = MskEvent::from_json(text.get())?;
         let done = sink::handle(&msk, &self.sink, chrono::Utc::now())
             .await
             .map_err(|source| ReplayError::Sink {

@@ -74,7 +74,7 @@ async fn delivered_by_the_trigger(store: &MemoryStore, records: &[SourceRecord])
         let (batch, tail) = rest.split_at(size.min(rest.len()));
         rest = tail;
         let json = event::event_json(&event::kafka_event(&source, batch)).unwrap();
-        let msk: MskEvent = serde_json::from_slice(&json).unwrap();
+        let msk = MskEvent::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
         sink::handle(&msk, &sink, chrono::Utc::now()).await.unwrap();
     }
 }
