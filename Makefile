@@ -46,6 +46,10 @@ down: ## Stop the local stack
 demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/
 	infra/local/demo.sh 3 200
 
+.PHONY: load
+load: ## Not in CI: USERS (default 1,000,000) through the whole local flow, every id audited, sink peak memory
+	infra/local/load.sh $(or $(USERS),1000000)
+
 # The bench binary lives beside the function binaries it starts for the cold-start figures.
 BENCH_TARGET = $${CARGO_TARGET_DIR:-target}
 

@@ -10,6 +10,8 @@
 #   infra/local/stack.sh up       start everything (idempotent), wait until each answers
 #   infra/local/stack.sh down     stop everything this script started
 #   infra/local/stack.sh status   show what runs
+#   infra/local/stack.sh stop NAME stop one service (s3, kafka, users-api, functions), e.g. to
+#                                  test an outage; `up` starts it again with the same state
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,8 +61,12 @@ stop() { # name
 
 up() {
   eval "$(infra/local/tools.sh)"
-  say "building the functions and local services"
-  cargo build --locked --quiet -p producer -p sink -p compactor -p users-api -p emulators -p replay
+  # USER_LAKE_NO_BUILD=1: start what is stopped with the binaries already built (the tests,
+  # bringing a service back after an outage, must not wait for a rebuild)
+  if [ "${USER_LAKE_NO_BUILD:-}" != 1 ]; then
+    say "building the functions and local services"
+    cargo build --locked --quiet -p producer -p sink -p compactor -p users-api -p emulators -p replay
+  fi
   local bin; bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 
   mkdir -p "$lake_root/$LAKE_BUCKET"
@@ -114,5 +120,10 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  stop)
+    case "${2:-}" in
+      s3|kafka|users-api|functions) stop "$2" ;;
+      *) echo "usage: $0 stop s3|kafka|users-api|functions" >&2; exit 2 ;;
+    esac ;;
+  *) echo "usage: $0 up|down|status|stop NAME" >&2; exit 2 ;;
 esac

@@ -56,8 +56,16 @@ pub trait Publisher {
 }
 
 /// The real publisher: one rdkafka producer, idempotent, acks from all in-sync replicas.
+///
+/// After a run that was not fully delivered the producer is built anew for the next run: an
+/// idempotent producer keeps its producer id and sequence numbers, which a broker that lost
+/// them (restarted, or failed over) rejects for every later record, so a warm function would
+/// otherwise fail every run until its process is replaced.
 pub struct KafkaPublisher {
-    producer: FutureProducer<KafkaClientContext>,
+    producer: std::sync::Mutex<FutureProducer<KafkaClientContext>>,
+    client: ClientConfig,
+    context: KafkaClientContext,
+    brokers: String,
     topic: String,
     queue_timeout: Duration,
 }
@@ -78,27 +86,62 @@ impl KafkaPublisher {
                 config.kafka_message_timeout.as_millis().to_string(),
             );
         auth.apply(&mut client);
-        let producer = client
-            .create_with_context(auth.context())
-            .map_err(|source| PublishError::Client {
-                brokers: config.kafka_brokers.clone(),
-                source: Box::new(source),
-            })?;
+        let context = auth.context();
+        let producer = create(&client, &context, &config.kafka_brokers)?;
         Ok(Self {
-            producer,
+            producer: std::sync::Mutex::new(producer),
+            client,
+            context,
+            brokers: config.kafka_brokers.clone(),
             topic: config.kafka_topic.clone(),
             queue_timeout: config.kafka_message_timeout,
         })
     }
+
+    fn current(&self) -> FutureProducer<KafkaClientContext> {
+        self.producer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the producer with a new one (a new producer id), keeping the old one if the
+    /// new one cannot be built.
+    fn renew(&self) {
+        match create(&self.client, &self.context, &self.brokers) {
+            Ok(fresh) => {
+                *self
+                    .producer
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+                tracing::warn!("a run was not fully delivered; the Kafka producer was built anew");
+            }
+            Err(error) => tracing::error!(%error, "cannot build a new Kafka producer"),
+        }
+    }
+}
+
+fn create(
+    client: &ClientConfig,
+    context: &KafkaClientContext,
+    brokers: &str,
+) -> Result<FutureProducer<KafkaClientContext>, PublishError> {
+    client
+        .create_with_context(context.clone())
+        .map_err(|source| PublishError::Client {
+            brokers: brokers.to_owned(),
+            source: Box::new(source),
+        })
 }
 
 impl Publisher for KafkaPublisher {
     async fn publish(&self, records: &[UserRecord]) -> Result<usize, PublishError> {
+        let producer = self.current();
+        let producer = &producer;
         let sends = records.iter().map(|record| async move {
             let key = record.key();
             let payload = record.to_json();
-            let sent = self
-                .producer
+            let sent = producer
                 .send(
                     FutureRecord::to(&self.topic).key(&key).payload(&payload),
                     Timeout::After(self.queue_timeout),
@@ -111,14 +154,17 @@ impl Publisher for KafkaPublisher {
         let failed = outcomes.len() - delivered;
         match outcomes.into_iter().find_map(Result::err) {
             None => Ok(delivered),
-            Some((first_key, source)) => Err(PublishError::Delivery {
-                topic: self.topic.clone(),
-                attempted: records.len(),
-                delivered,
-                failed,
-                first_key,
-                source: Box::new(source),
-            }),
+            Some((first_key, source)) => {
+                self.renew();
+                Err(PublishError::Delivery {
+                    topic: self.topic.clone(),
+                    attempted: records.len(),
+                    delivered,
+                    failed,
+                    first_key,
+                    source: Box::new(source),
+                })
+            }
         }
     }
 

@@ -1,8 +1,9 @@
 //! Helpers for the end-to-end tests: the local env file, the stack's lifecycle, the emulator
-//! binaries, and independent readers of the topic (rdkafka) and of the lake (S3 API + the
+//! binaries, the functions' processes, and independent readers of the topic (rdkafka) and of the lake (S3 API + the
 //! Parquet reader), so that every check compares what the pipeline did with what it was fed.
 
 pub mod env_file;
 pub mod lake;
+pub mod process;
 pub mod stack;
 pub mod topic;

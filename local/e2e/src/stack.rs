@@ -11,6 +11,9 @@ use crate::env_file::{local_env, repo_root};
 pub struct Stack {
     pub dir: PathBuf,
     pub lake_root: PathBuf,
+    /// Settings given to every service on top of the local env file (the functions inherit
+    /// them from `cargo lambda watch`).
+    env: Vec<(String, String)>,
 }
 
 fn script(dir: &Path, action: &str) -> Command {
@@ -25,19 +28,69 @@ fn script(dir: &Path, action: &str) -> Command {
 impl Stack {
     /// Starts every service, fresh, under `dir`.
     pub fn up(dir: &Path) -> anyhow::Result<Self> {
+        Self::up_with(dir, &[])
+    }
+
+    /// Starts every service, fresh, under `dir`, with `env` set for all of them (a variable the
+    /// env file sets itself cannot be overridden this way).
+    pub fn up_with(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir)?;
-        let status = script(dir, "up").status()?;
         let stack = Stack {
             dir: dir.to_path_buf(),
             lake_root: dir.join("output"),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
+        stack.run_up(true)?;
+        Ok(stack)
+    }
+
+    /// Starts whatever service is not running, keeping the state and lake (`stack.sh up`
+    /// without building again).
+    pub fn start_stopped(&self) -> anyhow::Result<()> {
+        self.run_up(false)
+    }
+
+    fn run_up(&self, build: bool) -> anyhow::Result<()> {
+        let mut command = script(&self.dir, "up");
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if !build {
+            command.env("USER_LAKE_NO_BUILD", "1");
+        }
+        let status = command.status()?;
         anyhow::ensure!(
             status.success(),
             "infra/local/stack.sh up failed ({status}); logs in {}",
-            dir.display()
+            self.dir.display()
         );
-        Ok(stack)
+        Ok(())
+    }
+
+    /// Stops one service (`s3`, `kafka`, `users-api` or `functions`), as an outage would.
+    pub fn stop(&self, service: &str) -> anyhow::Result<()> {
+        let status = script(&self.dir, "stop").arg(service).status()?;
+        anyhow::ensure!(
+            status.success(),
+            "stack.sh stop {service} failed ({status})"
+        );
+        Ok(())
+    }
+
+    /// The process id of a running service, from the stack's pid file.
+    pub fn pid(&self, service: &str) -> Option<u32> {
+        let file = self.dir.join("stack").join(format!("{service}.pid"));
+        std::fs::read_to_string(file).ok()?.trim().parse().ok()
+    }
+
+    /// A service's log file.
+    pub fn log(&self, service: &str) -> PathBuf {
+        self.dir
+            .join("stack")
+            .join("logs")
+            .join(format!("{service}.log"))
     }
 }
 
@@ -53,17 +106,105 @@ fn bin_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).unwrap().to_path_buf()
 }
 
-/// Runs an emulator binary with the local env, from the repository root (for template.yaml).
-pub fn emulator(name: &str, args: &[&str]) -> Output {
-    let output = Command::new(bin_dir().join(name))
+/// An emulator binary with the local env, from the repository root (for template.yaml).
+fn emulator_command(name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(bin_dir().join(name));
+    command
         .args(args)
         .envs(local_env())
         .env("RUST_LOG", "warn")
-        .current_dir(repo_root())
+        .current_dir(repo_root());
+    command
+}
+
+/// Runs an emulator binary to its end.
+pub fn emulator(name: &str, args: &[&str]) -> Output {
+    let output = emulator_command(name, args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
     output
+}
+
+/// An emulator running in the background, its log lines (at INFO) collected as they come.
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts an emulator binary with `RUST_LOG=info`.
+    pub fn start(name: &str, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = emulator_command(name, args)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Background {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// The log lines so far that contain `text`.
+    pub fn lines_with(&self, text: &str) -> Vec<String> {
+        let lines = self.lines.lock().unwrap();
+        lines.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+
+    /// Waits until `done` holds for the log so far; false if it did not within `timeout`.
+    pub fn wait_for(&self, timeout: std::time::Duration, done: impl Fn(&Self) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if done(self) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        done(self)
+    }
+
+    /// Asks the emulator to stop (SIGTERM), as Ctrl-C would, and waits for its end.
+    pub fn stop(self) -> Output {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait()
+    }
+
+    /// Waits for the emulator's end; its stdout, and its log as stderr.
+    pub fn wait(mut self) -> Output {
+        use std::io::Read;
+        let mut stdout = Vec::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            let _ = out.read_to_end(&mut stdout);
+        }
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let stderr = self.lines.lock().unwrap().join("\n").into_bytes();
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
 }
 
 /// The last line of an emulator's stdout that is a JSON object: its summary.
