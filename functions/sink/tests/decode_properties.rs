@@ -186,21 +186,6 @@ fn run(payload: &str) -> (Result<SinkSummary, SinkError>, MemoryStore) {
     (result, sink.store)
 }
 
-/// Each line of every error object.
-fn error_lines(store: &MemoryStore) -> Vec<Value> {
-    store
-        .keys()
-        .iter()
-        .filter(|k| k.starts_with("_errors/"))
-        .flat_map(|k| {
-            let body = String::from_utf8(store.body(k)).unwrap();
-            body.lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
-        .collect()
-}
-
 proptest! {
     #[test]
     fn every_entry_is_either_a_lake_row_or_an_error_line_with_its_reason(

@@ -48,19 +48,6 @@ async fn handled(payload: &str) -> (sink::SinkSummary, MemoryStore) {
     (summary, sink.store)
 }
 
-fn error_lines(store: &MemoryStore) -> Vec<Value> {
-    let keys = store.keys();
-    let errors = keys.iter().filter(|k| k.starts_with("_errors/"));
-    errors
-        .flat_map(|k| {
-            let body = String::from_utf8(store.body(k)).unwrap();
-            body.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 fn lake_users(store: &MemoryStore) -> Vec<UserRecord> {
     let keys = store.keys();
     let data = keys.iter().filter(|k| k.starts_with("users/"));

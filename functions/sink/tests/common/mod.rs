@@ -99,6 +99,20 @@ pub fn event_json(name: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
+/// Every line of every object under `_errors/`, parsed.
+pub fn error_lines(store: &MemoryStore) -> Vec<serde_json::Value> {
+    let keys = store.keys();
+    let errors = keys.iter().filter(|k| k.starts_with("_errors/"));
+    errors
+        .flat_map(|k| {
+            let body = String::from_utf8(store.body(k)).unwrap();
+            body.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 pub fn read_parquet(body: Vec<u8>) -> RecordBatch {
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(body))
         .unwrap()
