@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
-# Pinned tools (tansu, s3s-fs, cargo-lambda, pyarrow, ...) live in a cache keyed by version.
+# Pinned tools (tansu, cargo-lambda, pyarrow, ...) live in a cache keyed by version.
 TOOLS_ENV = eval "$$(infra/local/tools.sh)"
 
 .PHONY: help
@@ -18,8 +18,10 @@ build: ## Build every crate
 	$(CARGO) build --workspace --locked --all-targets
 
 .PHONY: lint
-lint: ## rustfmt and clippy, warnings as errors
+lint: ## rustfmt, clippy (warnings as errors) and the workspace's dependency rule
 	$(CARGO) fmt --all -- --check
+	python3 -m unittest discover -s infra/lint -p 'test_*.py'
+	python3 infra/lint/check_deps.py --cargo
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 .PHONY: test

@@ -5,23 +5,41 @@
 use std::sync::Mutex;
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
+use bytes::Bytes;
+use lake::{ObjectInfo, ObjectStore, StoreError};
+use msk_event::{Entry, MskEvent, MskRecord};
 use serde_json::value::RawValue;
-use sink::{
-    MskEvent, ObjectStore, Sink, SinkConfig, SinkSummary, StoreError,
-    batch::Batcher,
-    decode::{Accepted, Entry, MskRecord},
-};
+use sink::{Sink, SinkConfig, SinkSummary, batch::Batcher, decode::Accepted};
 use user_record::UserRecordRef;
 
 use crate::figure::{Figure, Repeats, time_ms};
 
-/// A lake that takes every object and keeps only its size: what the handler would put.
+/// A lake that takes every object and keeps only its size: what the handler would put. The
+/// sink only puts; the other calls answer as an empty bucket would.
 #[derive(Default)]
 pub struct CountingStore {
     pub bytes: Mutex<usize>,
 }
 
 impl ObjectStore for CountingStore {
+    async fn list(&self, _prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        Err(StoreError::Get {
+            bucket: "bench-lake".into(),
+            key: key.into(),
+            code: Some("NoSuchKey".into()),
+            retry: lambda_kit::Retry::Fatal,
+            message: "the counting store keeps no bodies".into(),
+        })
+    }
+
+    async fn delete(&self, _key: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn put(
         &self,
         _key: &str,
@@ -43,7 +61,7 @@ pub fn sink_with(codec: &str) -> anyhow::Result<Sink<CountingStore>> {
     let mut sink = Sink::new(CountingStore::default(), &config);
     // The summary line is still built, as in Lambda, but kept off stdout, which carries the
     // harness's own results (the memory child reports through it).
-    sink.metrics = user_record::emf::Metrics::captured(config.metrics.clone()).0;
+    sink.metrics = lambda_kit::emf::Metrics::captured(config.metrics.clone()).0;
     Ok(sink)
 }
 

@@ -138,7 +138,7 @@ mod tests {
 
         let text = std::str::from_utf8(&event.bytes).unwrap();
         let parsed = sink::MskEvent::from_json(text).unwrap();
-        let decoded = sink::decode::decode(&parsed, |_| {});
+        let decoded = sink::decode::decode(sink::Batch::Event(&parsed), |_| {});
         assert_eq!(decoded.accepted, event.records);
         assert!(
             decoded.rejected.is_empty(),

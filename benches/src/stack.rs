@@ -1,11 +1,10 @@
 //! The parts that need the local stack (broker, S3 store, users-API stand-in, functions under
 //! `cargo lambda watch`, started by `infra/local/stack.sh` through the e2e crate's helper):
 //! the whole flow from the first scheduled run to the last Parquet object, then the producer's
-//! own figures against the real broker and users API. Only one stack may run on a machine, so
-//! the part holds the stack lock for as long as its stack runs.
+//! own figures against the real broker and users API. Only one stack may run on a machine; the
+//! e2e crate's `Stack` holds the machine's stack lock for as long as it runs.
 
 use std::{
-    fs::File,
     path::{Path, PathBuf},
     process::{Command, Output},
     time::{Instant, SystemTime},
@@ -15,8 +14,9 @@ use e2e::{
     env_file::local_env,
     stack::{Stack, summary},
 };
-use producer::{KafkaAuth, KafkaPublisher, ProducerConfig, Publisher, RandomUserApi};
-use user_record::emf::{Metrics, MetricsConfig};
+use kafka_client::KafkaClient;
+use lambda_kit::emf::{Metrics, MetricsConfig};
+use producer::{KafkaPublisher, ProducerConfig, Publisher, RandomUserApi};
 
 use crate::{
     event,
@@ -25,21 +25,6 @@ use crate::{
 
 /// Users per scheduled run: the producer's bound on one run.
 const USERS_PER_RUN: usize = producer::config::MAX_USERS_PER_RUN;
-
-/// Holds the machine's stack lock (`USER_LAKE_STACK_LOCK`, default
-/// `/tmp/user-lake-stack.lock`, the file `flock` takes around `make up` and the e2e tests).
-fn stack_lock() -> anyhow::Result<File> {
-    let path = std::env::var("USER_LAKE_STACK_LOCK")
-        .unwrap_or_else(|_| "/tmp/user-lake-stack.lock".into());
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)?;
-    eprintln!("[bench] waiting for the stack lock {path}");
-    file.lock()?;
-    Ok(file)
-}
 
 /// Runs one of the emulators (built by `stack.sh up` in the debug profile) with the local env
 /// and returns its output.
@@ -139,7 +124,7 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
     let env = local_env();
     let settings: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = ProducerConfig::from_source(&settings)?;
-    let publisher = KafkaPublisher::new(&config, &KafkaAuth::Plaintext)?;
+    let publisher = KafkaPublisher::new(&config, &KafkaClient::plaintext(&config.kafka.brokers))?;
     let records = (0..10_000)
         .map(event::record)
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -196,7 +181,6 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
 
 /// Starts a fresh stack under the target directory, measures, and stops it.
 pub fn figures(root: &Path, bin_dir: &Path, users: usize) -> anyhow::Result<Vec<Figure>> {
-    let _lock = stack_lock()?;
     let target = bin_dir.parent().map(PathBuf::from).unwrap_or_default();
     eprintln!("[bench] starting the local stack");
     let up = Instant::now();

@@ -38,29 +38,14 @@ step "MSK trigger: delivering every record on $KAFKA_TOPIC to the sink"
 
 produced=$(python3 - "$state/schedule.out" <<'PY'
 import json, sys
-total = 0
-for line in open(sys.argv[1]):
-    start = line.find("{")
-    if start < 0:
-        continue
-    try:
-        doc = json.loads(line[start:])
-    except ValueError:
-        continue
-    total += doc.get("produced", 0) if isinstance(doc, dict) else 0
-print(total)
+lines = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+print(sum(l["response"].get("produced", 0) for l in lines if l.get("event") == "invoked" and l.get("ok")))
 PY
 )
 read -r records written rejected < <(python3 - "$state/trigger.out" <<'PY'
 import json, sys
-summary = {}
-for line in open(sys.argv[1]):
-    try:
-        doc = json.loads(line)
-    except ValueError:
-        continue
-    if isinstance(doc, dict):
-        summary = doc
+lines = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+summary = [l for l in lines if "event" not in l][-1]
 print(summary.get("records", 0), summary.get("written", 0), summary.get("rejected", 0))
 PY
 )

@@ -89,12 +89,8 @@ wait "$trigger"
 
 reported=$(python3 - "$dir/schedule.out" <<'PY'
 import json, sys
-total = 0
-for line in open(sys.argv[1]):
-    start = line.find("{")
-    if " ok " in line and start >= 0:
-        total += json.loads(line[start:]).get("produced", 0)
-print(total)
+lines = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+print(sum(l["response"].get("produced", 0) for l in lines if l.get("event") == "invoked" and l.get("ok")))
 PY
 )
 set +e

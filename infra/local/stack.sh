@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The local stack: a Kafka-protocol broker (tansu), an S3-protocol store (s3s-fs, objects as
-# plain files under output/), the randomuser stand-in, and `cargo lambda watch` serving the
-# functions. Endpoints are fixed in infra/local/local.env.
+# The local stack: a Kafka-protocol broker (tansu), an S3-protocol store (local/s3-store: the
+# s3s-fs library, objects as plain files under output/), the randomuser stand-in, and
+# `cargo lambda watch` serving the functions. Endpoints are fixed in infra/local/local.env.
 #
 # The broker keeps its log in SQLite under output/.broker/, beside the lake: offsets go on
 # where they stopped across restarts, so a new run's object keys (named by offsets) never
@@ -65,13 +65,13 @@ up() {
   # bringing a service back after an outage, must not wait for a rebuild)
   if [ "${USER_LAKE_NO_BUILD:-}" != 1 ]; then
     say "building the functions and local services"
-    cargo build --locked --quiet -p producer -p sink -p compactor -p users-api -p emulators -p replay
+    cargo build --locked --quiet -p producer -p sink -p compactor -p users-api -p emulators -p replay -p s3-store
   fi
   local bin; bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 
   mkdir -p "$lake_root/$LAKE_BUCKET"
   start s3 "$(port_of "$AWS_ENDPOINT_URL_S3")" 20 \
-    s3s-fs --host 127.0.0.1 --port "$(port_of "$AWS_ENDPOINT_URL_S3")" \
+    "$bin/s3-store" --host 127.0.0.1 --port "$(port_of "$AWS_ENDPOINT_URL_S3")" \
     --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$lake_root"
 
   local broker_port; broker_port=$(port_of "$KAFKA_BROKERS")

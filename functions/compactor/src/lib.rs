@@ -11,19 +11,19 @@
 //! batch re-delivered into a compacted hour (by a replay, say) is absorbed too.
 //!
 //! `main.rs` builds the S3 client once per cold start and calls [`handle`] for every event;
-//! tests call it with an in-memory [`store::MemoryStore`].
+//! tests call it with the lake crate's in-memory store.
 
 pub mod config;
 pub mod merge;
 pub mod plan;
-pub mod store;
 
 use chrono::{DateTime, Duration, Utc};
+use lake::{Layout, ObjectStore, OutputFormat, StoreError};
+use lambda_kit::{Classified, Retry};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 
 pub use config::CompactorConfig;
-pub use store::{LakeStore, MemoryStore, ObjectInfo, S3LakeStore, StoreError};
 
 use merge::MergeError;
 use plan::{Coverage, HourPartition, Original};
@@ -84,25 +84,36 @@ pub enum CompactError {
     },
 }
 
-impl From<CompactError> for lambda_runtime::Diagnostic {
-    fn from(error: CompactError) -> Self {
-        let kind = match &error {
+impl Classified for CompactError {
+    fn kind(&self) -> &'static str {
+        match self {
             CompactError::Store(_) => "StoreFailed",
             CompactError::Merge(_) => "MergeFailed",
             CompactError::Partitions { .. } => "PartitionsFailed",
-        };
-        lambda_runtime::Diagnostic {
-            error_type: kind.to_string(),
-            error_message: error.to_string(),
         }
+    }
+
+    /// A store failure is as retryable as S3 said; an object that cannot be merged stays so
+    /// until someone removes or repairs it.
+    fn retry(&self) -> Retry {
+        match self {
+            CompactError::Store(error) => error.retry(),
+            CompactError::Merge(_) => Retry::Fatal,
+            CompactError::Partitions { first, .. } => first.retry(),
+        }
+    }
+}
+
+impl From<CompactError> for lambda_runtime::Diagnostic {
+    fn from(error: CompactError) -> Self {
+        lambda_kit::diagnostic(&error)
     }
 }
 
 /// The long-lived parts of the compactor.
 pub struct Compactor<S> {
     pub store: S,
-    /// `{LAKE_PREFIX}users/`.
-    pub users_prefix: String,
+    pub layout: Layout,
     pub properties: WriterProperties,
     pub grace: Duration,
     pub target_bytes: u64,
@@ -112,8 +123,11 @@ impl<S> Compactor<S> {
     pub fn new(store: S, config: &CompactorConfig) -> Self {
         Self {
             store,
-            users_prefix: format!("{}users/", config.lake.lake_prefix),
-            properties: sink::encode::writer_properties(config.lake.compression),
+            layout: config.lake.layout.clone(),
+            properties: lake::writer::writer_properties(
+                config.lake.compression,
+                concat!("user-lake compactor ", env!("CARGO_PKG_VERSION")),
+            ),
             grace: config.grace,
             target_bytes: config.target_bytes,
         }
@@ -121,14 +135,15 @@ impl<S> Compactor<S> {
 }
 
 /// Compacts every closed hour partition under `users/` that still holds originals.
-pub async fn handle<S: LakeStore>(
+pub async fn handle<S: ObjectStore>(
     compactor: &Compactor<S>,
     now: DateTime<Utc>,
 ) -> Result<CompactSummary, CompactError> {
-    let listed = compactor.store.list(&compactor.users_prefix).await?;
+    let root = compactor.layout.root(OutputFormat::Parquet);
+    let listed = compactor.store.list(&root).await?;
     let mut summary = CompactSummary::default();
     let mut first_failure = None;
-    for partition in plan::partitions(&compactor.users_prefix, listed) {
+    for partition in plan::partitions(&compactor.layout, listed) {
         if partition.originals.is_empty() {
             continue;
         }
@@ -166,7 +181,7 @@ pub async fn handle<S: LakeStore>(
 
 /// One partition: finish what an earlier run left (originals whose rows a merged object holds
 /// are deleted), then merge the rest group by group, each written before its inputs go.
-async fn compact_partition<S: LakeStore>(
+async fn compact_partition<S: ObjectStore>(
     compactor: &Compactor<S>,
     partition: &HourPartition,
     summary: &mut CompactSummary,
@@ -193,12 +208,14 @@ async fn compact_partition<S: LakeStore>(
             batches.extend(merge::read(&original.object.key, body)?);
         }
         let merged = merge::merge(&batches, &coverage)?;
-        let spans: Vec<plan::Span> = group.iter().map(|o| o.span.clone()).collect();
+        let spans: Vec<lake::Span> = group.iter().map(|o| o.span.clone()).collect();
         if merged.num_rows() > 0 {
             let body = merge::encode(&merged, &spans, &compactor.properties)?;
-            let key = plan::merged_key(&partition.dir, &group);
+            let key = plan::merged_key(&compactor.layout, partition.hour, &group);
             summary.bytes_written += body.len() as u64;
-            store.put(&key, body).await?;
+            store
+                .put(&key, body, OutputFormat::Parquet.content_type())
+                .await?;
             summary.merged_written += 1;
             summary.rows += merged.num_rows();
         }

@@ -1,21 +1,15 @@
 //! Wires the compactor: tracing, settings (fail fast), the S3 client, then the runtime.
 
-use compactor::{CompactRequest, Compactor, CompactorConfig, S3LakeStore, handle};
+use compactor::{CompactRequest, Compactor, CompactorConfig, handle};
+use lake::S3Store;
+use lambda_kit::settings::ProcessEnv;
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use user_record::settings::ProcessEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = CompactorConfig::from_source(&ProcessEnv)?;
-    let shared = aws_config::load_from_env().await;
-    let s3 = aws_sdk_s3::config::Builder::from(&shared)
-        .force_path_style(config.lake.s3_force_path_style)
-        .build();
-    let store = S3LakeStore::new(
-        aws_sdk_s3::Client::from_conf(s3),
-        config.lake.lake_bucket.clone(),
-    );
+    let store = S3Store::new(config.lake.s3_client().await, &config.lake.bucket);
     let compactor = &Compactor::new(store, &config);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CompactRequest>| async move {

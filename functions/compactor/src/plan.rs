@@ -1,63 +1,13 @@
-//! What to compact, decided from object names alone: which hour partitions are closed, which
-//! objects are the sink's originals (named by the offsets they hold) and which are merged
-//! objects written by an earlier run, and how originals are packed into merged objects of at
-//! most the target size.
+//! What to compact, decided from object names alone (read by the lake's own key parser): which
+//! hour partitions are closed, which objects are the sink's originals (named by the offsets
+//! they hold) and which are merged objects written by an earlier run, and how originals are
+//! packed into merged objects of at most the target size.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Duration, Utc};
+use lake::{DataKey, DataName, Hour, LakeKey, Layout, ObjectInfo, OutputFormat, Span};
 use sha2::{Digest, Sha256};
-
-use crate::store::ObjectInfo;
-
-/// Merged objects are named `compacted-<digest of the inputs' names>.parquet`. The name never
-/// parses as an original, and does not start with `_` or `.`, which Hive-style readers skip.
-pub const MERGED_PREFIX: &str = "compacted-";
-
-/// The rows an original holds: every row of its hour partition whose Kafka coordinates are
-/// `topic`, `partition` and an offset in `first..=last` (the sink writes one object per
-/// topic-partition and hour of a batch, named `<topic>-<partition>-<first>-<last>.parquet`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Span {
-    pub topic: String,
-    pub partition: i32,
-    pub first: i64,
-    pub last: i64,
-}
-
-impl Span {
-    /// The span an original's file name declares, or `None` for any other name.
-    pub fn of_original(name: &str) -> Option<Span> {
-        let stem = name.strip_suffix(".parquet")?;
-        let mut parts = stem.rsplitn(4, '-');
-        let last = parts.next()?.parse().ok()?;
-        let first = parts.next()?.parse().ok()?;
-        let partition = parts.next()?.parse().ok()?;
-        let topic = parts.next().filter(|t| !t.is_empty())?.to_string();
-        (first <= last && first >= 0).then_some(Span {
-            topic,
-            partition,
-            first,
-            last,
-        })
-    }
-
-    /// Whether `other` lies wholly within this span.
-    pub fn contains(&self, other: &Span) -> bool {
-        self.topic == other.topic
-            && self.partition == other.partition
-            && self.first <= other.first
-            && other.last <= self.last
-    }
-
-    /// Whether one row's coordinates lie within this span.
-    pub fn holds(&self, topic: &str, partition: i32, offset: i64) -> bool {
-        self.topic == topic
-            && self.partition == partition
-            && (self.first..=self.last).contains(&offset)
-    }
-}
 
 /// The spans a partition's merged objects already hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,8 +35,8 @@ pub struct Original {
 pub struct HourPartition {
     /// Key prefix of the partition, ending in `/`: `{prefix}users/dt=…/hour=…/`.
     pub dir: String,
-    /// Start of the hour.
-    pub start: DateTime<Utc>,
+    /// The hour.
+    pub hour: Hour,
     /// The sink's objects, by span.
     pub originals: Vec<Original>,
     /// Objects of earlier compactions.
@@ -97,49 +47,36 @@ impl HourPartition {
     /// Closed once its hour and the grace period after it are over: no batch is expected to
     /// land in it any more (one that does anyway is merged by a later run).
     pub fn is_closed(&self, now: DateTime<Utc>, grace: Duration) -> bool {
-        self.start + Duration::hours(1) + grace <= now
+        self.hour.start() + Duration::hours(1) + grace <= now
     }
 }
 
-/// Sorts a listing of `{prefix}users/` into hour partitions. Keys that are not
-/// `dt=YYYY-MM-DD/hour=HH/<name>.parquet` (other formats, folders, stray files) are left out:
-/// the compactor never touches what it does not recognise.
-pub fn partitions(users_prefix: &str, objects: Vec<ObjectInfo>) -> Vec<HourPartition> {
-    let mut by_dir: BTreeMap<String, HourPartition> = BTreeMap::new();
+/// Sorts a listing of `{prefix}users/` into hour partitions. Keys the lake's writers do not
+/// produce (other formats, folders, stray files) are left out: the compactor never touches what
+/// it does not recognise.
+pub fn partitions(layout: &Layout, objects: Vec<ObjectInfo>) -> Vec<HourPartition> {
+    let mut by_hour: BTreeMap<Hour, HourPartition> = BTreeMap::new();
     for object in objects {
-        let Some((dir, start, name)) = locate(users_prefix, &object.key) else {
+        let Some(LakeKey::Data(DataKey {
+            format: OutputFormat::Parquet,
+            hour,
+            name,
+        })) = layout.parse(&object.key)
+        else {
             continue;
         };
-        let entry = by_dir.entry(dir.clone()).or_insert_with(|| HourPartition {
-            dir,
-            start,
+        let entry = by_hour.entry(hour).or_insert_with(|| HourPartition {
+            dir: layout.hour_dir(OutputFormat::Parquet, hour),
+            hour,
             originals: Vec::new(),
             merged: Vec::new(),
         });
-        if name.starts_with(MERGED_PREFIX) && name.ends_with(".parquet") {
-            entry.merged.push(object);
-        } else if let Some(span) = Span::of_original(name) {
-            entry.originals.push(Original { object, span });
+        match name {
+            DataName::Merged(_) => entry.merged.push(object),
+            DataName::Original(span) => entry.originals.push(Original { object, span }),
         }
     }
-    by_dir.into_values().collect()
-}
-
-fn locate<'a>(users_prefix: &str, key: &'a str) -> Option<(String, DateTime<Utc>, &'a str)> {
-    let rest = key.strip_prefix(users_prefix)?;
-    let mut parts = rest.split('/');
-    let (dt, hour, name) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || name.is_empty() {
-        return None;
-    }
-    let date = NaiveDate::parse_from_str(dt.strip_prefix("dt=")?, "%Y-%m-%d").ok()?;
-    let hour: u32 = hour
-        .strip_prefix("hour=")
-        .filter(|h| h.len() == 2)?
-        .parse()
-        .ok()?;
-    let start = Utc.from_utc_datetime(&date.and_hms_opt(hour, 0, 0)?);
-    Some((format!("{users_prefix}{dt}/hour={hour:02}/"), start, name))
+    by_hour.into_values().collect()
 }
 
 /// Packs originals, in span order, into groups whose sizes add up to at most `target` bytes
@@ -166,7 +103,7 @@ pub fn groups(mut originals: Vec<Original>, target: u64) -> Vec<Vec<Original>> {
 
 /// The merged object's key for a group: a digest of its inputs' names, so that a re-run over
 /// the same inputs writes the same key.
-pub fn merged_key(dir: &str, group: &[Original]) -> String {
+pub fn merged_key(layout: &Layout, hour: Hour, group: &[Original]) -> String {
     let mut names: Vec<&str> = group
         .iter()
         .map(|o| o.object.key.rsplit('/').next().unwrap_or(&o.object.key))
@@ -174,11 +111,17 @@ pub fn merged_key(dir: &str, group: &[Original]) -> String {
     names.sort_unstable();
     let digest = Sha256::digest(names.join("\n").as_bytes());
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{dir}{MERGED_PREFIX}{hex}.parquet")
+    layout.data_key(&DataKey {
+        format: OutputFormat::Parquet,
+        hour,
+        name: DataName::Merged(hex),
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::{NaiveDate, TimeZone};
+
     use super::*;
 
     fn info(key: &str, size: u64) -> ObjectInfo {
@@ -189,35 +132,16 @@ mod tests {
     }
 
     #[test]
-    fn original_names_declare_their_span_and_merged_names_do_not() {
-        assert_eq!(
-            Span::of_original("users-created-2-100-199.parquet"),
-            Some(Span {
-                topic: "users-created".into(),
-                partition: 2,
-                first: 100,
-                last: 199
-            })
-        );
-        for other in [
-            "compacted-0123456789abcdef.parquet",
-            "users_created-1-5-4.parquet",
-            "users_created-1-5-9.jsonl",
-            "-1-5-9.parquet",
-            "x-y-5-9.parquet",
-        ] {
-            assert_eq!(Span::of_original(other), None, "{other}");
-        }
-    }
-
-    #[test]
     fn listing_is_sorted_into_hour_partitions_ignoring_unknown_keys() {
         let listed = vec![
             info(
                 "lake/users/dt=2026-11-24/hour=12/users_created-0-1-5.parquet",
                 10,
             ),
-            info("lake/users/dt=2026-11-24/hour=12/compacted-00.parquet", 10),
+            info(
+                "lake/users/dt=2026-11-24/hour=12/compacted-00ff.parquet",
+                10,
+            ),
             info(
                 "lake/users/dt=2026-11-24/hour=12/users_created-0-1-5.csv",
                 10,
@@ -233,11 +157,11 @@ mod tests {
             info("lake/users/dt=2026-11-24/users_created-1-6-9.parquet", 10),
             info("lake/users/dt=bad/hour=13/users_created-1-6-9.parquet", 10),
         ];
-        let parts = partitions("lake/users/", listed);
+        let parts = partitions(&Layout::new("lake"), listed);
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].dir, "lake/users/dt=2026-11-24/hour=12/");
         assert_eq!(
-            parts[0].start,
+            parts[0].hour.start(),
             Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
         );
         assert_eq!((parts[0].originals.len(), parts[0].merged.len()), (1, 1));
@@ -248,7 +172,10 @@ mod tests {
     fn a_partition_closes_when_its_hour_and_the_grace_period_are_over() {
         let part = HourPartition {
             dir: String::new(),
-            start: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(),
+            hour: Hour {
+                date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+                hour: 12,
+            },
             originals: vec![],
             merged: vec![],
         };
@@ -296,17 +223,32 @@ mod tests {
 
     #[test]
     fn merged_keys_depend_on_the_set_of_inputs_only() {
-        let o = |name: &str| Original {
-            object: info(&format!("d/{name}"), 1),
-            span: Span::of_original(name).unwrap(),
+        let layout = Layout::new("");
+        let o = |name: &str| {
+            let key = format!("users/dt=2026-11-24/hour=12/{name}");
+            let (hour, span) = layout.original_span(&key).unwrap();
+            (
+                hour,
+                Original {
+                    object: info(&key, 1),
+                    span,
+                },
+            )
         };
-        let (a, b) = (o("t-0-1-2.parquet"), o("t-0-3-4.parquet"));
-        let one = merged_key("d/", &[a.clone(), b.clone()]);
-        assert_eq!(one, merged_key("d/", &[b.clone(), a.clone()]));
-        assert_ne!(one, merged_key("d/", &[a]));
+        let ((hour, a), (_, b)) = (o("t-0-1-2.parquet"), o("t-0-3-4.parquet"));
+        let one = merged_key(&layout, hour, &[a.clone(), b.clone()]);
+        assert_eq!(one, merged_key(&layout, hour, &[b.clone(), a.clone()]));
+        assert_ne!(one, merged_key(&layout, hour, &[a]));
         assert!(
-            one.starts_with("d/compacted-") && one.ends_with(".parquet"),
+            one.starts_with("users/dt=2026-11-24/hour=12/compacted-"),
             "{one}"
         );
+        assert!(matches!(
+            layout.parse(&one),
+            Some(LakeKey::Data(DataKey {
+                name: DataName::Merged(_),
+                ..
+            }))
+        ));
     }
 }

@@ -1,20 +1,18 @@
-//! The compactor against an in-memory lake filled by the real sink: closed hours merged and
-//! sorted, open hours untouched, the target size respected, a crash between any two steps
-//! followed by a re-run converging with no row lost or doubled, re-delivered batches absorbed,
-//! and a bad object stopping only its own partition.
+//! The compactor against an in-memory lake filled with objects as the sink writes them (the
+//! lake crate's keys, rows and writer settings): closed hours merged and sorted, open hours
+//! untouched, the target size respected, a crash between any two steps followed by a re-run
+//! converging with no row lost or doubled, re-delivered batches absorbed, and a bad object
+//! stopping only its own partition.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use bytes::Bytes;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use compactor::{
-    CompactSummary, Compactor, CompactorConfig, LakeStore, MemoryStore, ObjectInfo, StoreError,
-    handle, merge, plan::MERGED_PREFIX,
+use compactor::{CompactSummary, Compactor, CompactorConfig, handle, merge};
+use lake::{
+    Hour, LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder, Span, keys::MERGED_PREFIX,
+    testing::MemoryStore,
 };
-use sink::{Sink, SinkConfig};
-use user_record::emf::Metrics;
-use user_record::{UserRecord, lake::LakeRow};
+use user_record::UserRecord;
 
 const HOUR_12: &str = "users/dt=2026-11-24/hour=12/";
 const HOUR_13: &str = "users/dt=2026-11-24/hour=13/";
@@ -33,13 +31,13 @@ fn user(partition: i32, offset: i64) -> UserRecord {
     let n = partition as i64 * 1_000_000 + offset;
     UserRecord {
         id: format!("00000000-0000-4000-8000-{n:012}").parse().unwrap(),
-        first_name: format!("Zoë {n}"),
+        first_name: format!("Zoë {n}").into(),
         last_name: "Ørsted".into(),
         gender: if n % 2 == 0 { "female" } else { "male" }.into(),
-        address: format!("{n} Main St, Springfield, Oregon, United States"),
-        post_code: format!("{:05}", n % 100_000),
-        email: format!("user{n}@example.com"),
-        username: format!("user{n}"),
+        address: format!("{n} Main St, Springfield, Oregon, United States").into(),
+        post_code: format!("{:05}", n % 100_000).into(),
+        email: format!("user{n}@example.com").into(),
+        username: format!("user{n}").into(),
         dob: at(0, 0) - Duration::days(10_000 + n),
         registered_date: at(0, 0) - Duration::days(n),
         phone: "(272) 790-0888".into(),
@@ -47,42 +45,54 @@ fn user(partition: i32, offset: i64) -> UserRecord {
     }
 }
 
-/// An MSK event of consecutive offsets on one partition, one record per minute from `time`.
-fn event(partition: i32, first: i64, count: i64, time: DateTime<Utc>) -> String {
-    let records: Vec<serde_json::Value> = (first..first + count)
-        .map(|offset| {
-            let record = user(partition, offset);
-            serde_json::json!({
-                "topic": "users_created",
-                "partition": partition,
-                "offset": offset,
-                "timestamp": (time + Duration::minutes(offset - first)).timestamp_millis(),
-                "timestampType": "CREATE_TIME",
-                "key": BASE64.encode(record.key()),
-                "value": BASE64.encode(record.to_json()),
-                "headers": [],
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "eventSource": "aws:kafka",
-        "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/user-lake/x",
-        "bootstrapServers": "127.0.0.1:9092",
-        "records": { format!("users_created-{partition}"): records },
-    })
-    .to_string()
+/// Writes what the sink writes for a batch of consecutive offsets on one partition, one record
+/// per minute from `time`: one Parquet object per hour the batch touches, named by the span of
+/// its offsets, encoded with the lake's writer settings.
+async fn deliver(store: &MemoryStore, partition: i32, first: i64, count: i64, time: DateTime<Utc>) {
+    let layout = Layout::new("");
+    let mut hours: BTreeMap<Hour, (RowsBuilder, i64, i64)> = BTreeMap::new();
+    for offset in first..first + count {
+        let timestamp = time + Duration::minutes(offset - first);
+        let row = LakeRow {
+            record: user(partition, offset),
+            topic: "users_created".into(),
+            partition,
+            offset,
+            timestamp,
+        };
+        let (rows, low, high) = hours
+            .entry(Hour::of(timestamp))
+            .or_insert_with(|| (RowsBuilder::default(), offset, offset));
+        rows.push_row(&row);
+        (*low, *high) = ((*low).min(offset), (*high).max(offset));
+    }
+    let properties = lake::writer::writer_properties(config().lake.compression, "test");
+    for (hour, (rows, first, last)) in hours {
+        let batch = rows.finish().unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            Vec::new(),
+            batch.schema(),
+            Some(properties.clone()),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        let span = Span {
+            topic: "users_created".into(),
+            partition,
+            first,
+            last,
+        };
+        let key = layout.original_key(OutputFormat::Parquet, hour, span);
+        let body = writer.into_inner().unwrap();
+        store
+            .put(&key, body, "application/vnd.apache.parquet")
+            .await
+            .unwrap();
+    }
 }
 
-fn lake_config() -> SinkConfig {
-    SinkConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap()
-}
-
-async fn deliver(store: &MemoryStore, event: &str) {
-    let config = lake_config();
-    let mut sink = Sink::new(store, &config);
-    // the sink's summary lines stay out of the test output
-    sink.metrics = Metrics::captured(config.metrics.clone()).0;
-    sink::handle_json(event, &sink, now()).await.unwrap();
+fn config() -> CompactorConfig {
+    CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap()
 }
 
 /// Twelve sink batches: hour 12 on three partitions (four batches each of five records), two
@@ -92,21 +102,17 @@ async fn filled_lake() -> MemoryStore {
     for partition in 0..3 {
         for batch in 0..4 {
             let first = 100 + batch * 5;
-            deliver(
-                &store,
-                &event(partition, first, 5, at(12, (batch * 10) as u32)),
-            )
-            .await;
+            deliver(&store, partition, first, 5, at(12, (batch * 10) as u32)).await;
         }
     }
-    deliver(&store, &event(0, 200, 3, at(13, 5))).await;
-    deliver(&store, &event(1, 200, 3, at(13, 5))).await;
-    deliver(&store, &event(2, 300, 4, at(15, 1))).await;
+    deliver(&store, 0, 200, 3, at(13, 5)).await;
+    deliver(&store, 1, 200, 3, at(13, 5)).await;
+    deliver(&store, 2, 300, 4, at(15, 1)).await;
     store
 }
 
 fn compactor<S>(store: S, target_bytes: Option<u64>) -> Compactor<S> {
-    let mut config = CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap();
+    let mut config = config();
     if let Some(target) = target_bytes {
         config.target_bytes = target;
     }
@@ -119,7 +125,7 @@ fn rows_under(lake: &MemoryStore, dir: &str) -> Vec<LakeRow> {
         .into_iter()
         .filter(|(key, _)| key.starts_with(dir) && key.ends_with(".parquet"))
         .flat_map(|(key, body)| merge::read(&key, body).unwrap())
-        .flat_map(|batch| user_record::lake::rows(&batch).unwrap())
+        .flat_map(|batch| lake::rows::rows(&batch).unwrap())
         .collect()
 }
 
@@ -173,7 +179,7 @@ async fn closed_hours_become_one_sorted_object_and_open_hours_are_left_alone() {
     );
     assert!(summary.bytes_read > 0 && summary.bytes_written > 0);
     // and the merged object's footer names the spans it replaced
-    let spans = merge::spans(&merged_12[0], lake.snapshot()[&merged_12[0]].clone()).unwrap();
+    let spans = merge::spans(&merged_12[0], lake.body(&merged_12[0])).unwrap();
     assert_eq!(spans.len(), 12);
     assert!(spans.iter().all(|s| s.last - s.first == 4), "{spans:?}");
 }
@@ -230,61 +236,6 @@ async fn the_target_size_splits_a_partition_into_several_sorted_objects() {
     }
 }
 
-/// A lake that dies at its `crash_at`-th write or delete: that call and every call after it
-/// fail, as if the function had stopped there.
-struct CrashingStore<'a> {
-    inner: &'a MemoryStore,
-    crash_at: usize,
-    mutations: AtomicUsize,
-}
-
-impl CrashingStore<'_> {
-    fn dead(&self) -> bool {
-        self.mutations.load(Ordering::SeqCst) >= self.crash_at
-    }
-
-    fn crash(&self, key: &str) -> StoreError {
-        StoreError::Put {
-            bucket: "memory".into(),
-            key: key.into(),
-            message: "simulated crash".into(),
-        }
-    }
-
-    fn mutate(&self, key: &str) -> Result<(), StoreError> {
-        if self.mutations.fetch_add(1, Ordering::SeqCst) >= self.crash_at {
-            return Err(self.crash(key));
-        }
-        Ok(())
-    }
-}
-
-impl LakeStore for CrashingStore<'_> {
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        if self.dead() {
-            return Err(self.crash(prefix));
-        }
-        self.inner.list(prefix).await
-    }
-
-    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        if self.dead() {
-            return Err(self.crash(key));
-        }
-        self.inner.get(key).await
-    }
-
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        self.mutate(key)?;
-        self.inner.put(key, body).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.mutate(key)?;
-        self.inner.delete(key).await
-    }
-}
-
 #[tokio::test]
 async fn a_crash_between_any_two_steps_then_a_rerun_converges_without_loss_or_duplicates() {
     // given the outcome of an uninterrupted run, and a target that makes several objects
@@ -301,31 +252,24 @@ async fn a_crash_between_any_two_steps_then_a_rerun_converges_without_loss_or_du
     let expected = clean.snapshot();
     let steps = {
         let lake = filled_lake().await;
-        let counting = CrashingStore {
-            inner: &lake,
-            crash_at: usize::MAX,
-            mutations: AtomicUsize::new(0),
-        };
-        handle(&compactor(&counting, Some(target)), now())
+        let filled = lake.mutations();
+        handle(&compactor(&lake, Some(target)), now())
             .await
             .unwrap();
-        counting.mutations.into_inner()
+        lake.mutations() - filled
     };
     assert!(steps >= 15, "puts and deletes of a run: {steps}");
 
     for crash_at in 0..steps {
         // when a run stops before its crash_at-th write or delete
         let lake = filled_lake().await;
-        let crashing = CrashingStore {
-            inner: &lake,
-            crash_at,
-            mutations: AtomicUsize::new(0),
-        };
+        lake.crash_after_mutations(crash_at);
         assert!(
-            handle(&compactor(&crashing, Some(target)), now())
+            handle(&compactor(&lake, Some(target)), now())
                 .await
                 .is_err()
         );
+        lake.heal();
 
         // then every row is still there (perhaps twice, until the next run)
         let mut after_crash = sorted(rows_under(&lake, "users/"));
@@ -360,7 +304,7 @@ async fn batches_delivered_again_into_a_compacted_hour_are_absorbed_without_dupl
     let compacted = lake.snapshot();
 
     // when the same batch is delivered again, the next run removes it and writes nothing
-    deliver(&lake, &event(1, 105, 5, at(12, 10))).await;
+    deliver(&lake, 1, 105, 5, at(12, 10)).await;
     assert_eq!(keys_under(&lake, HOUR_12).len(), 2);
     let again = handle(&compactor(&lake, None), now()).await.unwrap();
     assert_eq!((again.originals_removed, again.merged_written), (1, 0));
@@ -368,7 +312,7 @@ async fn batches_delivered_again_into_a_compacted_hour_are_absorbed_without_dupl
 
     // when a batch cut differently overlaps merged rows and brings new ones (offsets 112-124
     // of partition 0: 112-119 were merged already, 120-124 are new)
-    deliver(&lake, &event(0, 112, 13, at(12, 30))).await;
+    deliver(&lake, 0, 112, 13, at(12, 30)).await;
     let summary = handle(&compactor(&lake, None), now()).await.unwrap();
 
     // then only the new rows are added, in a second merged object

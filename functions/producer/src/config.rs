@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use user_record::settings::{SettingError, Source, check, optional, or_default, required};
+use kafka_client::KafkaSettings;
+use lambda_kit::settings::{SettingError, Source, check, optional, or_default};
 
 /// randomuser.me answers at most this many users per request; larger runs are paged.
 pub const API_PAGE_LIMIT: usize = 5_000;
@@ -27,8 +28,9 @@ pub struct ProducerConfig {
     pub api_timeout: Duration,
     /// Retries of a failed API request before the invocation fails (`USERS_API_MAX_RETRIES`).
     pub api_max_retries: u32,
-    /// Kafka bootstrap servers, `host:port[,host:port]` (`KAFKA_BROKERS`).
-    pub kafka_brokers: String,
+    /// The cluster and how to authenticate to it (`KAFKA_BROKERS`, `KAFKA_SECURITY` and its
+    /// companions), read as every Kafka client of the lake reads them.
+    pub kafka: KafkaSettings,
     /// Topic the users are produced to (`KAFKA_TOPIC`).
     pub kafka_topic: String,
     /// Upper bound on a message's delivery, retries included (`KAFKA_MESSAGE_TIMEOUT_MS`);
@@ -36,50 +38,6 @@ pub struct ProducerConfig {
     pub kafka_message_timeout: Duration,
     /// Producer batch compression codec (`KAFKA_COMPRESSION`).
     pub kafka_compression: String,
-    /// How the producer authenticates to Kafka (`KAFKA_SECURITY` and its companions).
-    pub kafka_security: KafkaSecurity,
-}
-
-/// How the producer authenticates to Kafka (`KAFKA_SECURITY`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KafkaSecurity {
-    /// No TLS and no SASL (`plaintext`): the local broker only.
-    Plaintext,
-    /// SASL/SCRAM-SHA-512 over TLS (`scram`), with the username and password read at start-up
-    /// from the Secrets Manager secret `KAFKA_SASL_SECRET_ARN`.
-    Scram { secret_arn: String },
-    /// MSK IAM (`iam`): SASL/OAUTHBEARER over TLS, tokens signed for `AWS_REGION` with the
-    /// function's role.
-    Iam { region: String },
-}
-
-impl KafkaSecurity {
-    fn from_source(env: &impl Source) -> Result<Self, SettingError> {
-        let name: String = or_default(env, "KAFKA_SECURITY", "plaintext".into())?;
-        match name.to_ascii_lowercase().as_str() {
-            "plaintext" => Ok(Self::Plaintext),
-            "scram" => {
-                let secret_arn: String = required(env, "KAFKA_SASL_SECRET_ARN")?;
-                let is_secret_arn =
-                    secret_arn.starts_with("arn:") && secret_arn.contains(":secretsmanager:");
-                let secret_arn = check(
-                    "KAFKA_SASL_SECRET_ARN",
-                    secret_arn,
-                    is_secret_arn,
-                    "must be the ARN of a Secrets Manager secret",
-                )?;
-                Ok(Self::Scram { secret_arn })
-            }
-            "iam" => Ok(Self::Iam {
-                region: required(env, "AWS_REGION")?,
-            }),
-            _ => Err(SettingError::Invalid {
-                name: "KAFKA_SECURITY",
-                value: name,
-                reason: "must be one of plaintext, scram, iam".into(),
-            }),
-        }
-    }
 }
 
 impl ProducerConfig {
@@ -126,11 +84,10 @@ impl ProducerConfig {
             users_nat: optional(env, "USERS_NAT")?,
             api_timeout: Duration::from_millis(or_default(env, "USERS_API_TIMEOUT_MS", 10_000)?),
             api_max_retries: or_default(env, "USERS_API_MAX_RETRIES", 3)?,
-            kafka_brokers: required(env, "KAFKA_BROKERS")?,
+            kafka: KafkaSettings::from_source(env)?,
             kafka_topic: or_default(env, "KAFKA_TOPIC", user_record::DEFAULT_TOPIC.into())?,
             kafka_message_timeout: Duration::from_millis(message_timeout_ms),
             kafka_compression,
-            kafka_security: KafkaSecurity::from_source(env)?,
         })
     }
 }
@@ -180,79 +137,14 @@ mod tests {
     }
 
     #[test]
-    fn security_defaults_to_plaintext_in_any_case() {
-        let env = [("KAFKA_BROKERS", "b:9092"), ("KAFKA_SECURITY", "PLAINTEXT")];
-        let config = ProducerConfig::from_source(&env).unwrap();
-        assert_eq!(config.kafka_security, KafkaSecurity::Plaintext);
-        let config = ProducerConfig::from_source(&[("KAFKA_BROKERS", "b:9092")]).unwrap();
-        assert_eq!(config.kafka_security, KafkaSecurity::Plaintext);
-    }
-
-    #[test]
-    fn iam_security_signs_for_the_function_region() {
+    fn kafka_settings_are_read_as_every_kafka_client_reads_them() {
         let env = [
             ("KAFKA_BROKERS", "b-1.example:9098"),
             ("KAFKA_SECURITY", "iam"),
             ("AWS_REGION", "eu-west-1"),
         ];
         let config = ProducerConfig::from_source(&env).unwrap();
-        assert_eq!(
-            config.kafka_security,
-            KafkaSecurity::Iam {
-                region: "eu-west-1".into()
-            }
-        );
-    }
-
-    #[test]
-    fn iam_security_without_a_region_stops_start_up_by_name() {
-        let env = [("KAFKA_BROKERS", "b:9098"), ("KAFKA_SECURITY", "iam")];
-        let err = ProducerConfig::from_source(&env).unwrap_err();
-        assert_eq!(err, SettingError::Missing { name: "AWS_REGION" });
-    }
-
-    #[test]
-    fn scram_security_needs_a_secrets_manager_arn() {
-        let env = [("KAFKA_BROKERS", "b:9096"), ("KAFKA_SECURITY", "scram")];
-        let err = ProducerConfig::from_source(&env).unwrap_err();
-        assert_eq!(
-            err,
-            SettingError::Missing {
-                name: "KAFKA_SASL_SECRET_ARN"
-            }
-        );
-
-        let env = [
-            ("KAFKA_BROKERS", "b:9096"),
-            ("KAFKA_SECURITY", "scram"),
-            ("KAFKA_SASL_SECRET_ARN", "AmazonMSK_users"),
-        ];
-        let err = ProducerConfig::from_source(&env).unwrap_err();
-        assert!(err.to_string().contains("KAFKA_SASL_SECRET_ARN"), "{err}");
-
-        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_users-AbCdEf";
-        let env = [
-            ("KAFKA_BROKERS", "b:9096"),
-            ("KAFKA_SECURITY", "scram"),
-            ("KAFKA_SASL_SECRET_ARN", arn),
-        ];
-        let config = ProducerConfig::from_source(&env).unwrap();
-        assert_eq!(
-            config.kafka_security,
-            KafkaSecurity::Scram {
-                secret_arn: arn.into()
-            }
-        );
-    }
-
-    #[test]
-    fn unknown_security_is_rejected_with_the_choices() {
-        let env = [("KAFKA_BROKERS", "b:9092"), ("KAFKA_SECURITY", "ssl")];
-        let err = ProducerConfig::from_source(&env).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "environment variable KAFKA_SECURITY=\"ssl\" is invalid: must be one of plaintext, scram, iam"
-        );
+        assert_eq!(config.kafka, KafkaSettings::from_source(&env).unwrap());
     }
 
     #[test]

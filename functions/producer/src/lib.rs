@@ -7,7 +7,6 @@
 //! calls [`handle`] for every event; tests call [`handle`] with their own implementations and a
 //! captured metrics writer.
 
-pub mod auth;
 pub mod config;
 pub mod mapping;
 pub mod metrics;
@@ -17,11 +16,10 @@ pub mod randomuser;
 use std::time::Instant;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_kit::{Classified, Retry, emf::Metrics};
 use serde::{Deserialize, Serialize};
-use user_record::emf::Metrics;
 
-pub use auth::KafkaAuth;
-pub use config::{KafkaSecurity, ProducerConfig};
+pub use config::ProducerConfig;
 pub use publish::{KafkaPublisher, PublishError, Publisher};
 pub use randomuser::{FetchError, MAX_PAGE_BYTES, RandomUserApi, UserSource};
 
@@ -72,39 +70,30 @@ pub enum ProducerError {
     Publish(#[from] PublishError),
 }
 
-impl ProducerError {
-    /// Whether running again later may succeed (the schedule will, in any case).
-    pub fn is_retryable(&self) -> bool {
+impl Classified for ProducerError {
+    fn kind(&self) -> &'static str {
         match self {
-            ProducerError::InvalidCount { .. } => false,
-            ProducerError::Fetch(e) => e.is_retryable(),
-            ProducerError::Publish(PublishError::Client { .. }) => false,
-            ProducerError::Publish(PublishError::Delivery { .. }) => true,
-        }
-    }
-
-    /// `<Kind>.<Retryable|Fatal>`, the `errorType` Lambda reports.
-    pub fn error_type(&self) -> String {
-        let kind = match self {
             ProducerError::InvalidCount { .. } => "InvalidCount",
             ProducerError::Fetch(_) => "FetchFailed",
             ProducerError::Publish(_) => "PublishFailed",
-        };
-        let retry = if self.is_retryable() {
-            "Retryable"
-        } else {
-            "Fatal"
-        };
-        format!("{kind}.{retry}")
+        }
+    }
+
+    /// Whether running again later may succeed (the schedule will, in any case).
+    fn retry(&self) -> Retry {
+        match self {
+            ProducerError::InvalidCount { .. } => Retry::Fatal,
+            ProducerError::Fetch(e) if e.is_retryable() => Retry::Retryable,
+            ProducerError::Fetch(_) => Retry::Fatal,
+            ProducerError::Publish(PublishError::Client { .. }) => Retry::Fatal,
+            ProducerError::Publish(PublishError::Delivery { .. }) => Retry::Retryable,
+        }
     }
 }
 
 impl From<ProducerError> for lambda_runtime::Diagnostic {
     fn from(error: ProducerError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: error.error_type(),
-            error_message: error.to_string(),
-        }
+        lambda_kit::diagnostic(&error)
     }
 }
 

@@ -1,19 +1,18 @@
 //! Wires the producer: tracing, settings (fail fast), long-lived clients, then the runtime.
 
+use kafka_client::KafkaClient;
+use lambda_kit::settings::ProcessEnv;
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use producer::{
-    KafkaAuth, KafkaPublisher, Producer, ProducerConfig, RandomUserApi, ScheduledEvent, handle,
-};
-use user_record::settings::ProcessEnv;
+use producer::{KafkaPublisher, Producer, ProducerConfig, RandomUserApi, ScheduledEvent, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = ProducerConfig::from_source(&ProcessEnv)?;
-    let auth = KafkaAuth::resolve(&config.kafka_security).await?;
+    let kafka = KafkaClient::resolve(&config.kafka).await?;
     let producer = Producer {
         source: RandomUserApi::new(&config)?,
-        publisher: KafkaPublisher::new(&config, &auth)?,
+        publisher: KafkaPublisher::new(&config, &kafka)?,
         users_per_run: config.users_per_run,
         metrics: producer::metrics::from_env()?,
     };

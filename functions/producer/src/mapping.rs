@@ -95,9 +95,9 @@ pub fn to_record(index: usize, user: &Value) -> Result<UserRecord, MappingError>
     let location = user.location;
     Ok(UserRecord {
         id: Uuid::new_v4(),
-        first_name: user.name.first,
-        last_name: user.name.last,
-        gender: user.gender,
+        first_name: user.name.first.into(),
+        last_name: user.name.last.into(),
+        gender: user.gender.into(),
         address: format!(
             "{} {}, {}, {}, {}",
             location.street.number.into_text(),
@@ -105,13 +105,14 @@ pub fn to_record(index: usize, user: &Value) -> Result<UserRecord, MappingError>
             location.city,
             location.state,
             location.country
-        ),
-        post_code: location.postcode.into_text(),
-        email: user.email,
-        username: user.login.username,
+        )
+        .into(),
+        post_code: location.postcode.into_text().into(),
+        email: user.email.into(),
+        username: user.login.username.into(),
         dob: user.dob.date,
         registered_date: user.registered.date,
-        phone: user.phone,
-        picture: user.picture.medium,
+        phone: user.phone.into(),
+        picture: user.picture.medium.into(),
     })
 }

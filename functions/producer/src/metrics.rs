@@ -1,5 +1,5 @@
 //! The producer's one summary per invocation, written as an Embedded Metric Format document
-//! (see `user_record::emf` for why and how). It is emitted for a failed run too, with
+//! (see `lambda_kit::emf` for why and how). It is emitted for a failed run too, with
 //! `Errors` = 1 and the error, so that `UsersRequested - RecordsProduced` is the shortfall of
 //! every run, failed or not.
 //!
@@ -16,7 +16,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use user_record::{
+use lambda_kit::{
+    Classified,
     emf::{Document, Metrics, MetricsConfig, Unit},
     settings::{ProcessEnv, SettingError},
 };

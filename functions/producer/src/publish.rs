@@ -12,10 +12,9 @@ use rdkafka::{
 };
 use user_record::UserRecord;
 
-use crate::{
-    auth::{KafkaAuth, KafkaClientContext},
-    config::ProducerConfig,
-};
+use kafka_client::{KafkaClient, KafkaClientContext};
+
+use crate::config::ProducerConfig;
 
 /// Why records were not all delivered.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +70,10 @@ pub struct KafkaPublisher {
 }
 
 impl KafkaPublisher {
-    /// Builds the client once per cold start, authenticating as `auth` says.
-    pub fn new(config: &ProducerConfig, auth: &KafkaAuth) -> Result<Self, PublishError> {
-        let mut client = ClientConfig::new();
+    /// Builds the client once per cold start, authenticating as `kafka` says.
+    pub fn new(config: &ProducerConfig, kafka: &KafkaClient) -> Result<Self, PublishError> {
+        let mut client = kafka.client_config("user-lake-producer");
         client
-            .set("bootstrap.servers", &config.kafka_brokers)
-            .set("client.id", "user-lake-producer")
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("compression.type", &config.kafka_compression)
@@ -85,14 +82,13 @@ impl KafkaPublisher {
                 "message.timeout.ms",
                 config.kafka_message_timeout.as_millis().to_string(),
             );
-        auth.apply(&mut client);
-        let context = auth.context();
-        let producer = create(&client, &context, &config.kafka_brokers)?;
+        let context = kafka.context();
+        let producer = create(&client, &context, kafka.brokers())?;
         Ok(Self {
             producer: std::sync::Mutex::new(producer),
             client,
             context,
-            brokers: config.kafka_brokers.clone(),
+            brokers: kafka.brokers().to_owned(),
             topic: config.kafka_topic.clone(),
             queue_timeout: config.kafka_message_timeout,
         })

@@ -5,19 +5,11 @@
 //! field is copied once, from the message value into its column, and no row is ever held as an
 //! owned struct.
 
-use std::sync::Arc;
-
 use arrow::{
-    array::{
-        ArrayRef, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
-        UInt32Array,
-    },
-    compute::take_record_batch,
-    error::ArrowError,
-    record_batch::RecordBatch,
+    array::UInt32Array, compute::take_record_batch, error::ArrowError, record_batch::RecordBatch,
 };
-use chrono::{DateTime, NaiveDate, Timelike, Utc};
-use user_record::lake_schema;
+use chrono::{DateTime, Utc};
+use lake::{Hour, RowsBuilder, Span};
 
 use crate::decode::Accepted;
 
@@ -26,8 +18,7 @@ use crate::decode::Accepted;
 pub struct Slot {
     pub topic: String,
     pub partition: i32,
-    pub date: NaiveDate,
-    pub hour: u32,
+    pub hour: Hour,
 }
 
 impl Slot {
@@ -36,17 +27,13 @@ impl Slot {
         Self {
             topic: topic.to_string(),
             partition,
-            date: timestamp.date_naive(),
-            hour: timestamp.hour(),
+            hour: Hour::of(timestamp),
         }
     }
 
     /// Whether a record with this place and time belongs here (without building its slot).
     fn holds(&self, topic: &str, partition: i32, timestamp: DateTime<Utc>) -> bool {
-        self.partition == partition
-            && self.hour == timestamp.hour()
-            && self.date == timestamp.date_naive()
-            && self.topic == topic
+        self.partition == partition && self.hour.contains(timestamp) && self.topic == topic
     }
 }
 
@@ -57,6 +44,18 @@ pub struct SlotBatch {
     pub first_offset: i64,
     pub last_offset: i64,
     pub batch: RecordBatch,
+}
+
+impl SlotBatch {
+    /// The span of offsets the slot's objects are named by.
+    pub fn span(&self) -> Span {
+        Span {
+            topic: self.slot.topic.clone(),
+            partition: self.slot.partition,
+            first: self.first_offset,
+            last: self.last_offset,
+        }
+    }
 }
 
 /// A slot whose columns could not be assembled into a record batch.
@@ -109,31 +108,12 @@ impl Batcher {
     }
 }
 
-/// The lake schema's columns for one slot, filling row by row.
+/// One slot's rows, filling as records arrive.
 struct SlotColumns {
     slot: Slot,
     /// Offsets in arrival order, to put the rows in offset order when they did not arrive so.
     offsets: Vec<i64>,
-    id: StringBuilder,
-    first_name: StringBuilder,
-    last_name: StringBuilder,
-    gender: StringBuilder,
-    address: StringBuilder,
-    post_code: StringBuilder,
-    email: StringBuilder,
-    username: StringBuilder,
-    dob: TimestampMillisecondBuilder,
-    registered_date: TimestampMillisecondBuilder,
-    phone: StringBuilder,
-    picture: StringBuilder,
-    topic: StringBuilder,
-    partition: Int32Builder,
-    offset: Int64Builder,
-    timestamp: TimestampMillisecondBuilder,
-}
-
-fn utc_millis() -> TimestampMillisecondBuilder {
-    TimestampMillisecondBuilder::new().with_timezone("UTC")
+    rows: RowsBuilder,
 }
 
 impl SlotColumns {
@@ -141,82 +121,39 @@ impl SlotColumns {
         Self {
             slot,
             offsets: Vec::new(),
-            id: StringBuilder::new(),
-            first_name: StringBuilder::new(),
-            last_name: StringBuilder::new(),
-            gender: StringBuilder::new(),
-            address: StringBuilder::new(),
-            post_code: StringBuilder::new(),
-            email: StringBuilder::new(),
-            username: StringBuilder::new(),
-            dob: utc_millis(),
-            registered_date: utc_millis(),
-            phone: StringBuilder::new(),
-            picture: StringBuilder::new(),
-            topic: StringBuilder::new(),
-            partition: Int32Builder::new(),
-            offset: Int64Builder::new(),
-            timestamp: utc_millis(),
+            rows: RowsBuilder::default(),
         }
     }
 
     fn push(&mut self, row: &Accepted<'_>) {
-        let user = &row.record;
-        let mut id = uuid::Uuid::encode_buffer();
         self.offsets.push(row.offset);
-        self.id
-            .append_value(user.id.hyphenated().encode_lower(&mut id));
-        self.first_name.append_value(&user.first_name);
-        self.last_name.append_value(&user.last_name);
-        self.gender.append_value(&user.gender);
-        self.address.append_value(&user.address);
-        self.post_code.append_value(&user.post_code);
-        self.email.append_value(&user.email);
-        self.username.append_value(&user.username);
-        self.dob.append_value(user.dob.timestamp_millis());
-        self.registered_date
-            .append_value(user.registered_date.timestamp_millis());
-        self.phone.append_value(&user.phone);
-        self.picture.append_value(&user.picture);
-        self.topic.append_value(row.topic);
-        self.partition.append_value(row.partition);
-        self.offset.append_value(row.offset);
-        self.timestamp
-            .append_value(row.timestamp.timestamp_millis());
+        (self.rows).push(
+            &row.record,
+            row.topic,
+            row.partition,
+            row.offset,
+            row.timestamp,
+        );
     }
 
-    fn finish(mut self) -> Result<SlotBatch, BuildError> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.id.finish()),
-            Arc::new(self.first_name.finish()),
-            Arc::new(self.last_name.finish()),
-            Arc::new(self.gender.finish()),
-            Arc::new(self.address.finish()),
-            Arc::new(self.post_code.finish()),
-            Arc::new(self.email.finish()),
-            Arc::new(self.username.finish()),
-            Arc::new(self.dob.finish()),
-            Arc::new(self.registered_date.finish()),
-            Arc::new(self.phone.finish()),
-            Arc::new(self.picture.finish()),
-            Arc::new(self.topic.finish()),
-            Arc::new(self.partition.finish()),
-            Arc::new(self.offset.finish()),
-            Arc::new(self.timestamp.finish()),
-        ];
-        let slot = self.slot;
+    fn finish(self) -> Result<SlotBatch, BuildError> {
+        let Self {
+            slot,
+            offsets,
+            rows,
+        } = self;
         let in_order = |batch: RecordBatch| -> Result<RecordBatch, ArrowError> {
-            if self.offsets.is_sorted() {
+            if offsets.is_sorted() {
                 return Ok(batch);
             }
-            let mut order: Vec<u32> = (0..self.offsets.len() as u32).collect();
-            order.sort_by_key(|&i| self.offsets[i as usize]);
+            let mut order: Vec<u32> = (0..offsets.len() as u32).collect();
+            order.sort_by_key(|&i| offsets[i as usize]);
             take_record_batch(&batch, &UInt32Array::from(order))
         };
-        match RecordBatch::try_new(lake_schema(), columns).and_then(in_order) {
+        match rows.finish().and_then(in_order) {
             Ok(batch) => Ok(SlotBatch {
-                first_offset: self.offsets.iter().copied().min().unwrap_or(0),
-                last_offset: self.offsets.iter().copied().max().unwrap_or(0),
+                first_offset: offsets.iter().copied().min().unwrap_or(0),
+                last_offset: offsets.iter().copied().max().unwrap_or(0),
                 batch,
                 slot,
             }),
@@ -231,6 +168,7 @@ mod tests {
         array::AsArray,
         datatypes::{Int32Type, Int64Type},
     };
+    use lake::lake_schema;
     use user_record::UserRecordRef;
 
     use super::*;
@@ -275,7 +213,7 @@ mod tests {
                 assert!(partitions.values().iter().all(|&p| p == s.slot.partition));
                 (
                     s.slot.partition,
-                    s.slot.hour,
+                    s.slot.hour.hour,
                     s.first_offset,
                     s.last_offset,
                     offsets,

@@ -1,135 +1,33 @@
-//! Decoding an MSK event into records the lake accepts and records it rejects.
+//! Decoding a batch into records the lake accepts and records it rejects.
 //!
-//! The event is read leniently on purpose: each entry of `records` is parsed on its own, so a
-//! malformed entry, a missing value, bad base64 or a value that breaks the record contract
-//! rejects that one record (with its reason) and never the batch.
+//! A batch is either the MSK event Lambda sends (values in base64, entries read in place from
+//! the payload) or, for the replay, records read straight from the topic. Both go through the
+//! same checks in the same order and produce the same rows and the same rejections, so a
+//! replayed batch writes the objects the trigger would have written, byte for byte.
 //!
-//! Entries are parsed into [`MskRecord`] rather than `aws_lambda_events`' `KafkaRecord`, whose
-//! timestamp goes through `f64` (1795525198100 ms comes back as ...099) and which panics on a
-//! fractional timestamp; the lake's `kafka_timestamp` must be exact and no input may crash the
-//! function.
-//!
-//! This is the sink's hot path, so nothing is read twice or copied that need not be: a
-//! well-formed event is read in one pass (only an event with a malformed entry is read again,
-//! entry by entry), the entries' strings borrow from the event's text, each value is
+//! Each record is decoded on its own: a malformed entry, a missing value, bad base64 or a value
+//! that breaks the record contract rejects that one record (with its reason) and never the
+//! batch. This is the sink's hot path, so nothing is copied that need not be: each value is
 //! base64-decoded into one reused buffer, and the record is read in place ([`UserRecordRef`])
 //! and handed to the caller, which copies its fields once, into Arrow columns.
 
-use std::{borrow::Cow, collections::BTreeMap, fmt};
-
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, de};
+use msk_event::{Entry, MskEvent, MskRecord, SourceRecord};
 use serde_json::value::RawValue;
 use user_record::UserRecordRef;
 
-/// The event an MSK (or self-managed Kafka) event source mapping invokes the sink with.
-/// `records` maps `"<topic>-<partition>"` to that partition's entries in offset order.
-#[derive(Debug)]
-pub struct MskEvent<'a> {
-    pub event_source: Option<Cow<'a, str>>,
-    pub event_source_arn: Option<Cow<'a, str>>,
-    pub records: BTreeMap<Cow<'a, str>, Vec<Entry<'a>>>,
-}
-
-/// One entry of `records`: read in the same pass as the event when every entry of the event is
-/// well formed (the usual case), else kept as raw JSON so that it is read, and perhaps rejected,
-/// on its own.
-#[derive(Debug)]
-pub enum Entry<'a> {
-    Record(MskRecord<'a>),
-    Raw(&'a RawValue),
-}
-
-/// The event's shape, for entries read as `E`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope<'a, E> {
-    #[serde(default, borrow)]
-    event_source: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    event_source_arn: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    records: BTreeMap<Cow<'a, str>, Vec<E>>,
-}
-
-impl<'a, E> Envelope<'a, E> {
-    fn into_event(self, entry: fn(E) -> Entry<'a>) -> MskEvent<'a> {
-        MskEvent {
-            event_source: self.event_source,
-            event_source_arn: self.event_source_arn,
-            records: (self.records.into_iter())
-                .map(|(key, entries)| (key, entries.into_iter().map(entry).collect()))
-                .collect(),
-        }
-    }
-}
-
-impl<'a> MskEvent<'a> {
-    /// Reads an event from its JSON text, borrowing from it. Well-formed events are read in one
-    /// pass; when any entry is malformed, the event is read again with every entry kept raw, so
-    /// that the malformed one rejects only itself, with its JSON.
-    pub fn from_json(json: &'a str) -> Result<Self, serde_json::Error> {
-        match serde_json::from_str::<Envelope<'a, MskRecord<'a>>>(json) {
-            Ok(event) => Ok(event.into_event(Entry::Record)),
-            Err(_) => serde_json::from_str::<Envelope<'a, &'a RawValue>>(json)
-                .map(|event| event.into_event(Entry::Raw)),
-        }
-    }
-}
-
-/// One entry of `records`, as MSK sends it. `headers` are not kept in the lake and so not read.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MskRecord<'a> {
-    #[serde(default, borrow)]
-    pub topic: Option<Cow<'a, str>>,
-    pub partition: i64,
-    pub offset: i64,
-    /// Milliseconds since the epoch: a JSON number, or a string of digits.
-    pub timestamp: Millis,
-    #[serde(default, borrow)]
-    pub key: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    pub value: Option<Cow<'a, str>>,
-}
-
-/// A Kafka timestamp in milliseconds, read exactly.
+/// What the sink is handed to store.
 #[derive(Debug, Clone, Copy)]
-pub struct Millis(pub i64);
-
-impl<'de> Deserialize<'de> for Millis {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl de::Visitor<'_> for Visitor {
-            type Value = Millis;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("whole milliseconds, as a number or a string of digits")
-            }
-
-            fn visit_i64<E: de::Error>(self, ms: i64) -> Result<Millis, E> {
-                Ok(Millis(ms))
-            }
-
-            fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Millis, E> {
-                i64::try_from(ms)
-                    .map(Millis)
-                    .map_err(|_| E::custom(format!("timestamp {ms} is out of range")))
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Millis, E> {
-                text.parse()
-                    .map(Millis)
-                    .map_err(|_| E::custom(format!("timestamp {text:?} is not whole milliseconds")))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
+pub enum Batch<'a> {
+    /// An MSK event, as the event source mapping invokes the function with it.
+    Event(&'a MskEvent<'a>),
+    /// Records read from the topic (the replay), as the event would carry them.
+    Records(&'a [SourceRecord]),
 }
 
 /// A record that satisfies the contract, with its place on the topic. It borrows from the
-/// event and from the decoding buffer, so it lives only as long as the call it is handed to.
+/// batch and from the decoding buffer, so it lives only as long as the call it is handed to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accepted<'a> {
     pub topic: &'a str,
@@ -154,7 +52,7 @@ pub struct Rejected {
     pub raw_base64: Option<String>,
 }
 
-/// What decoding an event left to store: how many records were handed on as accepted, and
+/// What decoding a batch left to store: how many records were handed on as accepted, and
 /// every rejected record in full.
 #[derive(Debug, Default)]
 pub struct Decoded {
@@ -163,7 +61,7 @@ pub struct Decoded {
 }
 
 impl Decoded {
-    /// All records in the event.
+    /// All records in the batch.
     pub fn len(&self) -> usize {
         self.accepted + self.rejected.len()
     }
@@ -181,25 +79,89 @@ fn split_partition_key(key: &str) -> (&str, i32) {
     }
 }
 
-/// Decodes every record of the event, partition key by partition key in sorted order and
-/// entries in event order, handing each accepted record to `accept`. Never fails: each problem
-/// is one rejected record.
-pub fn decode(event: &MskEvent<'_>, mut accept: impl FnMut(Accepted<'_>)) -> Decoded {
+/// A message key or value as a batch carries it.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    /// Base64 text, as in the MSK event.
+    Base64(&'a str),
+    /// The bytes themselves, as read from the topic.
+    Bytes(&'a [u8]),
+}
+
+/// One record of a batch, before its value is checked.
+struct Candidate<'a> {
+    topic: &'a str,
+    partition: i64,
+    offset: i64,
+    timestamp_ms: i64,
+    key: Option<Value<'a>>,
+    value: Option<Value<'a>>,
+}
+
+impl<'a> Candidate<'a> {
+    fn of_entry(record: &'a MskRecord<'a>, key_topic: &'a str) -> Self {
+        Self {
+            topic: record.topic.as_deref().unwrap_or(key_topic),
+            partition: record.partition,
+            offset: record.offset,
+            timestamp_ms: record.timestamp.0,
+            key: record.key.as_deref().map(Value::Base64),
+            value: record.value.as_deref().map(Value::Base64),
+        }
+    }
+
+    fn of_source(record: &'a SourceRecord) -> Self {
+        Self {
+            topic: &record.topic,
+            partition: i64::from(record.partition),
+            offset: record.offset,
+            timestamp_ms: record.timestamp.millis(),
+            key: record.key.as_deref().map(Value::Bytes),
+            value: record.value.as_deref().map(Value::Bytes),
+        }
+    }
+}
+
+/// Decodes every record of the batch, handing each accepted record to `accept`. Records are
+/// taken partition key by partition key in the order of their `"topic-partition"` keys, and in
+/// batch order within one, as the event groups them. Never fails: each problem is one rejected
+/// record.
+pub fn decode(batch: Batch<'_>, mut accept: impl FnMut(Accepted<'_>)) -> Decoded {
     let mut decoded = Decoded::default();
-    let mut value = Vec::new();
-    for (key, entries) in &event.records {
-        let (key_topic, key_partition) = split_partition_key(key);
-        for entry in entries {
-            let outcome = match entry {
-                Entry::Record(record) => decode_record(record, key_topic, &mut value, &mut accept),
-                Entry::Raw(raw) => match serde_json::from_str::<MskRecord>(raw.get()) {
-                    Ok(record) => decode_record(&record, key_topic, &mut value, &mut accept),
-                    Err(error) => Err(malformed(key_topic, key_partition, raw, error)),
-                },
-            };
-            match outcome {
-                Ok(()) => decoded.accepted += 1,
-                Err(rejected) => decoded.rejected.push(*rejected),
+    let mut buffer = Vec::new();
+    let mut tally = |outcome: Result<(), Box<Rejected>>| match outcome {
+        Ok(()) => decoded.accepted += 1,
+        Err(rejected) => decoded.rejected.push(*rejected),
+    };
+    match batch {
+        Batch::Event(event) => {
+            for (key, entries) in &event.records {
+                let (key_topic, key_partition) = split_partition_key(key);
+                for entry in entries {
+                    tally(match entry {
+                        Entry::Record(record) => {
+                            let candidate = Candidate::of_entry(record, key_topic);
+                            decode_record(&candidate, &mut buffer, &mut accept)
+                        }
+                        Entry::Raw(raw) => match serde_json::from_str::<MskRecord>(raw.get()) {
+                            Ok(record) => {
+                                let candidate = Candidate::of_entry(&record, key_topic);
+                                decode_record(&candidate, &mut buffer, &mut accept)
+                            }
+                            Err(error) => Err(malformed(key_topic, key_partition, raw, error)),
+                        },
+                    });
+                }
+            }
+        }
+        Batch::Records(records) => {
+            let mut order: Vec<(String, usize)> = (records.iter().enumerate())
+                .map(|(i, r)| (r.group_key(), i))
+                .collect();
+            order.sort();
+            for (_, i) in order {
+                let candidate = Candidate::of_source(&records[i]);
+                tally(decode_record(&candidate, &mut buffer, &mut accept));
             }
         }
     }
@@ -224,50 +186,59 @@ fn malformed(
     })
 }
 
-/// Checks one entry and either hands its record to `accept` or says why it is rejected.
-/// `value` is the reused buffer the message value is base64-decoded into.
+/// Checks one record and either hands it to `accept` or says why it is rejected. `buffer` is
+/// the reused buffer a base64 value is decoded into.
 fn decode_record(
-    record: &MskRecord<'_>,
-    key_topic: &str,
-    value: &mut Vec<u8>,
+    candidate: &Candidate<'_>,
+    buffer: &mut Vec<u8>,
     accept: &mut impl FnMut(Accepted<'_>),
 ) -> Result<(), Box<Rejected>> {
-    let topic = record.topic.as_deref().unwrap_or(key_topic);
-    let timestamp = DateTime::from_timestamp_millis(record.timestamp.0);
-    let encoded = record.value.as_deref();
-    let reject = |partition: i32, reason: String, raw_base64: Option<String>| {
+    let timestamp = DateTime::from_timestamp_millis(candidate.timestamp_ms);
+    // Keys and values are put in base64 as the event carries them only when a record is
+    // rejected: accepted records never pay for it.
+    let raw_base64 = |value: Value<'_>| match value {
+        Value::Base64(text) => text.to_string(),
+        Value::Bytes(bytes) => BASE64.encode(bytes),
+    };
+    let reject = |partition: i32, reason: String, raw: Option<String>| {
         Box::new(Rejected {
-            topic: topic.to_string(),
+            topic: candidate.topic.to_string(),
             partition,
-            offset: Some(record.offset),
+            offset: Some(candidate.offset),
             timestamp,
             reason,
-            key_base64: record.key.as_deref().map(str::to_string),
-            raw_base64,
+            key_base64: candidate.key.map(raw_base64),
+            raw_base64: raw,
         })
     };
-    let Ok(partition) = i32::try_from(record.partition) else {
-        let reason = format!("partition {} is out of range", record.partition);
-        return Err(reject(-1, reason, encoded.map(str::to_string)));
+    let Ok(partition) = i32::try_from(candidate.partition) else {
+        let reason = format!("partition {} is out of range", candidate.partition);
+        return Err(reject(-1, reason, candidate.value.map(raw_base64)));
     };
     let Some(timestamp) = timestamp else {
-        let reason = format!("timestamp {} ms is out of range", record.timestamp.0);
-        return Err(reject(partition, reason, encoded.map(str::to_string)));
+        let reason = format!("timestamp {} ms is out of range", candidate.timestamp_ms);
+        return Err(reject(partition, reason, candidate.value.map(raw_base64)));
     };
-    let Some(encoded) = encoded else {
+    let Some(value) = candidate.value else {
         return Err(reject(partition, "record has no value".into(), None));
     };
-    value.clear();
-    if let Err(error) = BASE64.decode_vec(encoded, value) {
-        let reason = format!("value is not valid base64: {error}");
-        return Err(reject(partition, reason, Some(BASE64.encode(encoded))));
-    }
-    match UserRecordRef::from_json(value) {
+    let bytes: &[u8] = match value {
+        Value::Bytes(bytes) => bytes,
+        Value::Base64(encoded) => {
+            buffer.clear();
+            if let Err(error) = BASE64.decode_vec(encoded, buffer) {
+                let reason = format!("value is not valid base64: {error}");
+                return Err(reject(partition, reason, Some(BASE64.encode(encoded))));
+            }
+            buffer
+        }
+    };
+    match UserRecordRef::from_json(bytes) {
         Ok(user) => {
             accept(Accepted {
-                topic,
+                topic: candidate.topic,
                 partition,
-                offset: record.offset,
+                offset: candidate.offset,
                 timestamp,
                 record: user,
             });
@@ -276,49 +247,30 @@ fn decode_record(
         Err(error) => Err(reject(
             partition,
             format!("value is not a valid user record: {error}"),
-            Some(encoded.to_string()),
+            Some(raw_base64(value)),
         )),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use msk_event::{EventSource, RecordTimestamp, event_json};
+
     use super::*;
 
     const GOOD: &str = r#"{"topic":"t","partition":0,"offset":1,"timestamp":1,"value":"e30="}"#;
 
-    fn entries(json: &str) -> Vec<&'static str> {
-        let event = MskEvent::from_json(json).unwrap();
-        let kinds = event.records.values().flatten().map(|entry| match entry {
-            Entry::Record(_) => "record",
-            Entry::Raw(_) => "raw",
-        });
-        kinds.collect()
-    }
-
     #[test]
-    fn a_well_formed_event_is_read_in_one_pass_and_one_bad_entry_keeps_all_raw() {
-        let good = format!(r#"{{"records":{{"t-0":[{GOOD},{GOOD}]}}}}"#);
-        assert_eq!(entries(&good), ["record", "record"]);
-
-        let mixed = format!(r#"{{"records":{{"t-0":[{GOOD},{{"offset":"x"}}]}}}}"#);
-        assert_eq!(entries(&mixed), ["raw", "raw"]);
-    }
-
-    #[test]
-    fn both_readings_decode_a_good_entry_alike() {
+    fn both_readings_of_an_event_decode_a_good_entry_alike() {
         // given the same good entry, alone (read with the event) and beside a bad one (raw)
         let alone = format!(r#"{{"records":{{"t-0":[{GOOD}]}}}}"#);
         let beside = format!(r#"{{"records":{{"t-0":[{GOOD},7]}}}}"#);
         let rejections = |json: &str| {
-            let mut seen = Vec::new();
-            let decoded = decode(&MskEvent::from_json(json).unwrap(), |_| {});
-            seen.extend(
-                decoded
-                    .rejected
-                    .iter()
-                    .map(|r| (r.offset, r.reason.clone())),
-            );
+            let event = MskEvent::from_json(json).unwrap();
+            let decoded = decode(Batch::Event(&event), |_| {});
+            let seen: Vec<(Option<i64>, String)> = (decoded.rejected.iter())
+                .map(|r| (r.offset, r.reason.clone()))
+                .collect();
             seen
         };
 
@@ -328,5 +280,47 @@ mod tests {
         assert_eq!(first.len(), 1);
         assert_eq!(second[0], first[0]);
         assert!(second[1].1.starts_with("malformed MSK record entry"));
+    }
+
+    fn source(partition: i32, offset: i64, value: Option<&[u8]>) -> SourceRecord {
+        SourceRecord {
+            topic: "users_created".into(),
+            partition,
+            offset,
+            timestamp: RecordTimestamp::CreateTime(1_795_525_198_100 + offset),
+            key: Some(format!("key-{offset}").into_bytes()),
+            value: value.map(<[u8]>::to_vec),
+            headers: vec![],
+        }
+    }
+
+    #[test]
+    fn records_and_the_event_built_from_them_decode_to_the_same_rejections_in_the_same_order() {
+        // given records of two partitions, out of partition order, with every kind of poison
+        let records = vec![
+            source(1, 7, Some(b"not json")),
+            source(0, 3, None),
+            source(1, 8, Some(br#"{"id":"x"}"#)),
+            source(0, 4, Some(b"[]")),
+        ];
+        let json = String::from_utf8(event_json(
+            &EventSource::local("us-east-1", "127.0.0.1:9092"),
+            &records,
+        ))
+        .unwrap();
+        let event = MskEvent::from_json(&json).unwrap();
+
+        // when both are decoded
+        let from_records = decode(Batch::Records(&records), |_| {});
+        let from_event = decode(Batch::Event(&event), |_| {});
+
+        // then they reject the same records, with the same reasons and raw values, in order
+        assert_eq!(from_records.rejected, from_event.rejected);
+        let offsets: Vec<Option<i64>> = from_records.rejected.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, [Some(3), Some(4), Some(7), Some(8)]);
+        assert_eq!(
+            from_records.rejected[2].key_base64.as_deref(),
+            Some("a2V5LTc=")
+        );
     }
 }

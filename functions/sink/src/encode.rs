@@ -2,36 +2,9 @@
 //! records. Both are built in memory; a Lambda batch (6 MB of event at most) fits easily.
 
 use arrow::record_batch::RecordBatch;
-use parquet::{
-    arrow::ArrowWriter,
-    basic::Compression,
-    errors::ParquetError,
-    file::properties::{EnabledStatistics, WriterProperties},
-    schema::types::ColumnPath,
-};
+use parquet::{arrow::ArrowWriter, errors::ParquetError, file::properties::WriterProperties};
 
 use crate::decode::Rejected;
-
-/// Columns with few distinct values, where dictionary encoding pays; the rest are mostly
-/// unique per row (ids, names, emails), where a dictionary only costs time.
-const DICTIONARY_COLUMNS: [&str; 3] = ["gender", "kafka_topic", "kafka_partition"];
-
-/// Writer settings for every lake object.
-pub fn writer_properties(compression: Compression) -> WriterProperties {
-    DICTIONARY_COLUMNS
-        .iter()
-        .fold(
-            WriterProperties::builder()
-                .set_compression(compression)
-                .set_dictionary_enabled(false)
-                .set_statistics_enabled(EnabledStatistics::Chunk)
-                .set_created_by(concat!("user-lake sink ", env!("CARGO_PKG_VERSION")).into()),
-            |builder, column| {
-                builder.set_column_dictionary_enabled(ColumnPath::from(*column), true)
-            },
-        )
-        .build()
-}
 
 /// Encodes one batch as a complete Parquet file.
 pub fn parquet(

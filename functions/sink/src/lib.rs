@@ -6,30 +6,29 @@
 //! Every invocation, failed or not, ends with one summary line that is also its CloudWatch
 //! metrics ([`metrics`]).
 //!
-//! `main.rs` builds the S3 client once per cold start and calls [`handle`] for every event;
-//! tests call [`handle`] with their own [`ObjectStore`] and a captured metrics writer.
+//! `main.rs` builds the S3 client once per cold start and calls [`handle_json`] for every
+//! event; the replay calls [`handle`] with records read from the topic; tests call either with
+//! an in-memory lake and a captured metrics writer.
 
 pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod encode;
-pub mod keys;
 pub mod metrics;
 pub mod outputs;
-pub mod store;
 
 use std::{collections::BTreeMap, time::Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
+use lake::{ErrorKey, ErrorRange, Layout, ObjectStore, OutputFormat, StoreError};
+use lambda_kit::{Classified, Retry, emf::Metrics};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
-use user_record::emf::Metrics;
 
 pub use config::SinkConfig;
-pub use decode::{MskEvent, Rejected};
-pub use outputs::OutputFormat;
-pub use store::{ObjectStore, S3Store, StoreError};
+pub use decode::{Batch, Rejected};
+pub use msk_event::MskEvent;
 
 use metrics::Observed;
 
@@ -82,7 +81,8 @@ pub enum SinkError {
         #[source]
         source: arrow::error::ArrowError,
     },
-    /// An object could not be stored; the batch is retried.
+    /// Objects could not be stored; the event source mapping retries the batch. `first` is the
+    /// first failure that needs someone to act (a denied or missing bucket), else the first.
     #[error("{failed} of {attempted} object(s) were not stored, first: {first}")]
     Store {
         attempted: usize,
@@ -92,43 +92,36 @@ pub enum SinkError {
     },
 }
 
-impl SinkError {
-    /// Whether the event source mapping should retry the batch.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, SinkError::Store { .. })
-    }
-
-    /// `<Kind>.<Retryable|Fatal>`, the `errorType` Lambda reports.
-    pub fn error_type(&self) -> String {
-        let kind = match self {
+impl Classified for SinkError {
+    fn kind(&self) -> &'static str {
+        match self {
             SinkError::NotAnMskEvent { .. } => "NotAnMskEvent",
             SinkError::Arrow { .. } => "ArrowBuildFailed",
             SinkError::Encode { .. } => "ParquetEncodeFailed",
             SinkError::Format { .. } => "OutputEncodeFailed",
             SinkError::Store { .. } => "StoreFailed",
-        };
-        let retry = if self.is_retryable() {
-            "Retryable"
-        } else {
-            "Fatal"
-        };
-        format!("{kind}.{retry}")
+        }
+    }
+
+    /// Only a store failure can pass: the others are the same for the same batch.
+    fn retry(&self) -> Retry {
+        match self {
+            SinkError::Store { first, .. } => first.retry(),
+            _ => Retry::Fatal,
+        }
     }
 }
 
 impl From<SinkError> for lambda_runtime::Diagnostic {
     fn from(error: SinkError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: error.error_type(),
-            error_message: error.to_string(),
-        }
+        lambda_kit::diagnostic(&error)
     }
 }
 
 /// The long-lived parts of the sink, built once per cold start.
 pub struct Sink<S> {
     pub store: S,
-    pub prefix: String,
+    pub layout: Layout,
     pub properties: WriterProperties,
     /// Formats each slot is written in, Parquet first.
     pub formats: Vec<OutputFormat>,
@@ -140,8 +133,11 @@ impl<S> Sink<S> {
     pub fn new(store: S, config: &SinkConfig) -> Self {
         Self {
             store,
-            prefix: config.lake_prefix.clone(),
-            properties: encode::writer_properties(config.compression),
+            layout: config.lake.layout.clone(),
+            properties: lake::writer::writer_properties(
+                config.lake.compression,
+                concat!("user-lake sink ", env!("CARGO_PKG_VERSION")),
+            ),
             formats: config.output_formats.clone(),
             metrics: Metrics::stdout(config.metrics.clone()),
         }
@@ -164,7 +160,7 @@ pub async fn handle_json<S: ObjectStore>(
     now: DateTime<Utc>,
 ) -> Result<SinkSummary, SinkError> {
     match MskEvent::from_json(json) {
-        Ok(event) => handle(&event, sink, now).await,
+        Ok(event) => handle(Batch::Event(&event), sink, now).await,
         Err(source) => {
             let result = Err(SinkError::NotAnMskEvent { source });
             let observed = Observed::default();
@@ -175,29 +171,29 @@ pub async fn handle_json<S: ObjectStore>(
     }
 }
 
-/// Handles one MSK event and emits its summary. `now` dates the rejected entries that carry no
+/// Handles one batch and emits its summary. `now` dates the rejected entries that carry no
 /// Kafka timestamp and is the reference of the lag metric.
 pub async fn handle<S: ObjectStore>(
-    event: &MskEvent<'_>,
+    batch: Batch<'_>,
     sink: &Sink<S>,
     now: DateTime<Utc>,
 ) -> Result<SinkSummary, SinkError> {
     let mut observed = Observed::default();
-    let result = store_batch(event, sink, now, &mut observed).await;
+    let result = store_batch(batch, sink, now, &mut observed).await;
     sink.metrics
         .emit(&metrics::summary(&sink.metrics, now, &observed, &result));
     result
 }
 
 async fn store_batch<S: ObjectStore>(
-    event: &MskEvent<'_>,
+    batch: Batch<'_>,
     sink: &Sink<S>,
     now: DateTime<Utc>,
     observed: &mut Observed,
 ) -> Result<SinkSummary, SinkError> {
     let mut batcher = batch::Batcher::default();
     let mut oldest: Option<DateTime<Utc>> = None;
-    let decoded = decode::decode(event, |row| {
+    let decoded = decode::decode(batch, |row| {
         oldest = Some(oldest.map_or(row.timestamp, |t| t.min(row.timestamp)));
         batcher.push(&row);
     });
@@ -214,7 +210,7 @@ async fn store_batch<S: ObjectStore>(
         source: error.source,
     })?;
     let mut objects = data_objects(&slots, sink, observed)?;
-    objects.extend(error_objects(&decoded.rejected, &sink.prefix, now));
+    objects.extend(error_objects(&decoded.rejected, &sink.layout, now));
 
     let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
     let puts = objects.into_iter().map(|o| async move {
@@ -235,8 +231,16 @@ async fn store_batch<S: ObjectStore>(
         }
     }
     let failed = failures.len();
-    if let Some(first) = failures.into_iter().next() {
-        tracing::warn!(failed, attempted = keys.len(), error = %first, "lake write failed; the batch will be retried");
+    // The failure to report is one that needs someone to act, if there is one.
+    let needs_action = failures.iter().position(|e| !e.retry().is_retryable());
+    if let Some(first) = needs_action.or((!failures.is_empty()).then_some(0)) {
+        let first = failures.swap_remove(first);
+        let attempted = keys.len();
+        if first.retry().is_retryable() {
+            tracing::warn!(failed, attempted, error = %first, "lake write failed; the batch will be retried");
+        } else {
+            tracing::error!(failed, attempted, error = %first, code = first.code(), "lake write refused; the batch fails until the bucket or the role is fixed");
+        }
         return Err(SinkError::Store {
             attempted: keys.len(),
             failed,
@@ -272,13 +276,9 @@ fn data_objects<S>(
     let mut objects = Vec::with_capacity(slots.len() * sink.formats.len());
     for slot in slots {
         for &format in &sink.formats {
-            let key = keys::data_key(
-                &sink.prefix,
-                format,
-                &slot.slot,
-                slot.first_offset,
-                slot.last_offset,
-            );
+            let key = sink
+                .layout
+                .original_key(format, slot.slot.hour, slot.span());
             let text = |body: Result<Vec<u8>, arrow::error::ArrowError>| {
                 body.map_err(|source| SinkError::Format {
                     key: key.clone(),
@@ -309,7 +309,7 @@ fn data_objects<S>(
     Ok(objects)
 }
 
-fn error_objects(rejected: &[Rejected], prefix: &str, now: DateTime<Utc>) -> Vec<Object> {
+fn error_objects(rejected: &[Rejected], layout: &Layout, now: DateTime<Utc>) -> Vec<Object> {
     let mut groups: BTreeMap<(String, i32, NaiveDate), Vec<&Rejected>> = BTreeMap::new();
     for record in rejected {
         let date = record.timestamp.unwrap_or(now).date_naive();
@@ -324,11 +324,17 @@ fn error_objects(rejected: &[Rejected], prefix: &str, now: DateTime<Utc>) -> Vec
             let body = encode::jsonl(&records);
             let offsets = records.iter().filter_map(|r| r.offset);
             let range = match (offsets.clone().min(), offsets.max()) {
-                (Some(first), Some(last)) => format!("{first}-{last}"),
-                _ => format!("malformed-{:016x}", fnv1a(&body)),
+                (Some(first), Some(last)) => ErrorRange::Offsets { first, last },
+                _ => ErrorRange::Malformed(fnv1a(&body)),
+            };
+            let key = ErrorKey {
+                date,
+                topic,
+                partition,
+                range,
             };
             Object {
-                key: keys::error_key(prefix, date, &topic, partition, &range),
+                key: layout.error_key(&key),
                 body,
                 content_type: "application/x-ndjson",
             }

@@ -1,5 +1,5 @@
 //! The sink's one summary per invocation, written as an Embedded Metric Format document (see
-//! `user_record::emf` for why and how): what came in, what was stored, how long Parquet took
+//! `lambda_kit::emf` for why and how): what came in, what was stored, how long Parquet took
 //! and how far behind the topic the batch was. It is emitted for a failed batch too, with
 //! `Errors` = 1 and the error, so that a retried batch is visible in the same numbers.
 //!
@@ -17,7 +17,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use user_record::emf::{Document, Metrics, Unit};
+use lambda_kit::{
+    Classified,
+    emf::{Document, Metrics, Unit},
+};
 
 use crate::{SinkError, SinkSummary};
 

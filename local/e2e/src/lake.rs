@@ -1,5 +1,7 @@
-//! Reading the lake back through the S3 API of the local store, with the Parquet reader.
+//! Reading the lake back through the S3 API of the local store, with the lake crate's own
+//! store and the Parquet reader, configured only from the local env file.
 
+use ::lake::{LakeConfig, Layout, ObjectStore, S3Store};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::env_file::local_env;
@@ -8,11 +10,24 @@ use crate::env_file::local_env;
 #[derive(Debug, Clone, PartialEq)]
 pub struct LakeRow {
     pub key: String,
-    pub row: user_record::lake::LakeRow,
+    pub row: ::lake::LakeRow,
 }
 
-/// An S3 client for the local store, configured only from the local env file.
-pub async fn client() -> aws_sdk_s3::Client {
+/// The local lake's settings, from the local env file.
+pub fn config() -> LakeConfig {
+    let env = local_env();
+    let settings: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    LakeConfig::from_source(&settings).expect("the local env file configures the lake")
+}
+
+/// The key layout of the local lake (its `LAKE_PREFIX`).
+pub fn layout() -> Layout {
+    config().layout
+}
+
+/// The local lake through the S3 API, with the credentials, region and endpoint of the local
+/// env file (not the process environment, which a test does not set).
+pub async fn client() -> S3Store {
     let env = local_env();
     let credentials = aws_sdk_s3::config::Credentials::new(
         &env["AWS_ACCESS_KEY_ID"],
@@ -21,61 +36,38 @@ pub async fn client() -> aws_sdk_s3::Client {
         None,
         "local-env",
     );
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(env["AWS_REGION"].clone()))
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(env["AWS_REGION"].clone()))
         .endpoint_url(&env["AWS_ENDPOINT_URL_S3"])
         .credentials_provider(credentials)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+        .load()
+        .await;
+    let config = config();
+    S3Store::new(config.s3_client_from(&shared), &config.bucket)
 }
 
-/// Every key under `prefix` in the lake bucket.
-pub async fn keys(s3: &aws_sdk_s3::Client, prefix: &str) -> Vec<String> {
-    let bucket = &local_env()["LAKE_BUCKET"];
-    let mut keys = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        keys.extend(
-            page.unwrap()
-                .contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-    }
-    keys.sort();
-    keys
+/// Every key under `prefix` in the lake bucket, in order.
+pub async fn keys(s3: &S3Store, prefix: &str) -> Vec<String> {
+    let listed = s3.list(prefix).await.unwrap();
+    listed.into_iter().map(|o| o.key).collect()
 }
 
-pub async fn get(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
-    let bucket = &local_env()["LAKE_BUCKET"];
-    let object = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
-    object.body.collect().await.unwrap().into_bytes().to_vec()
+/// An object's body.
+pub async fn get(s3: &S3Store, key: &str) -> Vec<u8> {
+    s3.get(key).await.unwrap().to_vec()
 }
 
 /// Every row of every Parquet object under `users/`.
-pub async fn rows(s3: &aws_sdk_s3::Client) -> Vec<LakeRow> {
+pub async fn rows(s3: &S3Store) -> Vec<LakeRow> {
     let mut rows = Vec::new();
     for key in keys(s3, "users/").await {
-        let body = bytes::Bytes::from(get(s3, &key).await);
+        let body = s3.get(&key).await.unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(body)
             .unwrap()
             .build()
             .unwrap();
         for batch in reader {
-            for row in user_record::lake::rows(&batch.unwrap()).unwrap() {
+            for row in ::lake::rows::rows(&batch.unwrap()).unwrap() {
                 rows.push(LakeRow {
                     key: key.clone(),
                     row,
@@ -87,7 +79,7 @@ pub async fn rows(s3: &aws_sdk_s3::Client) -> Vec<LakeRow> {
 }
 
 /// Every line of every error object under `_errors/`, with its object key.
-pub async fn errors(s3: &aws_sdk_s3::Client) -> Vec<(String, serde_json::Value)> {
+pub async fn errors(s3: &S3Store) -> Vec<(String, serde_json::Value)> {
     let mut lines = Vec::new();
     for key in keys(s3, "_errors/").await {
         let body = get(s3, &key).await;

@@ -6,4 +6,5 @@ pub mod env_file;
 pub mod lake;
 pub mod process;
 pub mod stack;
+pub mod tools;
 pub mod topic;

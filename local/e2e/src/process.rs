@@ -1,20 +1,18 @@
-//! Finding and killing the functions' processes under `cargo lambda watch`, from `/proc`, so
-//! that a test can crash a function the way an out-of-memory kill or a hardware fault would.
+//! Finding, pausing and killing the stack's processes, from `/proc`, so that a test can crash a
+//! function the way an out-of-memory kill or a hardware fault would, at a moment it chose.
 
 use std::collections::BTreeMap;
 
-/// `(parent pid, command name, CPU ticks used)` of a process, from `/proc/<pid>/stat`.
-fn stat(pid: u32) -> Option<(u32, String, u64)> {
+/// `(parent pid, command name)` of a process, from `/proc/<pid>/stat`.
+fn stat(pid: u32) -> Option<(u32, String)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // pid (comm) state ppid ... utime(14) stime(15): the name may hold spaces and parentheses
+    // pid (comm) state ppid ...: the name may hold spaces and parentheses
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let name = text[open + 1..close].to_string();
     let fields: Vec<&str> = text[close + 2..].split_whitespace().collect();
     let ppid = fields.get(1)?.parse().ok()?;
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((ppid, name, utime + stime))
+    Some((ppid, name))
 }
 
 /// Processes named `name` that descend from `root`.
@@ -25,7 +23,7 @@ pub fn descendants_named(root: u32, name: &str) -> Vec<u32> {
             .file_name()
             .to_str()
             .and_then(|s| s.parse::<u32>().ok())
-            && let Some((ppid, comm, _)) = stat(pid)
+            && let Some((ppid, comm)) = stat(pid)
         {
             processes.insert(pid, (ppid, comm));
         }
@@ -47,21 +45,53 @@ pub fn descendants_named(root: u32, name: &str) -> Vec<u32> {
         .collect()
 }
 
-/// CPU time (user + system, in clock ticks) a process has used; `None` once it is gone.
-pub fn cpu_ticks(pid: u32) -> Option<u64> {
-    stat(pid).map(|(_, _, ticks)| ticks)
-}
-
 /// Whether a process exists.
 pub fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Sends SIGKILL to a process.
-pub fn kill_9(pid: u32) {
+fn signal(pid: u32, name: &str) {
     let status = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
+        .args([&format!("-{name}"), &pid.to_string()])
         .status()
         .unwrap();
-    assert!(status.success(), "kill -9 {pid} failed");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// Sends SIGKILL to a process.
+pub fn kill_9(pid: u32) {
+    signal(pid, "KILL");
+}
+
+/// Freezes a process (SIGSTOP): it keeps its sockets, but reads and answers nothing.
+pub fn pause(pid: u32) {
+    signal(pid, "STOP");
+}
+
+/// Lets a frozen process run again (SIGCONT).
+pub fn resume(pid: u32) {
+    signal(pid, "CONT");
+}
+
+/// Whether some connection accepted on 127.0.0.1:`port` holds bytes its server has not read:
+/// a request sent to a frozen server. Read from `/proc/net/tcp`, whose `rx_queue` column is
+/// the bytes waiting in a socket's receive buffer.
+pub fn unread_request_on(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl local_address rem_address st tx_queue:rx_queue ...; 01 is ESTABLISHED
+        let (Some(local), Some(state), Some(queues)) =
+            (fields.get(1), fields.get(3), fields.get(4))
+        else {
+            return false;
+        };
+        let local_port = local
+            .rsplit_once(':')
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+        let rx_queue = queues
+            .split_once(':')
+            .and_then(|(_, rx)| u64::from_str_radix(rx, 16).ok());
+        local_port == Some(port) && *state == "01" && rx_queue.is_some_and(|n| n > 0)
+    })
 }

@@ -1,19 +1,39 @@
 //! Starting and stopping the local stack for a test run, and running the emulators.
 
 use std::{
+    fs::File,
     path::{Path, PathBuf},
     process::{Command, Output},
 };
 
 use crate::env_file::{local_env, repo_root};
 
-/// The stack, started with its state and lake under `dir`; stopped when dropped.
+/// The stack, started with its state and lake under `dir`; stopped when dropped. It holds the
+/// machine's stack lock for its whole life, since every stack listens on the same ports.
 pub struct Stack {
     pub dir: PathBuf,
     pub lake_root: PathBuf,
     /// Settings given to every service on top of the local env file (the functions inherit
     /// them from `cargo lambda watch`).
     env: Vec<(String, String)>,
+    _lock: File,
+}
+
+/// Takes the machine's stack lock (`USER_LAKE_STACK_LOCK`, default `/tmp/user-lake-stack.lock`:
+/// the file `make load` and the benchmarks lock too), waiting for whoever holds it.
+pub fn stack_lock() -> anyhow::Result<File> {
+    let path = std::env::var("USER_LAKE_STACK_LOCK")
+        .unwrap_or_else(|_| "/tmp/user-lake-stack.lock".into());
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    if file.try_lock().is_err() {
+        eprintln!("[stack] waiting for the stack lock {path}, held by another stack");
+        file.lock()?;
+    }
+    Ok(file)
 }
 
 fn script(dir: &Path, action: &str) -> Command {
@@ -34,6 +54,7 @@ impl Stack {
     /// Starts every service, fresh, under `dir`, with `env` set for all of them (a variable the
     /// env file sets itself cannot be overridden this way).
     pub fn up_with(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let lock = stack_lock()?;
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir)?;
         let stack = Stack {
@@ -43,6 +64,7 @@ impl Stack {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            _lock: lock,
         };
         stack.run_up(true)?;
         Ok(stack)
@@ -126,32 +148,33 @@ pub fn emulator(name: &str, args: &[&str]) -> Output {
     output
 }
 
-/// An emulator running in the background, its log lines (at INFO) collected as they come.
+/// An emulator running in the background, its JSON lines (one per invocation) collected from
+/// stdout as they come.
 pub struct Background {
     child: std::process::Child,
-    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Background {
-    /// Starts an emulator binary with `RUST_LOG=info`.
+    /// Starts an emulator binary; its log goes to the test's stderr.
     pub fn start(name: &str, args: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = emulator_command(name, args)
-            .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        let stderr = child.stderr.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
         let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = lines.clone();
         let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
+            for line in std::io::BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
             {
-                sink.lock().unwrap().push(line);
+                if let Ok(value) = serde_json::from_str(&line) {
+                    sink.lock().unwrap().push(value);
+                }
             }
         });
         Background {
@@ -161,62 +184,68 @@ impl Background {
         }
     }
 
-    /// The log lines so far that contain `text`.
-    pub fn lines_with(&self, text: &str) -> Vec<String> {
+    /// The JSON lines so far whose `event` is `event`.
+    pub fn events(&self, event: &str) -> Vec<serde_json::Value> {
         let lines = self.lines.lock().unwrap();
-        lines.iter().filter(|l| l.contains(text)).cloned().collect()
+        lines
+            .iter()
+            .filter(|l| l["event"] == event)
+            .cloned()
+            .collect()
     }
 
-    /// Waits until `done` holds for the log so far; false if it did not within `timeout`.
+    /// Records the trigger has had accepted so far (its `delivered` events).
+    pub fn delivered(&self) -> u64 {
+        self.events("delivered")
+            .iter()
+            .filter_map(|e| e["records"].as_u64())
+            .sum()
+    }
+
+    /// Waits until `done` holds; false if it did not within `timeout`.
     pub fn wait_for(&self, timeout: std::time::Duration, done: impl Fn(&Self) -> bool) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         while std::time::Instant::now() < deadline {
             if done(self) {
                 return true;
             }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         done(self)
     }
 
-    /// Asks the emulator to stop (SIGTERM), as Ctrl-C would, and waits for its end.
-    pub fn stop(self) -> Output {
+    /// Asks the emulator to stop (SIGTERM), as Ctrl-C would; its JSON lines, the summary last.
+    pub fn stop(self) -> Vec<serde_json::Value> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         self.wait()
     }
 
-    /// Waits for the emulator's end; its stdout, and its log as stderr.
-    pub fn wait(mut self) -> Output {
-        use std::io::Read;
-        let mut stdout = Vec::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            let _ = out.read_to_end(&mut stdout);
-        }
-        let status = self.child.wait().unwrap();
+    /// Waits for the emulator's end; its JSON lines, the summary last.
+    pub fn wait(mut self) -> Vec<serde_json::Value> {
+        let _ = self.child.wait();
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
-        let stderr = self.lines.lock().unwrap().join("\n").into_bytes();
-        Output {
-            status,
-            stdout,
-            stderr,
-        }
+        self.lines.lock().unwrap().clone()
     }
+}
+
+/// Every line of an emulator's stdout that is JSON.
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// The last line of an emulator's stdout that is a JSON object: its summary.
 pub fn summary(output: &Output) -> serde_json::Value {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
+    json_lines(&output.stdout)
+        .into_iter()
         .rev()
-        .find_map(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .ok()
-                .filter(|v| v.is_object())
-        })
+        .find(serde_json::Value::is_object)
         .unwrap_or_else(|| {
             panic!(
                 "no JSON summary in: {}",

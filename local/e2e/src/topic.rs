@@ -1,10 +1,10 @@
 //! Reading and writing the topic directly, independently of the pipeline.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use kafka_client::{KafkaClient, Start, TopicReader};
 use rdkafka::{
-    ClientConfig, Message, Offset, TopicPartitionList,
-    consumer::{BaseConsumer, Consumer},
+    ClientConfig,
     producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer},
 };
 
@@ -18,40 +18,36 @@ pub struct TopicMessage {
     pub value: Option<Vec<u8>>,
 }
 
-/// Every message of every partition, from the beginning until none has arrived for 3 s.
-///
-/// The end is found by reading rather than from the high watermarks: against tansu 0.6 the
-/// watermarks were seen to add up to less than what the topic held (773 of 900 messages).
-pub fn read_all(brokers: &str, topic: &str, partitions: i32) -> Vec<TopicMessage> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "e2e-reader")
-        .set("enable.auto.commit", "false")
-        .create()
+/// Every message of every partition, from the beginning to the topic's current end, as the
+/// replay finds it (the watermarks each partition had at the start, then 3 s with nothing new).
+pub fn read_all(brokers: &str, topic: &str) -> Vec<TopicMessage> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        assignment
-            .add_partition_offset(topic, partition, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&assignment).unwrap();
-    let mut messages = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last_seen = Instant::now();
-    while last_seen.elapsed() < Duration::from_secs(3) && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            last_seen = Instant::now();
-            messages.push(TopicMessage {
-                partition: m.partition(),
-                offset: m.offset(),
-                timestamp_ms: m.timestamp().to_millis().unwrap_or(-1),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-            });
-        }
-    }
-    messages
+    let client = KafkaClient::plaintext(brokers);
+    let records = runtime.block_on(async {
+        let mut reader = TopicReader::connect(
+            &client,
+            "e2e-reader",
+            topic,
+            Start::Beginning,
+            &[],
+            Duration::from_secs(3),
+        )
+        .unwrap();
+        reader.read_to_end().await.unwrap()
+    });
+    records
+        .into_iter()
+        .map(|r| TopicMessage {
+            partition: r.partition,
+            offset: r.offset,
+            timestamp_ms: r.timestamp.millis(),
+            key: r.key,
+            value: r.value,
+        })
+        .collect()
 }
 
 /// Writes raw messages to one partition and waits for every acknowledgement.

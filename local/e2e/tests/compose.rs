@@ -94,6 +94,23 @@ fn the_s3_store_serves_the_env_file_endpoint_bucket_and_credentials() {
 }
 
 #[test]
+fn the_users_api_is_built_here_and_served_at_the_env_file_url() {
+    let (compose, env) = (compose(), local_env());
+    let users_api = &compose["services"]["users-api"];
+    let dockerfile = users_api["build"]["dockerfile"].as_str().unwrap();
+    let recipe = std::fs::read_to_string(repo_root().join(dockerfile)).unwrap();
+    let api_port = env["USERS_API_URL"]
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap()
+        .to_string();
+    assert!(published_ports(users_api).contains(&format!("127.0.0.1:{api_port}:{api_port}")));
+    assert!(recipe.contains("-p users-api"), "{recipe}");
+    assert!(recipe.contains(&format!("0.0.0.0:{api_port}")), "{recipe}");
+}
+
+#[test]
 fn no_compose_port_collides_with_the_functions_endpoint() {
     let (compose, env) = (compose(), local_env());
     let lambda_port = port(&env["LAMBDA_ENDPOINT"]);

@@ -72,6 +72,16 @@ impl InvokeError {
     pub fn is_function_error(&self) -> bool {
         matches!(self, InvokeError::Function { .. })
     }
+
+    /// The `errorType` of the function's error document (`StoreFailed.Retryable`), when the
+    /// function ran and sent one.
+    pub fn error_type(&self) -> Option<String> {
+        let InvokeError::Function { body, .. } = self else {
+            return None;
+        };
+        let document: Value = serde_json::from_str(body).ok()?;
+        document["errorType"].as_str().map(str::to_owned)
+    }
 }
 
 /// Something that can run a function with a JSON payload and return its JSON response.
@@ -241,7 +251,7 @@ pub(crate) mod testing {
             function: function.to_owned(),
             status: 500,
             kind: "Unhandled".to_owned(),
-            body: r#"{"errorType":"Boom","errorMessage":"scripted"}"#.to_owned(),
+            body: r#"{"errorType":"StoreFailed.Retryable","errorMessage":"scripted"}"#.to_owned(),
         }
     }
 

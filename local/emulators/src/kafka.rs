@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use kafka_client::{KafkaClient, KafkaClientContext, owned_record};
+use msk_event::SourceRecord;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message, Timestamp};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 
-use crate::event::{RecordTimestamp, SourceRecord};
 use crate::template::StartingPosition;
 
 /// How long the group may go without reading while a batch is being retried before the broker
@@ -100,8 +100,6 @@ pub trait RecordSource {
 /// Settings of the Kafka consumer group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaSourceConfig {
-    /// Bootstrap brokers, comma-separated.
-    pub brokers: String,
     /// Topic to consume.
     pub topic: String,
     /// Consumer group id.
@@ -112,23 +110,24 @@ pub struct KafkaSourceConfig {
 
 /// An rdkafka consumer group member with auto-commit off.
 pub struct KafkaSource {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<KafkaClientContext>,
 }
 
 impl KafkaSource {
     /// Creates the consumer and subscribes to the topic; the group is joined on the first read.
-    pub fn connect(config: &KafkaSourceConfig) -> Result<Self, SourceError> {
+    pub fn connect(client: &KafkaClient, config: &KafkaSourceConfig) -> Result<Self, SourceError> {
         let connect_error = |source| SourceError::Connect {
             target: format!(
                 "{} from {} as group {}",
-                config.topic, config.brokers, config.group_id
+                config.topic,
+                client.brokers(),
+                config.group_id
             ),
             source,
         };
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
+        let consumer: StreamConsumer<KafkaClientContext> = client
+            .client_config("user-lake-msk-trigger")
             .set("group.id", &config.group_id)
-            .set("client.id", "user-lake-msk-trigger")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set(
@@ -139,7 +138,7 @@ impl KafkaSource {
             .set("max.poll.interval.ms", MAX_POLL_INTERVAL_MS)
             // Notice a topic created after start-up within seconds rather than minutes.
             .set("topic.metadata.refresh.interval.ms", "5000")
-            .create()
+            .create_with_context(client.context())
             .map_err(connect_error)?;
         consumer
             .subscribe(&[&config.topic])
@@ -178,36 +177,10 @@ impl RecordSource for KafkaSource {
     }
 }
 
-/// Copies what the MSK event needs out of a borrowed rdkafka message.
-pub fn owned_record<M: Message>(message: &M) -> SourceRecord {
-    let timestamp = match message.timestamp() {
-        Timestamp::CreateTime(ms) => RecordTimestamp::CreateTime(ms),
-        Timestamp::LogAppendTime(ms) => RecordTimestamp::LogAppendTime(ms),
-        Timestamp::NotAvailable => RecordTimestamp::NotAvailable,
-    };
-    let headers = message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                .collect()
-        })
-        .unwrap_or_default();
-    SourceRecord {
-        topic: message.topic().to_owned(),
-        partition: message.partition(),
-        offset: message.offset(),
-        timestamp,
-        key: message.key().map(<[u8]>::to_vec),
-        value: message.payload().map(<[u8]>::to_vec),
-        headers,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use msk_event::RecordTimestamp;
 
     fn record(partition: i32, offset: i64) -> SourceRecord {
         SourceRecord {
@@ -240,42 +213,6 @@ mod tests {
                 "users_created-0@5",
                 "users_created-1@9",
                 "users_created-2@1"
-            ]
-        );
-    }
-
-    #[test]
-    fn owned_record_copies_an_rdkafka_message() {
-        use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "trace",
-                value: Some(&[1u8, 255][..]),
-            })
-            .insert(Header::<&[u8]> {
-                key: "none",
-                value: None,
-            });
-        let message = OwnedMessage::new(
-            Some(b"v".to_vec()),
-            Some(b"k".to_vec()),
-            "users_created".to_owned(),
-            Timestamp::LogAppendTime(42),
-            2,
-            17,
-            Some(headers),
-        );
-        let r = owned_record(&message);
-        assert_eq!(r.partition, 2);
-        assert_eq!(r.offset, 17);
-        assert_eq!(r.timestamp, RecordTimestamp::LogAppendTime(42));
-        assert_eq!(r.key.as_deref(), Some(&b"k"[..]));
-        assert_eq!(r.value.as_deref(), Some(&b"v"[..]));
-        assert_eq!(
-            r.headers,
-            vec![
-                ("trace".to_owned(), Some(vec![1, 255])),
-                ("none".to_owned(), None)
             ]
         );
     }

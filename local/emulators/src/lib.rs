@@ -5,11 +5,11 @@
 //! Both call the functions through the Lambda Invoke API that `cargo lambda watch` serves, and
 //! both read their settings from the SAM template, so a local run exercises the same events,
 //! rates and batching rules as the deployed stack. The `schedule` and `msk-trigger` binaries
-//! only wire flags and environment to the pieces here.
+//! only wire flags and environment to the pieces here. Both print what they do as JSON lines on
+//! stdout (one per invocation, then a summary), which is what tests and scripts read; their
+//! log goes to stderr.
 
-pub mod batcher;
 pub mod duration;
-pub mod event;
 pub mod invoke;
 pub mod kafka;
 pub mod schedule;
@@ -28,35 +28,4 @@ pub fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-}
-
-/// An error with all its causes, `outer: cause: root cause`, for one-line reports.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Some libraries repeat their cause in their own message; skip exact repeats.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::error_chain;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer")]
-    struct Outer(#[source] std::io::Error);
-
-    #[test]
-    fn error_chain_lists_every_cause_once() {
-        let error = Outer(std::io::Error::other("root cause"));
-        assert_eq!(error_chain(&error), "outer: root cause");
-    }
 }

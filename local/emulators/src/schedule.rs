@@ -115,8 +115,8 @@ pub struct ScheduleConfig {
     pub detail: serde_json::Map<String, Value>,
 }
 
-/// How a schedule run went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a schedule run went; printed as the last JSON line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ScheduleReport {
     /// Invocations made.
     pub invocations: u64,
@@ -126,12 +126,13 @@ pub struct ScheduleReport {
 
 /// Invokes the function at the configured rate until `times` invocations were made, the first
 /// failure with `fail_fast`, or a stop request. Each invocation's outcome is passed to `report`
-/// as one line.
+/// as one JSON value: `{"event": "invoked", "run": 1, "ok": true, "duration_ms": 120,
+/// "response": {...}}`, or with `"ok": false` the `errorType` and `error`.
 pub async fn run<I: Invoker>(
     invoker: &I,
     config: &ScheduleConfig,
     shutdown: &mut Shutdown,
-    mut report: impl FnMut(&str),
+    mut report: impl FnMut(Value),
 ) -> ScheduleReport {
     let mut ticker = tokio::time::interval(config.every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -157,15 +158,27 @@ pub async fn run<I: Invoker>(
         let payload = serde_json::to_vec(&event).unwrap_or_default();
         let started = Instant::now();
         let result = invoker.invoke(&config.function, &payload).await;
-        let millis = started.elapsed().as_millis();
+        let millis = started.elapsed().as_millis() as u64;
         match result {
-            Ok(response) => report(&format!("#{number} ok {millis}ms {response}")),
+            Ok(response) => report(json!({
+                "event": "invoked",
+                "function": config.function,
+                "run": number,
+                "ok": true,
+                "duration_ms": millis,
+                "response": response,
+            })),
             Err(error) => {
                 outcome.failures += 1;
-                report(&format!(
-                    "#{number} failed {millis}ms {}",
-                    crate::error_chain(&error)
-                ));
+                report(json!({
+                    "event": "invoked",
+                    "function": config.function,
+                    "run": number,
+                    "ok": false,
+                    "duration_ms": millis,
+                    "errorType": error.error_type(),
+                    "error": lambda_kit::error_chain(&error),
+                }));
                 if config.fail_fast {
                     break;
                 }
@@ -267,7 +280,7 @@ mod tests {
             &invoker,
             &config(Some(3), false),
             &mut Shutdown::never(),
-            |l| lines.push(l.to_owned()),
+            |line| lines.push(line),
         )
         .await;
         assert_eq!(
@@ -279,15 +292,22 @@ mod tests {
         );
         // First at once, then two intervals.
         assert_eq!(started.elapsed(), Duration::from_secs(120));
+        let outcome = |l: &Value| (l["run"].as_u64(), l["ok"].as_bool());
+        let outcomes: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                (Some(1), Some(true)),
+                (Some(2), Some(false)),
+                (Some(3), Some(true))
+            ]
+        );
+        assert_eq!(lines[0]["response"], json!({"produced": 3}));
+        assert_eq!(lines[1]["errorType"], "StoreFailed.Retryable");
         assert!(
-            lines[0].starts_with("#1 ok") && lines[0].contains(r#"{"produced":3}"#),
+            lines[1]["error"].as_str().unwrap().contains("Unhandled"),
             "{lines:?}"
         );
-        assert!(
-            lines[1].starts_with("#2 failed") && lines[1].contains("Unhandled"),
-            "{lines:?}"
-        );
-        assert!(lines[2].starts_with("#3 ok"), "{lines:?}");
         let calls = invoker.calls();
         assert!(
             calls

@@ -6,6 +6,9 @@
 //! Lambda does for a partition, and a record is committed only after the function returned
 //! success for it (at-least-once: a stop during retries leaves the batch uncommitted, to be
 //! read again on the next run).
+//!
+//! Every invocation is reported as one JSON value (`{"event": "delivered", ...}` or
+//! `{"event": "invoke_failed", ...}`), which the binary prints as a line on stdout.
 
 use std::time::Duration;
 
@@ -13,8 +16,13 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::batcher::{BatchLimits, Batcher, CloseReason, MAX_PAYLOAD_BYTES, Offer};
-use crate::event::{self, EventError, EventSource, SourceRecord};
+use lambda_kit::error_chain;
+use msk_event::{
+    BatchLimits, Batcher, CloseReason, EventSource, MAX_PAYLOAD_BYTES, Offer, SourceRecord,
+    envelope_json_len, event_json, record_json_len,
+};
+use serde_json::json;
+
 use crate::invoke::{InvokeError, Invoker};
 use crate::kafka::{RecordSource, commit_offsets};
 use crate::shutdown::Shutdown;
@@ -39,13 +47,6 @@ pub enum TriggerError {
         retries: u32,
         #[source]
         source: Box<InvokeError>,
-    },
-    /// A batch could not be serialised into an event.
-    #[error("cannot build the event for records {partitions}")]
-    Event {
-        partitions: String,
-        #[source]
-        source: EventError,
     },
 }
 
@@ -152,9 +153,21 @@ pub async fn run<S: RecordSource, I: Invoker>(
     config: &TriggerConfig,
     shutdown: &mut Shutdown,
 ) -> Finished {
+    run_reporting(source, invoker, config, shutdown, &mut |_| {}).await
+}
+
+/// [`run`], passing each invocation's outcome to `report` as it happens.
+pub async fn run_reporting<S: RecordSource, I: Invoker>(
+    source: &mut S,
+    invoker: &I,
+    config: &TriggerConfig,
+    shutdown: &mut Shutdown,
+    report: &mut dyn FnMut(Value),
+) -> Finished {
     let mut trigger = Trigger {
         config,
         summary: Summary::default(),
+        report,
     };
     let error = match trigger.run(source, invoker, shutdown).await {
         Ok(stopped) => {
@@ -182,6 +195,7 @@ enum Delivery {
 struct Trigger<'a> {
     config: &'a TriggerConfig,
     summary: Summary,
+    report: &'a mut dyn FnMut(Value),
 }
 
 impl Trigger<'_> {
@@ -191,12 +205,7 @@ impl Trigger<'_> {
         invoker: &I,
         shutdown: &mut Shutdown,
     ) -> Result<StopReason, TriggerError> {
-        let envelope = event::envelope_json_len(&self.config.source).map_err(|source| {
-            TriggerError::Event {
-                partitions: String::new(),
-                source,
-            }
-        })?;
+        let envelope = envelope_json_len(&self.config.source);
         let mut batcher: Batcher<SourceRecord> = Batcher::new(self.config.limits, envelope);
         let mut carried: Option<SourceRecord> = None;
         let mut last_activity = Instant::now();
@@ -206,7 +215,7 @@ impl Trigger<'_> {
             let mut stop: Option<StopReason> = None;
             if let Some(record) = carried.take() {
                 // The record that did not fit into the previous batch opens this one.
-                closed = offer(&mut batcher, record, &mut carried)?;
+                closed = offer(&mut batcher, record, &mut carried);
             }
             while closed.is_none() && stop.is_none() {
                 let now = Instant::now();
@@ -237,14 +246,14 @@ impl Trigger<'_> {
                 match next {
                     Ok(Some(record)) => {
                         last_activity = Instant::now();
-                        closed = offer(&mut batcher, record, &mut carried)?;
+                        closed = offer(&mut batcher, record, &mut carried);
                     }
                     // Timed out: a non-empty batch has reached its deadline (or, with a zero
                     // window, has taken everything that was available).
                     Ok(None) if !batcher.is_empty() => closed = Some(CloseReason::Window),
                     Ok(None) => {}
                     Err(error) => {
-                        tracing::warn!(error = %crate::error_chain(&error), "reading from Kafka failed; retrying");
+                        tracing::warn!(error = %error_chain(&error), "reading from Kafka failed; retrying");
                         tokio::time::sleep(READ_ERROR_PAUSE).await;
                     }
                 }
@@ -277,11 +286,7 @@ impl Trigger<'_> {
         reason: CloseReason,
     ) -> Result<Delivery, TriggerError> {
         let partitions = offset_ranges(&records);
-        let payload = event::event_json(&event::kafka_event(&self.config.source, &records))
-            .map_err(|source| TriggerError::Event {
-                partitions: partitions.clone(),
-                source,
-            })?;
+        let payload = event_json(&self.config.source, &records);
         if payload.len() > MAX_PAYLOAD_BYTES {
             // Lambda would reject this invocation (payload over 6 MB); it is sent anyway so the
             // record is not silently lost, and the function decides.
@@ -303,7 +308,18 @@ impl Trigger<'_> {
                     self.summary.batches += 1;
                     self.summary.records += records.len() as u64;
                     self.summary.add_response(&response);
-                    tracing::info!(
+                    (self.report)(json!({
+                        "event": "delivered",
+                        "batch": self.summary.batches,
+                        "records": records.len(),
+                        "partitions": partitions,
+                        "bytes": payload.len(),
+                        "closed_by": reason.label(),
+                        "retries": retries,
+                        "duration_ms": millis as u64,
+                        "response": response,
+                    }));
+                    tracing::debug!(
                         batch = self.summary.batches,
                         records = records.len(),
                         %partitions,
@@ -319,19 +335,30 @@ impl Trigger<'_> {
                     if let Err(error) = source.commit(&offsets) {
                         self.summary.commit_failures += 1;
                         tracing::error!(
-                            error = %crate::error_chain(&error),
+                            error = %error_chain(&error),
                             "commit failed; these records may be delivered again"
                         );
                     }
                     return Ok(Delivery::Accepted);
                 }
                 Err(error) => {
-                    if self
+                    let exhausted = self
                         .config
                         .retry
                         .max_retries
-                        .is_some_and(|max| retries >= max)
-                    {
+                        .is_some_and(|max| retries >= max);
+                    let delay = self.config.retry.delay(retries);
+                    (self.report)(json!({
+                        "event": "invoke_failed",
+                        "records": records.len(),
+                        "partitions": partitions,
+                        "retries": retries,
+                        "duration_ms": millis as u64,
+                        "errorType": error.error_type(),
+                        "error": error_chain(&error),
+                        "retry_in_ms": (!exhausted).then_some(delay.as_millis() as u64),
+                    }));
+                    if exhausted {
                         return Err(TriggerError::RetriesExhausted {
                             function: self.config.function.clone(),
                             records: records.len(),
@@ -340,13 +367,12 @@ impl Trigger<'_> {
                             source: Box::new(error),
                         });
                     }
-                    let delay = self.config.retry.delay(retries);
                     tracing::warn!(
                         records = records.len(),
                         %partitions,
                         duration_ms = millis as u64,
                         retry_in_ms = delay.as_millis() as u64,
-                        error = %crate::error_chain(&error),
+                        error = %error_chain(&error),
                         "invoking {} failed; retrying the same batch",
                         self.config.function
                     );
@@ -375,24 +401,17 @@ fn offer(
     batcher: &mut Batcher<SourceRecord>,
     record: SourceRecord,
     carried: &mut Option<SourceRecord>,
-) -> Result<Option<CloseReason>, TriggerError> {
-    let bytes = event::record_json_len(&event::kafka_record(&record)).map_err(|source| {
-        TriggerError::Event {
-            partitions: format!("{}[{}]", record.group_key(), record.offset),
-            source,
-        }
-    })?;
+) -> Option<CloseReason> {
+    let bytes = record_json_len(&record);
     let key = record.group_key();
-    Ok(
-        match batcher.offer(record, &key, bytes, Instant::now().into_std()) {
-            Offer::Added => None,
-            Offer::Closed(reason) => Some(reason),
-            Offer::Rejected(record) => {
-                *carried = Some(record);
-                Some(CloseReason::PayloadSize)
-            }
-        },
-    )
+    match batcher.offer(record, &key, bytes, Instant::now().into_std()) {
+        Offer::Added => None,
+        Offer::Closed(reason) => Some(reason),
+        Offer::Rejected(record) => {
+            *carried = Some(record);
+            Some(CloseReason::PayloadSize)
+        }
+    }
 }
 
 /// `topic-partition[first..=last]` for each partition in the batch, for logs.
@@ -413,10 +432,10 @@ pub fn offset_ranges(records: &[SourceRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::RecordTimestamp;
     use crate::invoke::testing::{ScriptedInvoker, function_error};
     use crate::kafka::{PartitionOffset, SourceError};
     use crate::shutdown;
+    use msk_event::RecordTimestamp;
     use serde_json::json;
     use std::collections::VecDeque;
     use std::sync::{Arc, Mutex};
@@ -602,6 +621,34 @@ mod tests {
                 stopped: StopReason::Idle,
             }
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_invocation_is_reported_as_one_json_event_with_the_functions_error_type() {
+        let (mut source, invoker, _) = harness(
+            vec![(0, record(0, 0)), (0, record(0, 1))],
+            vec![Err(function_error("sink"))],
+        );
+        let mut events = Vec::new();
+        let finished = run_reporting(
+            &mut source,
+            &invoker,
+            &config(500, 1000, None),
+            &mut Shutdown::never(),
+            &mut |event| events.push(event),
+        )
+        .await;
+        assert!(finished.error.is_none());
+        let kinds: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["invoke_failed", "delivered"]);
+        assert_eq!(events[0]["errorType"], "StoreFailed.Retryable");
+        assert_eq!(events[0]["retry_in_ms"], 1000);
+        assert_eq!(events[1]["records"], 2);
+        assert_eq!(events[1]["retries"], 1);
+        assert_eq!(events[1]["response"]["written"], 1);
     }
 
     #[tokio::test(start_paused = true)]

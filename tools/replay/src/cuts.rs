@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use compactor::plan::Span;
+use lake::Layout;
 
 /// Offset boundaries of the lake's existing objects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -13,13 +13,12 @@ pub struct Cuts {
 }
 
 impl Cuts {
-    /// The boundaries of every object under `users/` whose name declares an offset range;
-    /// other keys (merged objects, other formats) are ignored.
-    pub fn from_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Self {
+    /// The boundaries of every original Parquet object of the lake among `keys`; other keys
+    /// (merged objects, other formats) are ignored.
+    pub fn from_keys<'a>(layout: &Layout, keys: impl IntoIterator<Item = &'a str>) -> Self {
         let mut cuts = Cuts::default();
         for key in keys {
-            let name = key.rsplit('/').next().unwrap_or(key);
-            if let Some(span) = Span::of_original(name) {
+            if let Some((_, span)) = layout.original_span(key) {
                 let at = (span.topic, span.partition);
                 cuts.starts
                     .entry(at.clone())
@@ -63,12 +62,15 @@ mod tests {
 
     #[test]
     fn batches_are_cut_at_the_edges_of_existing_objects_only() {
-        let cuts = Cuts::from_keys([
-            "users/dt=2026-11-24/hour=12/users_created-0-10-19.parquet",
-            "users/dt=2026-11-24/hour=13/users_created-0-20-24.parquet",
-            "users/dt=2026-11-24/hour=13/compacted-0011223344556677.parquet",
-            "users/dt=2026-11-24/hour=13/users_created-1-20-24.jsonl",
-        ]);
+        let cuts = Cuts::from_keys(
+            &Layout::new(""),
+            [
+                "users/dt=2026-11-24/hour=12/users_created-0-10-19.parquet",
+                "users/dt=2026-11-24/hour=13/users_created-0-20-24.parquet",
+                "users/dt=2026-11-24/hour=13/compacted-0011223344556677.parquet",
+                "users/dt=2026-11-24/hour=13/users_created-1-20-24.jsonl",
+            ],
+        );
         assert_eq!(cuts.len(), 2);
         assert!(
             !cuts.separates("users_created", 0, 10, 11),

@@ -1,6 +1,8 @@
 //! Replaying the topic into the lake: read `users_created` from a chosen start to its current
-//! end and feed the records, in MSK-event-sized batches, to the sink's own [`sink::handle`], as
-//! the event source mapping would. For backfills (a lake lost or started late) and rebuilds.
+//! end and hand the records, in batches cut as the event source mapping cuts them, to the
+//! sink's own [`sink::handle`]. For backfills (a lake lost or started late), rebuilds, and the
+//! batches the mapping gave up on. It connects to Kafka with the same `KAFKA_*` settings as
+//! the producer (plaintext, SCRAM or MSK IAM).
 //!
 //! The sink names an object by the first and last offset of its batch's records in one
 //! partition and hour, so a replay cut into other batches than the original delivery would
@@ -14,8 +16,6 @@
 
 pub mod cuts;
 pub mod replayer;
-pub mod source;
 
 pub use cuts::Cuts;
 pub use replayer::{ReplayError, ReplaySummary, Replayer};
-pub use source::{Start, TopicReader};

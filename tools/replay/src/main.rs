@@ -1,15 +1,17 @@
-//! `replay`: reads `users_created` from a start to its current end and feeds the records to the
-//! sink's code, writing the lake directly (the sink's settings, from the same environment).
+//! `replay`: reads `users_created` from a start to its current end and hands the records to the
+//! sink's code, writing the lake directly. The lake's settings (`LAKE_*`, `OUTPUT_FORMATS`, ...)
+//! and Kafka's (`KAFKA_BROKERS`, `KAFKA_SECURITY`, ...) come from the same environment as the
+//! functions'. It prints one JSON summary on stdout.
 
-use std::time::Duration;
+use std::{process::ExitCode, time::Duration};
 
-use anyhow::Context;
 use clap::Parser;
-use compactor::{LakeStore, S3LakeStore};
-use emulators::{batcher::MAX_PAYLOAD_BYTES, duration::parse_duration, event::EventSource};
-use replay::{Cuts, Replayer, Start, TopicReader};
-use sink::{S3Store, Sink, SinkConfig};
-use user_record::settings::ProcessEnv;
+use kafka_client::{KafkaClient, KafkaSettings, Start, TopicReader};
+use lake::{ObjectStore, OutputFormat, S3Store};
+use lambda_kit::{Classified, error_chain, settings::ProcessEnv};
+use msk_event::{EventSource, MAX_PAYLOAD_BYTES};
+use replay::{Cuts, ReplayError, Replayer};
+use sink::{Sink, SinkConfig};
 
 /// Replay the topic into the lake through the sink's code.
 #[derive(Debug, Parser)]
@@ -18,9 +20,6 @@ struct Args {
     /// Where to start in every partition: `beginning`, an offset, or an RFC 3339 time.
     #[arg(long, default_value = "beginning")]
     from: Start,
-    /// Bootstrap brokers.
-    #[arg(long, env = "KAFKA_BROKERS")]
-    brokers: String,
     /// Topic to replay.
     #[arg(long, env = "KAFKA_TOPIC", default_value = user_record::DEFAULT_TOPIC)]
     topic: String,
@@ -35,7 +34,7 @@ struct Args {
     max_event_bytes: usize,
     /// The end is reached once every partition's starting high watermark was read and nothing
     /// arrived for this long.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     idle: Duration,
     /// Do not align batches with the lake's existing objects (writes new keys beside them).
     #[arg(long)]
@@ -43,37 +42,57 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    emulators::init_tracing();
-    let args = Args::parse();
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Args::parse()).await {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let failure = serde_json::json!({
+                "errorType": error.error_type(),
+                "error": error_chain(&error),
+            });
+            println!("{failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<serde_json::Value, ReplayError> {
     let config = SinkConfig::from_source(&ProcessEnv)?;
+    let kafka = KafkaSettings::from_source(&ProcessEnv)?;
+    let client = KafkaClient::resolve(&kafka).await?;
     let shared = aws_config::load_from_env().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(config.s3_force_path_style)
-            .build(),
-    );
+    let lake = S3Store::new(config.lake.s3_client_from(&shared), &config.lake.bucket);
+    let layout = &config.lake.layout;
     let cuts = if args.no_align {
         Cuts::default()
     } else {
-        let lake = S3LakeStore::new(s3.clone(), config.lake_bucket.clone());
-        let listed = lake.list(&format!("{}users/", config.lake_prefix)).await?;
-        Cuts::from_keys(listed.iter().map(|o| o.key.as_str()))
+        let root = layout.root(OutputFormat::Parquet);
+        let listed = lake.list(&root).await?;
+        Cuts::from_keys(layout, listed.iter().map(|o| o.key.as_str()))
     };
-    tracing::info!(objects = cuts.len(), "aligning with the lake's objects");
-    let sink = Sink::new(S3Store::new(s3, config.lake_bucket.clone()), &config);
+    tracing::debug!(objects = cuts.len(), "aligning with the lake's objects");
     let region = shared
         .region()
         .map_or("us-east-1".to_string(), ToString::to_string);
     let mut replayer = Replayer::new(
-        sink,
+        Sink::new(lake, &config),
         cuts,
         args.batch_size,
         args.max_event_bytes,
-        EventSource::local(&region, &args.brokers),
-    )?;
+        EventSource::local(&region, client.brokers()),
+    );
     let mut reader = TopicReader::connect(
-        &args.brokers,
+        &client,
+        "user-lake-replay",
         &args.topic,
         args.from,
         &args.partitions,
@@ -82,14 +101,6 @@ async fn main() -> anyhow::Result<()> {
     while let Some(record) = reader.next().await? {
         replayer.offer(record).await?;
     }
-    let summary = replayer.finish().await.context("replay stopped")?;
-    tracing::info!(
-        batches = summary.batches,
-        records = summary.records,
-        written = summary.written,
-        rejected = summary.rejected,
-        "replay finished"
-    );
-    println!("{}", serde_json::to_string(&summary)?);
-    Ok(())
+    let summary = replayer.finish().await?;
+    Ok(serde_json::to_value(&summary).unwrap_or_default())
 }

@@ -1,18 +1,20 @@
 //! Batching replayed records the way the event source mapping does (by record count and event
-//! payload size), one topic-partition per event and aligned with the lake's existing objects,
-//! and handing each event to the sink.
+//! payload size), one topic-partition per batch and aligned with the lake's existing objects,
+//! and handing each batch to the sink's code directly: the records as read, no event JSON.
 
 use std::{
     collections::BTreeMap,
     time::{Duration, Instant},
 };
 
-use emulators::{
-    batcher::{BatchLimits, Batcher, Offer},
-    event::{self, EventError, EventSource, SourceRecord},
+use kafka_client::ReadError;
+use lake::{ObjectStore, StoreError};
+use lambda_kit::{Classified, Retry};
+use msk_event::{
+    BatchLimits, Batcher, EventSource, Offer, SourceRecord, envelope_json_len, record_json_len,
 };
 use serde::Serialize;
-use sink::{MskEvent, ObjectStore, Sink, SinkError};
+use sink::{Batch, Sink, SinkError};
 
 use crate::Cuts;
 
@@ -20,12 +22,12 @@ use crate::Cuts;
 /// rewrites the same objects.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// A batch could not be turned into an MSK event.
-    #[error("cannot build the MSK event: {0}")]
-    Event(#[from] EventError),
-    /// The built event did not read back as the sink's event (a defect).
-    #[error("the MSK event does not parse as the sink's event: {0}")]
-    Parse(#[from] serde_json::Error),
+    /// A setting is missing or invalid.
+    #[error(transparent)]
+    Setting(#[from] lambda_kit::settings::SettingError),
+    /// The Kafka credentials could not be resolved (SCRAM secret, IAM signing).
+    #[error(transparent)]
+    Auth(#[from] kafka_client::AuthError),
     /// The sink failed a batch (an S3 write, say).
     #[error("the sink failed the batch of {key} offsets {first}-{last}: {source}")]
     Sink {
@@ -35,20 +37,35 @@ pub enum ReplayError {
         #[source]
         source: Box<SinkError>,
     },
-    /// Reading the topic failed.
-    #[error("cannot read {target}: {source}")]
-    Kafka {
-        /// `<topic> from <brokers>`.
-        target: String,
-        #[source]
-        source: rdkafka::error::KafkaError,
-    },
-    /// A start time has no offset on the broker, or the topic has no partitions.
-    #[error("cannot start the replay of {topic}: {problem}")]
-    Start { topic: String, problem: String },
+    /// Reading the topic failed, or could not start.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// The lake could not be listed to align the batches.
     #[error("cannot list the lake to align batches: {0}")]
-    Lake(#[from] compactor::StoreError),
+    Lake(#[from] StoreError),
+}
+
+impl Classified for ReplayError {
+    fn kind(&self) -> &'static str {
+        match self {
+            ReplayError::Setting(_) => "InvalidSetting",
+            ReplayError::Auth(error) => error.kind(),
+            ReplayError::Sink { .. } => "SinkFailed",
+            ReplayError::Read(_) => "ReadFailed",
+            ReplayError::Lake(_) => "StoreFailed",
+        }
+    }
+
+    fn retry(&self) -> Retry {
+        match self {
+            ReplayError::Setting(_) => Retry::Fatal,
+            ReplayError::Auth(error) => error.retry(),
+            ReplayError::Sink { source, .. } => source.retry(),
+            ReplayError::Read(ReadError::Kafka { .. }) => Retry::Retryable,
+            ReplayError::Read(ReadError::Start { .. }) => Retry::Fatal,
+            ReplayError::Lake(error) => error.retry(),
+        }
+    }
 }
 
 /// What a replay did.
@@ -66,7 +83,7 @@ pub struct ReplaySummary {
     pub objects: usize,
     /// Bytes the sink wrote.
     pub bytes: usize,
-    /// Largest event payload delivered, in bytes.
+    /// Largest batch delivered, in bytes of the MSK event it would make.
     pub largest_event_bytes: usize,
 }
 
@@ -78,7 +95,6 @@ pub struct Replayer<S> {
     sink: Sink<S>,
     cuts: Cuts,
     limits: BatchLimits,
-    source: EventSource,
     envelope_bytes: usize,
     open: BTreeMap<String, (Batcher<SourceRecord>, i64)>,
     summary: ReplaySummary,
@@ -86,16 +102,17 @@ pub struct Replayer<S> {
 
 impl<S: ObjectStore> Replayer<S> {
     /// A replayer writing through `sink`, with batches of at most `max_records` records and
-    /// `max_payload_bytes` bytes of event JSON, cut at the edges of `cuts`.
+    /// `max_payload_bytes` bytes of the event JSON they would make with `source`, cut at the
+    /// edges of `cuts`.
     pub fn new(
         sink: Sink<S>,
         cuts: Cuts,
         max_records: usize,
         max_payload_bytes: usize,
         source: EventSource,
-    ) -> Result<Self, ReplayError> {
-        Ok(Self {
-            envelope_bytes: event::envelope_json_len(&source)?,
+    ) -> Self {
+        Self {
+            envelope_bytes: envelope_json_len(&source),
             sink,
             cuts,
             limits: BatchLimits {
@@ -103,16 +120,15 @@ impl<S: ObjectStore> Replayer<S> {
                 window: NO_WINDOW,
                 max_payload_bytes,
             },
-            source,
             open: BTreeMap::new(),
             summary: ReplaySummary::default(),
-        })
+        }
     }
 
     /// Takes the next record of its partition (records of one partition in offset order).
     pub async fn offer(&mut self, record: SourceRecord) -> Result<(), ReplayError> {
         let group = record.group_key();
-        let bytes = event::record_json_len(&event::kafka_record(&record))?;
+        let bytes = record_json_len(&record);
         let cut = self.open.get(&group).is_some_and(|(batch, last)| {
             !batch.is_empty()
                 && self
@@ -160,15 +176,13 @@ impl<S: ObjectStore> Replayer<S> {
         let Some((batch, _)) = self.open.get_mut(group) else {
             return Ok(());
         };
+        let event_bytes = batch.payload_bytes();
         let records = batch.take();
         let (Some(first), Some(last)) = (records.first(), records.last()) else {
             return Ok(());
         };
         let (first, last) = (first.offset, last.offset);
-        let json = event::event_json(&event::kafka_event(&self.source, &records))?;
-        let text: &serde_json::value::RawValue = serde_json::from_slice(&json)?;
-        let msk = MskEvent::from_json(text.get())?;
-        let done = sink::handle(&msk, &self.sink, chrono::Utc::now())
+        let done = sink::handle(Batch::Records(&records), &self.sink, chrono::Utc::now())
             .await
             .map_err(|source| ReplayError::Sink {
                 key: group.to_string(),
@@ -183,7 +197,7 @@ impl<S: ObjectStore> Replayer<S> {
         summary.rejected += done.rejected;
         summary.objects += done.objects.len();
         summary.bytes += done.bytes;
-        summary.largest_event_bytes = summary.largest_event_bytes.max(json.len());
+        summary.largest_event_bytes = summary.largest_event_bytes.max(event_bytes);
         tracing::debug!(group, first, last, records = done.records, "batch replayed");
         Ok(())
     }

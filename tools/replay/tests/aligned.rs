@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use compactor::MemoryStore;
-use emulators::event::{self, EventSource, RecordTimestamp, SourceRecord};
+use lake::{Layout, testing::MemoryStore};
+use msk_event::{EventSource, MskEvent, RecordTimestamp, SourceRecord, event_json};
 use replay::{Cuts, ReplaySummary, Replayer};
-use sink::{MskEvent, Sink, SinkConfig};
+use sink::{Batch, Sink, SinkConfig};
 use user_record::UserRecord;
 
 /// 12:50 UTC on 2026-11-24; records are a minute apart, so they cross into hour 13.
@@ -19,13 +19,13 @@ fn record(partition: i32, offset: i64) -> SourceRecord {
     let n = i64::from(partition) * 1000 + offset;
     let user = UserRecord {
         id: format!("00000000-0000-4000-8000-{n:012}").parse().unwrap(),
-        first_name: format!("Ana {n}"),
+        first_name: format!("Ana {n}").into(),
         last_name: "Çelik".into(),
         gender: "female".into(),
         address: "1 Rue de la Paix, Paris, Île-de-France, France".into(),
         post_code: "75002".into(),
-        email: format!("ana{n}@example.com"),
-        username: format!("ana{n}"),
+        email: format!("ana{n}@example.com").into(),
+        username: format!("ana{n}").into(),
         dob: chrono::DateTime::from_timestamp(600_000_000 + n, 0).unwrap(),
         registered_date: chrono::DateTime::from_timestamp(1_400_000_000 + n, 0).unwrap(),
         phone: "01-23-45-67-89".into(),
@@ -56,13 +56,15 @@ fn topic() -> Vec<SourceRecord> {
 }
 
 fn sink(store: &MemoryStore) -> Sink<&MemoryStore> {
-    Sink::new(
-        store,
-        &SinkConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap(),
-    )
+    let config = SinkConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap();
+    let mut sink = Sink::new(store, &config);
+    // the sink's summary lines stay out of the test output
+    sink.metrics = lambda_kit::emf::Metrics::captured(config.metrics).0;
+    sink
 }
 
-/// Delivers the topic as the trigger did: batches of uneven sizes across partitions.
+/// Delivers the topic as the trigger did: batches of uneven sizes across partitions, each as
+/// the MSK event JSON the sink is invoked with.
 async fn delivered_by_the_trigger(store: &MemoryStore, records: &[SourceRecord]) {
     let source = EventSource::local("us-east-1", "127.0.0.1:9092");
     let sink = sink(store);
@@ -73,9 +75,11 @@ async fn delivered_by_the_trigger(store: &MemoryStore, records: &[SourceRecord])
         }
         let (batch, tail) = rest.split_at(size.min(rest.len()));
         rest = tail;
-        let json = event::event_json(&event::kafka_event(&source, batch)).unwrap();
+        let json = event_json(&source, batch);
         let msk = MskEvent::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
-        sink::handle(&msk, &sink, chrono::Utc::now()).await.unwrap();
+        sink::handle(Batch::Event(&msk), &sink, chrono::Utc::now())
+            .await
+            .unwrap();
     }
 }
 
@@ -86,19 +90,27 @@ async fn replay(
     max_bytes: usize,
 ) -> ReplaySummary {
     let keys = store.keys();
-    let cuts = Cuts::from_keys(keys.iter().map(String::as_str));
+    let cuts = Cuts::from_keys(&Layout::new(""), keys.iter().map(String::as_str));
     let mut replayer = Replayer::new(
         sink(store),
         cuts,
         max_records,
         max_bytes,
         EventSource::local("us-east-1", "127.0.0.1:9092"),
-    )
-    .unwrap();
+    );
     for record in records {
         replayer.offer(record).await.unwrap();
     }
     replayer.finish().await.unwrap()
+}
+
+fn read_parquet(body: Bytes) -> Vec<arrow::record_batch::RecordBatch> {
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn data(store: &MemoryStore) -> BTreeMap<String, Bytes> {
@@ -115,17 +127,21 @@ async fn a_replay_over_a_complete_lake_rewrites_the_same_objects_byte_for_byte()
     let store = MemoryStore::default();
     delivered_by_the_trigger(&store, &topic()).await;
     let before = data(&store);
+    let everything_before = store.snapshot();
     assert!(before.len() > 6, "{:?}", before.keys());
+    assert!(everything_before.keys().any(|k| k.starts_with("_errors/")));
 
     // when the whole topic is replayed, aligned with the lake
     let summary = replay(&store, topic(), 500, 6_291_456).await;
 
-    // then every record went through the sink again, and the lake's data is unchanged
+    // then every record went through the sink again, and the lake's objects, data and
+    // errors alike, are unchanged
     assert_eq!(
         (summary.records, summary.written, summary.rejected),
         (75, 74, 1)
     );
     assert_eq!(data(&store), before);
+    assert_eq!(store.snapshot(), everything_before);
 }
 
 #[tokio::test]
@@ -143,9 +159,9 @@ async fn a_replay_into_a_partial_lake_fills_the_gap_without_doubling_rows() {
     let after = data(&store);
     assert!(early_objects.iter().all(|(k, v)| after.get(k) == Some(v)));
     let mut rows: Vec<(i32, i64)> = after
-        .iter()
-        .flat_map(|(key, body)| compactor::merge::read(key, body.clone()).unwrap())
-        .flat_map(|b| user_record::lake::rows(&b).unwrap())
+        .values()
+        .flat_map(|body| read_parquet(body.clone()))
+        .flat_map(|b| lake::rows::rows(&b).unwrap())
         .map(|r| (r.partition, r.offset))
         .collect();
     rows.sort();

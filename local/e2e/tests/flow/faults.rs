@@ -1,16 +1,20 @@
 //! Faults against the real local stack: the S3 store stopped in the middle of the flow, the
 //! broker stopped while the producer runs, and the sink's process killed while it handles a
 //! batch. Each scenario breaks the real service, lets the pipeline recover on its own, then
-//! counts what happened to every message on the topic and prints one line that the README's
-//! Reliability table quotes:
+//! counts what happened to every message on the topic and prints one line that the Reliability
+//! table of the docs quotes:
 //!
 //! `fault <name>: ... lost 0, duplicated 0, stuck 0, crashed 0`
 //!
 //! - lost: good messages on the topic that are not in the lake;
 //! - duplicated: lake rows beyond the first for the same (partition, offset);
 //! - stuck: records a fresh trigger still finds undelivered once the fault is over;
-//! - crashed: function failures other than the handled, typed error the fault should cause
-//!   (and panics in the functions' log); a process the test kills itself is counted apart.
+//! - crashed: failed invocations whose error is not the typed `<Kind>.<Retryable|Fatal>` the
+//!   fault should cause (a panic, an unhandled error); a process the test kills itself is
+//!   counted apart.
+//!
+//! Everything is read from the emulators' JSON lines and the functions' metrics lines, never
+//! from human log text.
 
 use std::{
     collections::BTreeSet,
@@ -18,11 +22,13 @@ use std::{
 };
 
 use e2e::{
+    env_file::local_env,
     process,
-    stack::{Background, emulator, summary},
+    stack::{Background, emulator, json_lines},
 };
+use serde_json::Value;
 
-use crate::{Ctx, assert_lake_matches_topic, good_messages};
+use crate::{Ctx, assert_lake_matches_topic, good_messages, produced};
 
 /// The producer's function timeout in template.yaml; a failed run must end well before it.
 const PRODUCER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -57,119 +63,97 @@ fn stuck(ctx: &Ctx) -> u64 {
     ctx.trigger_until_idle()["records"].as_u64().unwrap()
 }
 
-/// Panics reported in the functions' log so far.
-fn panics(ctx: &Ctx) -> usize {
-    std::fs::read_to_string(ctx.stack.log("functions"))
-        .unwrap_or_default()
-        .matches("panicked at")
-        .count()
-}
-
-/// Records the trigger has had accepted so far, from its `invoked sink ... records=N` lines.
-fn delivered(trigger: &Background) -> u64 {
-    trigger
-        .lines_with("invoked sink")
-        .iter()
-        .filter_map(|line| {
-            let at = line.find(" records=")? + " records=".len();
-            let digits: String = line[at..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits.parse::<u64>().ok()
+/// Whether an `errorType` is one of the functions' typed labels.
+fn is_typed(error_type: &Value) -> bool {
+    error_type.as_str().is_some_and(|t| {
+        t.split_once('.').is_some_and(|(kind, retry)| {
+            kind.chars().next().is_some_and(char::is_uppercase)
+                && kind.chars().all(char::is_alphanumeric)
+                && matches!(retry, "Retryable" | "Fatal")
         })
-        .sum()
+    })
 }
 
-/// The trigger's warnings for invocations that failed and will be retried.
-fn failures(trigger: &Background) -> Vec<String> {
-    trigger.lines_with("retrying the same batch")
-}
-
-/// The users a scheduled run reported as produced (`#1 ok ... {"produced": N, ...}`).
-fn reported_produced(stdout: &[u8]) -> u64 {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .filter(|l| l.contains(" ok "))
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l[l.find('{')?..]).ok())
-        .map(|v| v["produced"].as_u64().unwrap())
-        .sum()
-}
-
-/// The metrics line of the producer's last invocation, from the functions' log.
-fn last_producer_metrics(ctx: &Ctx) -> serde_json::Value {
-    let log = std::fs::read_to_string(ctx.stack.log("functions")).unwrap();
-    log.lines()
+/// The metrics line of the producer's last invocation: the JSON lines of the functions' output.
+fn last_producer_metrics(ctx: &Ctx) -> Value {
+    let log = std::fs::read(ctx.stack.log("functions")).unwrap();
+    json_lines(&log)
+        .into_iter()
         .rev()
-        .filter(|l| l.starts_with('{') && l.contains(r#""FunctionName":"producer""#))
-        .find_map(|l| serde_json::from_str(l).ok())
+        .find(|l| l["FunctionName"] == "producer" && l.get("_aws").is_some())
         .expect("a metrics line of the producer")
 }
 
 pub fn a_store_outage_fails_batches_as_retryable_and_they_land_once_it_is_back(ctx: &Ctx) {
-    // given a running trigger that delivered a first run while the store was up
-    let (panics_before, good_before) = (panics(ctx), tally(ctx).good as u64);
+    // given nothing waiting, and a running trigger that delivered a first run while the store
+    // was up
+    ctx.drain();
+    let good_before = tally(ctx).good as u64;
     let trigger = Background::start("msk-trigger", &["--until-idle", "60s"]);
     ctx.schedule(1, 300);
     assert!(
-        trigger.wait_for(Duration::from_secs(60), |t| delivered(t) >= 300),
+        trigger.wait_for(Duration::from_secs(60), |t| t.delivered() >= 300),
         "the first run was not delivered"
     );
 
     // when the store stops and a second run is produced
     ctx.stack.stop("s3").unwrap();
     ctx.schedule(1, 300);
-    let failed = trigger.wait_for(Duration::from_secs(60), |t| failures(t).len() >= 2);
+    let failed = trigger.wait_for(Duration::from_secs(60), |t| {
+        t.events("invoke_failed").len() >= 2
+    });
     // and the store comes back (same port, same files)
     ctx.stack.start_stopped().unwrap();
-    let landed = trigger.wait_for(Duration::from_secs(120), |t| delivered(t) >= 600);
-    let output = trigger.stop();
-    let log = String::from_utf8_lossy(&output.stderr).to_string();
+    let landed = trigger.wait_for(Duration::from_secs(120), |t| t.delivered() >= 600);
+    let lines = trigger.stop();
 
     // then the sink failed with the retryable store error, the trigger retried the same batch
     // until it landed, and the lake holds every message exactly once
     assert!(
         failed,
-        "no failed invocation while the store was down:\n{log}"
+        "no failed invocation while the store was down: {lines:?}"
     );
     assert!(
         landed,
-        "the batches did not land after the store came back:\n{log}"
+        "the batches did not land after the store came back: {lines:?}"
     );
-    let failed_lines = log
-        .lines()
-        .filter(|l| l.contains("retrying the same batch"))
-        .collect::<Vec<_>>();
-    let retryable = failed_lines
+    let failures: Vec<&Value> = lines
         .iter()
-        .filter(|l| l.contains("StoreFailed.Retryable"))
+        .filter(|l| l["event"] == "invoke_failed")
+        .collect();
+    let retryable = failures
+        .iter()
+        .filter(|l| l["errorType"] == "StoreFailed.Retryable")
         .count();
-    let run = summary(&output);
+    let run = lines.last().unwrap();
     assert_eq!(run["records"], 600, "{run}");
     assert_eq!(run["written"], 600, "{run}");
     assert!(run["retries"].as_u64().unwrap() >= 2, "{run}");
     let tally = tally(ctx);
     let stuck = stuck(ctx);
-    let crashed = failed_lines.len() - retryable + (panics(ctx) - panics_before);
+    let crashed = failures
+        .iter()
+        .filter(|l| !is_typed(&l["errorType"]))
+        .count();
     println!(
         "fault store_down: sink invocations failed {} (StoreFailed.Retryable {retryable}), retries {}, \
          delivered {}/{} new, lost {}, duplicated {}, stuck {stuck}, crashed {crashed}",
-        failed_lines.len(),
+        failures.len(),
         run["retries"],
         run["records"],
         tally.good as u64 - good_before,
         tally.lost,
         tally.duplicated,
     );
-    assert_eq!(retryable, failed_lines.len(), "{failed_lines:#?}");
+    assert_eq!(retryable, failures.len(), "{failures:#?}");
     assert_eq!((tally.lost, tally.duplicated, stuck, crashed), (0, 0, 0, 0));
     assert_lake_matches_topic(ctx);
 }
 
 pub fn a_broker_outage_fails_the_producer_run_in_time_and_the_next_run_succeeds(ctx: &Ctx) {
-    // given everything so far delivered, and the broker stopped
+    // given nothing waiting, and the broker stopped
+    ctx.drain();
     let before = ctx.topic_messages().len();
-    let panics_before = panics(ctx);
     ctx.stack.stop("kafka").unwrap();
 
     // when the schedule runs the producer
@@ -179,14 +163,20 @@ pub fn a_broker_outage_fails_the_producer_run_in_time_and_the_next_run_succeeds(
 
     // then the run fails with a clear, retryable error that names what was not delivered,
     // well within the function's timeout, and reports nothing as produced
-    let stdout = String::from_utf8_lossy(&failed_run.stdout).to_string();
-    assert!(!failed_run.status.success(), "{stdout}");
-    assert!(stdout.contains("#1 failed"), "{stdout}");
-    assert!(stdout.contains("PublishFailed.Retryable"), "{stdout}");
+    let lines = json_lines(&failed_run.stdout);
+    assert!(!failed_run.status.success(), "{lines:?}");
+    let run = &lines[0];
+    assert_eq!(
+        (run["run"].as_u64(), run["ok"].as_bool()),
+        (Some(1), Some(false)),
+        "{run}"
+    );
+    assert_eq!(run["errorType"], "PublishFailed.Retryable", "{run}");
+    let error = run["error"].as_str().unwrap();
     assert!(
-        stdout.contains("200 of 200 record(s) were not delivered")
-            && stdout.contains("0 were delivered"),
-        "{stdout}"
+        error.contains("200 of 200 record(s) were not delivered")
+            && error.contains("0 were delivered"),
+        "{run}"
     );
     assert!(
         took < Duration::from_millis(MESSAGE_TIMEOUT_MS) + Duration::from_secs(15)
@@ -213,17 +203,20 @@ pub fn a_broker_outage_fails_the_producer_run_in_time_and_the_next_run_succeeds(
 
     // then that run succeeds, the topic holds its 100 users and nothing of the failed run,
     // and they all land once
-    let next_stdout = String::from_utf8_lossy(&next_run.stdout).to_string();
-    assert!(next_run.status.success(), "{next_stdout}");
-    let produced = reported_produced(&next_run.stdout);
+    assert!(
+        next_run.status.success(),
+        "{:?}",
+        json_lines(&next_run.stdout)
+    );
+    let reported = produced(&next_run.stdout);
     let after = ctx.topic_messages().len();
     let delivered = ctx.trigger_until_idle();
     let tally = tally(ctx);
     let stuck = stuck(ctx);
-    let crashed = panics(ctx) - panics_before;
+    let crashed = usize::from(!is_typed(&run["errorType"]));
     println!(
         "fault broker_down: failed run in {} ms (message timeout {MESSAGE_TIMEOUT_MS} ms), \
-         reported produced 0, new on topic {} after the next run reported {produced}, \
+         reported produced 0, new on topic {} after the next run reported {reported}, \
          delivered {}, lost {}, duplicated {}, stuck {stuck}, crashed {crashed}",
         took.as_millis(),
         after - before,
@@ -231,7 +224,7 @@ pub fn a_broker_outage_fails_the_producer_run_in_time_and_the_next_run_succeeds(
         tally.lost,
         tally.duplicated,
     );
-    assert_eq!(produced, 100, "{next_stdout}");
+    assert_eq!(reported, 100);
     assert_eq!(
         after - before,
         100,
@@ -242,18 +235,33 @@ pub fn a_broker_outage_fails_the_producer_run_in_time_and_the_next_run_succeeds(
     assert_lake_matches_topic(ctx);
 }
 
+/// The local store's port.
+fn store_port() -> u16 {
+    let endpoint = &local_env()["AWS_ENDPOINT_URL_S3"];
+    endpoint
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
 pub fn a_sink_killed_mid_batch_is_replaced_and_its_batch_lands_once(ctx: &Ctx) {
-    // given 8,000 users waiting on the topic and the sink's process, warm and idle
-    let (panics_before, good_before) = (panics(ctx), tally(ctx).good as u64);
+    // given nothing waiting, 8,000 users on the topic, the sink's process warm and idle, and
+    // the store frozen, so that the sink stalls on its first write of the next batch
+    ctx.drain();
+    let good_before = tally(ctx).good as u64;
     ctx.schedule(1, 8000);
     let watch = ctx.stack.pid("functions").expect("cargo lambda watch runs");
     let sinks = process::descendants_named(watch, "sink");
     assert_eq!(sinks.len(), 1, "one sink process: {sinks:?}");
     let sink = sinks[0];
-    let idle_ticks = process::cpu_ticks(sink).unwrap();
+    let store = ctx.stack.pid("s3").expect("the store runs");
+    process::pause(store);
 
     // when the trigger delivers them in batches as large as Lambda's payload limit allows, and
-    // the sink's process is killed (SIGKILL) once it is busy with the first one
+    // the sink's process is killed (SIGKILL) once its first write waits, unread, at the store
     let trigger = Background::start(
         "msk-trigger",
         &[
@@ -265,49 +273,50 @@ pub fn a_sink_killed_mid_batch_is_replaced_and_its_batch_lands_once(ctx: &Ctx) {
             "60s",
         ],
     );
-    let busy = Instant::now();
-    let mut killed = false;
-    while busy.elapsed() < Duration::from_secs(60) {
-        if process::cpu_ticks(sink).is_some_and(|t| t >= idle_ticks + 5) {
-            assert_eq!(
-                delivered(&trigger),
-                0,
-                "the first batch finished before the kill"
-            );
-            process::kill_9(sink);
-            killed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(killed, "the sink never got busy");
+    let stalled = trigger.wait_for(Duration::from_secs(120), |_| {
+        process::unread_request_on(store_port())
+    });
+    assert!(stalled, "the sink never wrote to the store");
+    assert_eq!(
+        trigger.delivered(),
+        0,
+        "the first batch finished before the kill"
+    );
+    process::kill_9(sink);
+    process::resume(store);
     // cargo lambda watch (1.9) neither answers the pending invocation nor starts the function
     // again once its process died; Lambda would give the next invocation a new execution
-    // environment, so the functions' server is restarted to play that part
-    std::thread::sleep(Duration::from_secs(1));
+    // environment, so the functions' server is restarted to play that part, once the killed
+    // process is gone
+    assert!(trigger.wait_for(Duration::from_secs(10), |_| !process::alive(sink)));
     ctx.stack.stop("functions").unwrap();
     ctx.stack.start_stopped().unwrap();
 
     // then the invocation fails, the trigger redelivers the batch to a new sink process, and
     // every record lands once
-    let landed = trigger.wait_for(Duration::from_secs(240), |t| delivered(t) >= 8000);
-    let output = trigger.stop();
-    let log = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(landed, "the batches did not land after the kill:\n{log}");
-    let run = summary(&output);
+    let landed = trigger.wait_for(Duration::from_secs(240), |t| t.delivered() >= 8000);
+    let lines = trigger.stop();
+    assert!(landed, "the batches did not land after the kill: {lines:?}");
+    let run = lines.last().unwrap();
     let watch = ctx.stack.pid("functions").expect("cargo lambda watch runs");
     let replaced = process::descendants_named(watch, "sink");
-    let failed = log
-        .lines()
-        .filter(|l| l.contains("retrying the same batch"))
+    let failures: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "invoke_failed")
+        .collect();
+    // The killed invocation, and any retry while the functions' server restarted, fail without
+    // an error document; a typed error or anything else would be a crash.
+    let crashed = failures
+        .iter()
+        .filter(|l| !l["errorType"].is_null())
         .count();
     let tally = tally(ctx);
     let stuck = stuck(ctx);
-    let crashed = panics(ctx) - panics_before;
     println!(
-        "fault sink_killed: sink process {sink} killed mid-batch (induced crash 1), invocations failed {failed}, \
+        "fault sink_killed: sink process {sink} killed mid-batch (induced crash 1), invocations failed {}, \
          retries {}, new sink process {replaced:?}, delivered {}/{} new, lost {}, duplicated {}, \
          stuck {stuck}, crashed {crashed}",
+        failures.len(),
         run["retries"],
         run["records"],
         tally.good as u64 - good_before,

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use emulators::batcher::{BatchLimits, MAX_PAYLOAD_BYTES};
 use emulators::duration::parse_duration;
-use emulators::event::EventSource;
 use emulators::invoke::HttpInvoker;
 use emulators::kafka::{KafkaSource, KafkaSourceConfig};
 use emulators::shutdown::Shutdown;
 use emulators::template::{MAX_BATCH_SIZE, StartingPosition, Template};
 use emulators::trigger::{self, RetryPolicy, TriggerConfig};
+use kafka_client::{KafkaClient, KafkaSettings};
+use lambda_kit::settings::ProcessEnv;
+use msk_event::{BatchLimits, EventSource, MAX_PAYLOAD_BYTES};
 
 /// Feed a function batches of Kafka records as the MSK event source mapping does, locally.
 #[derive(Debug, Parser)]
@@ -30,9 +31,6 @@ struct Args {
     /// Lambda Invoke API endpoint (cargo lambda watch).
     #[arg(long, env = "LAMBDA_ENDPOINT", default_value = "http://127.0.0.1:9000")]
     endpoint: String,
-    /// Kafka bootstrap brokers.
-    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
-    brokers: String,
     /// Topic to consume; default: the first of the event's Topics.
     #[arg(long, env = "KAFKA_TOPIC")]
     topic: Option<String>,
@@ -95,8 +93,11 @@ async fn run(args: Args) -> Result<ExitCode> {
         window: args.batching_window.unwrap_or(msk.batching_window),
         max_payload_bytes: MAX_PAYLOAD_BYTES,
     };
+    // The brokers and their security (KAFKA_BROKERS, KAFKA_SECURITY, ...) are read as every
+    // Kafka client of the lake reads them.
+    let kafka = KafkaSettings::from_source(&ProcessEnv)?;
+    let client = KafkaClient::resolve(&kafka).await?;
     let source_config = KafkaSourceConfig {
-        brokers: args.brokers.clone(),
         topic,
         group_id,
         starting_position: args.starting_position.unwrap_or(msk.starting_position),
@@ -104,7 +105,7 @@ async fn run(args: Args) -> Result<ExitCode> {
     let config = TriggerConfig {
         function: args.function,
         limits,
-        source: EventSource::local(&args.region, &args.brokers),
+        source: EventSource::local(&args.region, client.brokers()),
         retry: RetryPolicy {
             max_retries: args.max_retries,
             ..RetryPolicy::DEFAULT
@@ -113,11 +114,12 @@ async fn run(args: Args) -> Result<ExitCode> {
     };
 
     let invoker = HttpInvoker::new(&args.endpoint, args.timeout)?;
-    let mut source = KafkaSource::connect(&source_config).context("starting the Kafka consumer")?;
+    let mut source =
+        KafkaSource::connect(&client, &source_config).context("starting the Kafka consumer")?;
     tracing::info!(
         function = %config.function,
         url = %invoker.url(&config.function),
-        brokers = %source_config.brokers,
+        brokers = %client.brokers(),
         topic = %source_config.topic,
         group = %source_config.group_id,
         batch_size = limits.max_records,
@@ -128,12 +130,19 @@ async fn run(args: Args) -> Result<ExitCode> {
     );
 
     let mut shutdown = Shutdown::on_signals();
-    let finished = trigger::run(&mut source, &invoker, &config, &mut shutdown).await;
+    let mut print = |line: serde_json::Value| {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let finished =
+        trigger::run_reporting(&mut source, &invoker, &config, &mut shutdown, &mut print).await;
     println!("{}", serde_json::to_string(&finished.summary)?);
     match finished.error {
         None => Ok(ExitCode::SUCCESS),
         Some(error) => {
-            eprintln!("msk-trigger: {}", emulators::error_chain(&error));
+            eprintln!("msk-trigger: {}", lambda_kit::error_chain(&error));
             Ok(ExitCode::FAILURE)
         }
     }

@@ -104,17 +104,13 @@ async fn run(args: Args) -> Result<ExitCode> {
         "schedule started"
     );
     let mut shutdown = Shutdown::on_signals();
-    let report = schedule::run(&invoker, &config, &mut shutdown, |line| {
+    let print = |line: &serde_json::Value| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
-    })
-    .await;
-    tracing::info!(
-        invocations = report.invocations,
-        failures = report.failures,
-        "schedule stopped"
-    );
+    };
+    let report = schedule::run(&invoker, &config, &mut shutdown, |line| print(&line)).await;
+    print(&serde_json::to_value(report)?);
     Ok(if report.failures > 0 {
         ExitCode::FAILURE
     } else {

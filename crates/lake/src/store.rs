@@ -1,0 +1,241 @@
+//! The lake's one boundary with S3: list, get, put and delete objects. A small trait, so that
+//! every function's protocol can be tested against an in-memory lake (`testing` feature),
+//! crash by crash, and run unchanged against S3 or the local S3-protocol store.
+
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use lambda_kit::{
+    Retry,
+    aws::{sdk_code, sdk_message, sdk_retry},
+};
+
+/// An object found by a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+}
+
+/// A failed call to the lake, with what the service said and whether a later attempt may
+/// succeed (decided from the SDK error: throttling, 5xx and time-outs are retryable;
+/// AccessDenied, NoSuchBucket and other 4xx are not).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Listing a prefix failed.
+    #[error("cannot list s3://{bucket}/{prefix}: {message}")]
+    List {
+        bucket: String,
+        prefix: String,
+        code: Option<String>,
+        retry: Retry,
+        message: String,
+    },
+    /// Reading an object failed.
+    #[error("cannot get s3://{bucket}/{key}: {message}")]
+    Get {
+        bucket: String,
+        key: String,
+        code: Option<String>,
+        retry: Retry,
+        message: String,
+    },
+    /// Writing an object failed.
+    #[error("cannot put s3://{bucket}/{key}: {message}")]
+    Put {
+        bucket: String,
+        key: String,
+        code: Option<String>,
+        retry: Retry,
+        message: String,
+    },
+    /// Deleting an object failed.
+    #[error("cannot delete s3://{bucket}/{key}: {message}")]
+    Delete {
+        bucket: String,
+        key: String,
+        code: Option<String>,
+        retry: Retry,
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the same call may succeed later.
+    pub fn retry(&self) -> Retry {
+        match self {
+            StoreError::List { retry, .. }
+            | StoreError::Get { retry, .. }
+            | StoreError::Put { retry, .. }
+            | StoreError::Delete { retry, .. } => *retry,
+        }
+    }
+
+    /// The service's error code (`AccessDenied`, `SlowDown`, `NoSuchKey`), when it sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            StoreError::List { code, .. }
+            | StoreError::Get { code, .. }
+            | StoreError::Put { code, .. }
+            | StoreError::Delete { code, .. } => code.as_deref(),
+        }
+    }
+}
+
+/// What the functions ask of the lake.
+pub trait ObjectStore: Send + Sync {
+    /// Every object whose key starts with `prefix`, in key order.
+    fn list(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send;
+    /// The whole body of an object.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Bytes, StoreError>> + Send;
+    /// Writes (or overwrites) an object.
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes an object; deleting a missing object succeeds, as in S3.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<T: ObjectStore + ?Sized> ObjectStore for &T {
+    fn list(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send {
+        (**self).list(prefix)
+    }
+    fn get(&self, key: &str) -> impl Future<Output = Result<Bytes, StoreError>> + Send {
+        (**self).get(key)
+    }
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).put(key, body, content_type)
+    }
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).delete(key)
+    }
+}
+
+/// The real lake: one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut objects = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| StoreError::List {
+                bucket: self.bucket.clone(),
+                prefix: prefix.to_string(),
+                code: sdk_code(&e).map(str::to_string),
+                retry: sdk_retry(&e),
+                message: sdk_message(&e),
+            })?;
+            objects.extend(page.contents().iter().filter_map(|o| {
+                Some(ObjectInfo {
+                    key: o.key()?.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                })
+            }));
+        }
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        let failed = |code: Option<&str>, retry, message| StoreError::Get {
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            code: code.map(str::to_string),
+            retry,
+            message,
+        };
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| failed(sdk_code(&e), sdk_retry(&e), sdk_message(&e)))?;
+        // A body cut off mid-stream is a transport failure: worth another try.
+        let body = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(None, Retry::Retryable, sdk_message(&e)))?;
+        Ok(body.into_bytes())
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Put {
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+                code: sdk_code(&e).map(str::to_string),
+                retry: sdk_retry(&e),
+                message: sdk_message(&e),
+            })
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Delete {
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+                code: sdk_code(&e).map(str::to_string),
+                retry: sdk_retry(&e),
+                message: sdk_message(&e),
+            })
+    }
+}

@@ -1,0 +1,67 @@
+//! The Parquet settings every lake object is written with, by the sink and by the compactor
+//! alike, so that a merged object is encoded as its originals were.
+
+use parquet::{
+    basic::{Compression, ZstdLevel},
+    file::properties::{EnabledStatistics, WriterProperties},
+    schema::types::ColumnPath,
+};
+
+/// Columns with few distinct values, where dictionary encoding pays; the rest are mostly
+/// unique per row (ids, names, emails), where a dictionary only costs time.
+const DICTIONARY_COLUMNS: [&str; 3] = ["gender", "kafka_topic", "kafka_partition"];
+
+/// Writer settings for every lake object; `created_by` names the writer (`user-lake sink 0.1.0`).
+pub fn writer_properties(compression: Compression, created_by: &str) -> WriterProperties {
+    DICTIONARY_COLUMNS
+        .iter()
+        .fold(
+            WriterProperties::builder()
+                .set_compression(compression)
+                .set_dictionary_enabled(false)
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .set_created_by(created_by.into()),
+            |builder, column| {
+                builder.set_column_dictionary_enabled(ColumnPath::from(*column), true)
+            },
+        )
+        .build()
+}
+
+/// Parses `zstd`, `zstd(3)`, `snappy`, `gzip`, `gzip(9)`, `lz4`, `none`. A bare `zstd` means
+/// level 1: nearly the ratio of the default level 3 at a fraction of the encode time.
+pub fn parse_compression(value: &str) -> Result<Compression, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "zstd" => Ok(Compression::ZSTD(
+            ZstdLevel::try_new(1).map_err(|e| e.to_string())?,
+        )),
+        "gzip" => Ok(Compression::GZIP(Default::default())),
+        "lz4" | "lz4_raw" => Ok(Compression::LZ4_RAW),
+        "none" | "uncompressed" => Ok(Compression::UNCOMPRESSED),
+        "snappy" => Ok(Compression::SNAPPY),
+        other if other.starts_with("zstd(") || other.starts_with("gzip(") => other
+            .parse()
+            .map_err(|e: parquet::errors::ParquetError| e.to_string()),
+        _ => Err("must be one of zstd, zstd(1..22), snappy, gzip, gzip(0..9), lz4, none".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_codec_parses() {
+        for codec in [
+            "zstd", "ZSTD(3)", "snappy", "gzip", "gzip(9)", "lz4", "none",
+        ] {
+            assert!(parse_compression(codec).is_ok(), "{codec}");
+        }
+        assert_eq!(
+            parse_compression("zstd(7)").unwrap(),
+            Compression::ZSTD(ZstdLevel::try_new(7).unwrap())
+        );
+        assert!(parse_compression("zstd(99)").is_err());
+        assert!(parse_compression("brotli").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! What every function and command of the lake does the same way, so that an operator sees one
+//! behaviour everywhere:
+//!
+//! - [`settings`]: typed settings from environment variables, read once at start-up; a missing
+//!   or malformed variable stops the process with a message that names it;
+//! - [`emf`]: one CloudWatch Embedded Metric Format line per invocation, which is also the
+//!   invocation's structured summary;
+//! - [`classify`]: every error a function returns is reported to Lambda as
+//!   `<Kind>.<Retryable|Fatal>`, decided from the error itself (for AWS SDK errors, from the
+//!   service's status and error code), never from its text.
+
+pub mod classify;
+pub mod emf;
+pub mod settings;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+
+pub use classify::{Classified, Retry, diagnostic, error_chain};

@@ -1,0 +1,112 @@
+//! The Kafka publisher against librdkafka's built-in mock cluster: keys, payloads, and a
+//! clear failure when the broker is down. (The real broker is exercised end to end.)
+
+use std::time::Duration;
+
+use kafka_client::KafkaClient;
+use producer::{KafkaPublisher, ProducerConfig, PublishError, Publisher};
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{BaseConsumer, Consumer},
+    mocking::MockCluster,
+};
+use user_record::UserRecord;
+
+fn records(n: usize) -> Vec<UserRecord> {
+    let path = format!(
+        "{}/tests/fixtures/randomuser-mixed-nat.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let page: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let users = page["results"].as_array().unwrap();
+    (0..n)
+        .map(|i| producer::mapping::to_record(i, &users[i % users.len()]).unwrap())
+        .collect()
+}
+
+fn publisher(brokers: &str, timeout_ms: &'static str) -> KafkaPublisher {
+    let env = [
+        ("KAFKA_BROKERS", brokers),
+        ("KAFKA_MESSAGE_TIMEOUT_MS", timeout_ms),
+    ];
+    KafkaPublisher::new(
+        &ProducerConfig::from_source(&env).unwrap(),
+        &KafkaClient::plaintext(brokers),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_record_is_delivered_keyed_by_its_id_as_contract_json() {
+    // given a mock cluster with the topic
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("users_created", 3, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let sent = records(50);
+
+    // when
+    let delivered = publisher(&brokers, "10000").publish(&sent).await.unwrap();
+
+    // then
+    assert_eq!(delivered, 50);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "check")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["users_created"]).unwrap();
+    let mut received = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while received.len() < 50 && std::time::Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8(message.key().unwrap().to_vec()).unwrap();
+            let record = UserRecord::from_json_owned(message.payload().unwrap()).unwrap();
+            assert_eq!(key, record.key());
+            received.push(record);
+        }
+    }
+    received.sort_by_key(|r| r.id);
+    let mut expected = sent.clone();
+    expected.sort_by_key(|r| r.id);
+    assert_eq!(received, expected);
+}
+
+#[tokio::test]
+async fn a_dead_broker_fails_the_run_within_the_message_timeout_reporting_nothing_delivered() {
+    // given a cluster whose only broker is down
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("users_created", 1, 1).unwrap();
+    cluster.broker_down(1).unwrap();
+    let publisher = publisher(&cluster.bootstrap_servers(), "1500");
+
+    // when
+    let started = std::time::Instant::now();
+    let error = publisher.publish(&records(5)).await.unwrap_err();
+
+    // then
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    match &error {
+        PublishError::Delivery {
+            attempted,
+            delivered,
+            failed,
+            topic,
+            ..
+        } => {
+            assert_eq!((*attempted, *delivered, *failed), (5, 0, 5));
+            assert_eq!(topic, "users_created");
+        }
+        other => panic!("expected a delivery error, got {other}"),
+    }
+    assert!(
+        error
+            .to_string()
+            .contains("5 of 5 record(s) were not delivered to topic users_created"),
+        "{error}"
+    );
+}
