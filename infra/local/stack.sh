@@ -64,8 +64,10 @@ up() {
   # USER_LAKE_NO_BUILD=1: start what is stopped with the binaries already built (the tests,
   # bringing a service back after an outage, must not wait for a rebuild)
   if [ "${USER_LAKE_NO_BUILD:-}" != 1 ]; then
+    # The whole workspace's binaries, as `cargo lambda watch` builds each function (with the
+    # workspace's features): its own builds then have nothing left to do.
     say "building the functions and local services"
-    cargo build --locked --quiet -p producer -p sink -p compactor -p users-api -p emulators -p replay -p s3-store
+    cargo build --locked --quiet --workspace --bins
   fi
   local bin; bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 
