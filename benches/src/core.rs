@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use bytes::Bytes;
-use lake::{ObjectInfo, ObjectStore, StoreError};
+use lake::{Condition, ObjectInfo, ObjectStore, StoreError, Tagged};
 use msk_event::{Entry, MskEvent, MskRecord};
 use serde_json::value::RawValue;
 use sink::{Sink, SinkConfig, SinkSummary, batch::Batcher, decode::Accepted};
@@ -36,8 +36,30 @@ impl ObjectStore for CountingStore {
         })
     }
 
+    async fn get_range(
+        &self,
+        key: &str,
+        _range: std::ops::Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        self.get(key).await
+    }
+
     async fn delete(&self, _key: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn get_tagged(&self, _key: &str) -> Result<Option<Tagged>, StoreError> {
+        Ok(None)
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+        _condition: Condition,
+    ) -> Result<bool, StoreError> {
+        self.put(key, body, content_type).await.map(|()| true)
     }
 
     async fn put(

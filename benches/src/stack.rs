@@ -134,10 +134,10 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
     };
     let produce = time_ms(repeats, || {
         runtime
-            .block_on(publisher.publish(&records))
+            .block_on(publisher.publish(&records, &Default::default()))
             .map_err(|e| e.to_string())
     });
-    runtime.block_on(publisher.publish(&records))?;
+    runtime.block_on(publisher.publish(&records, &Default::default()))?;
     let produce = Figure::of(
         "producer: produce 10,000 records, acks awaited",
         "ms",

@@ -6,7 +6,8 @@
 //!   formats' roots, `_errors/`);
 //! - [`schema`] and [`rows`]: the Arrow schema built from the record crate's column list, a
 //!   builder that lays rows out in it and a reader that gets them back;
-//! - [`writer`]: the Parquet settings every lake object is written with;
+//! - [`writer`] and [`text`]: the Parquet settings every lake object is written with, and the
+//!   JSON Lines and CSV forms of the same rows;
 //! - [`store`]: the one store trait (list, get, put, delete), with the S3 implementation and,
 //!   behind the `testing` feature, an in-memory one;
 //! - [`config`]: the lake's settings (`LAKE_BUCKET`, `LAKE_PREFIX`, `PARQUET_COMPRESSION`,
@@ -15,9 +16,11 @@
 pub mod config;
 pub mod format;
 pub mod keys;
+pub mod read;
 pub mod rows;
 pub mod schema;
 pub mod store;
+pub mod text;
 pub mod writer;
 
 #[cfg(feature = "testing")]
@@ -28,4 +31,4 @@ pub use format::OutputFormat;
 pub use keys::{DataKey, DataName, ErrorKey, ErrorRange, Hour, LakeKey, Layout, Span};
 pub use rows::{LakeRow, RowsBuilder};
 pub use schema::lake_schema;
-pub use store::{ObjectInfo, ObjectStore, S3Store, StoreError};
+pub use store::{Condition, ObjectInfo, ObjectStore, S3Store, StoreError, Tagged};

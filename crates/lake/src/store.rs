@@ -14,6 +14,8 @@ use lambda_kit::{
 pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
+    /// When it was last written, if the store says.
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A failed call to the lake, with what the service said and whether a later attempt may
@@ -81,6 +83,25 @@ impl StoreError {
     }
 }
 
+/// When a conditional write may go ahead ([Amazon S3 conditional requests]: `If-None-Match: *`
+/// and `If-Match: <etag>` on PutObject).
+///
+/// [Amazon S3 conditional requests]: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// Only if no object has the key.
+    Absent,
+    /// Only if the object is still the one with this ETag.
+    Matches(String),
+}
+
+/// An object's body and the ETag that names this version of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    pub body: Bytes,
+    pub etag: Option<String>,
+}
+
 /// What the functions ask of the lake.
 pub trait ObjectStore: Send + Sync {
     /// Every object whose key starts with `prefix`, in key order.
@@ -90,6 +111,12 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ObjectInfo>, StoreError>> + Send;
     /// The whole body of an object.
     fn get(&self, key: &str) -> impl Future<Output = Result<Bytes, StoreError>> + Send;
+    /// The bytes `range` of an object (a Parquet footer, without the rest).
+    fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> impl Future<Output = Result<Bytes, StoreError>> + Send;
     /// Writes (or overwrites) an object.
     fn put(
         &self,
@@ -99,6 +126,20 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes an object; deleting a missing object succeeds, as in S3.
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The body and ETag of an object, or `None` when there is none.
+    fn get_tagged(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Tagged>, StoreError>> + Send;
+    /// Writes an object if `condition` holds: `Ok(true)` when written, `Ok(false)` when the
+    /// condition did not hold (S3's 412, or its 409 for a concurrent conditional write).
+    fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+        condition: Condition,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 impl<T: ObjectStore + ?Sized> ObjectStore for &T {
@@ -111,6 +152,13 @@ impl<T: ObjectStore + ?Sized> ObjectStore for &T {
     fn get(&self, key: &str) -> impl Future<Output = Result<Bytes, StoreError>> + Send {
         (**self).get(key)
     }
+    fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> impl Future<Output = Result<Bytes, StoreError>> + Send {
+        (**self).get_range(key, range)
+    }
     fn put(
         &self,
         key: &str,
@@ -121,6 +169,21 @@ impl<T: ObjectStore + ?Sized> ObjectStore for &T {
     }
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).delete(key)
+    }
+    fn get_tagged(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Tagged>, StoreError>> + Send {
+        (**self).get_tagged(key)
+    }
+    fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+        condition: Condition,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).put_if(key, body, content_type, condition)
     }
 }
 
@@ -141,6 +204,39 @@ impl S3Store {
 
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+}
+
+impl S3Store {
+    /// A GetObject of the whole body or of `range`.
+    async fn fetch(
+        &self,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<Bytes, StoreError> {
+        let failed = |code: Option<&str>, retry, message| StoreError::Get {
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            code: code.map(str::to_string),
+            retry,
+            message,
+        };
+        let request = self.client.get_object().bucket(&self.bucket).key(key);
+        let request = match range {
+            Some(range) => request.range(format!("bytes={}-{}", range.start, range.end - 1)),
+            None => request,
+        };
+        let object = request
+            .send()
+            .await
+            .map_err(|e| failed(sdk_code(&e), sdk_retry(&e), sdk_message(&e)))?;
+        // A body cut off mid-stream is a transport failure: worth another try.
+        let body = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(None, Retry::Retryable, sdk_message(&e)))?;
+        Ok(body.into_bytes())
     }
 }
 
@@ -166,6 +262,9 @@ impl ObjectStore for S3Store {
                 Some(ObjectInfo {
                     key: o.key()?.to_string(),
                     size: o.size().unwrap_or(0).max(0) as u64,
+                    modified: o
+                        .last_modified()
+                        .and_then(|t| chrono::DateTime::from_timestamp_millis(t.to_millis().ok()?)),
                 })
             }));
         }
@@ -174,28 +273,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        let failed = |code: Option<&str>, retry, message| StoreError::Get {
-            bucket: self.bucket.clone(),
-            key: key.to_string(),
-            code: code.map(str::to_string),
-            retry,
-            message,
-        };
-        let object = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| failed(sdk_code(&e), sdk_retry(&e), sdk_message(&e)))?;
-        // A body cut off mid-stream is a transport failure: worth another try.
-        let body = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| failed(None, Retry::Retryable, sdk_message(&e)))?;
-        Ok(body.into_bytes())
+        self.fetch(key, None).await
+    }
+
+    async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Bytes, StoreError> {
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
+        self.fetch(key, Some(range)).await
     }
 
     async fn put(
@@ -237,5 +322,75 @@ impl ObjectStore for S3Store {
                 retry: sdk_retry(&e),
                 message: sdk_message(&e),
             })
+    }
+
+    async fn get_tagged(&self, key: &str) -> Result<Option<Tagged>, StoreError> {
+        let failed = |code: Option<&str>, retry, message| StoreError::Get {
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            code: code.map(str::to_string),
+            retry,
+            message,
+        };
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        let object = match answer {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(failed(sdk_code(&e), sdk_retry(&e), sdk_message(&e))),
+        };
+        let etag = object.e_tag().map(str::to_string);
+        let body = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(None, Retry::Retryable, sdk_message(&e)))?;
+        Ok(Some(Tagged {
+            body: body.into_bytes(),
+            etag,
+        }))
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+        condition: Condition,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body));
+        let request = match condition {
+            Condition::Absent => request.if_none_match("*"),
+            Condition::Matches(etag) => request.if_match(etag),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    sdk_code(&e),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::Put {
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+                code: sdk_code(&e).map(str::to_string),
+                retry: sdk_retry(&e),
+                message: sdk_message(&e),
+            }),
+        }
     }
 }

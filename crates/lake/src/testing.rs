@@ -10,7 +10,24 @@ use std::{
 use bytes::Bytes;
 use lambda_kit::{Retry, aws::service_retry};
 
-use crate::{ObjectInfo, ObjectStore, StoreError};
+use crate::{
+    LakeRow, ObjectInfo, ObjectStore, RowsBuilder, StoreError,
+    store::{Condition, Tagged},
+};
+
+/// A Parquet object holding `rows`, encoded as the sink encodes its objects (default codec).
+pub fn parquet(rows: &[LakeRow]) -> Vec<u8> {
+    let mut builder = RowsBuilder::default();
+    rows.iter().for_each(|r| builder.push_row(r));
+    let batch = builder.finish().expect("rows always fit the lake schema");
+    let properties =
+        crate::writer::writer_properties(parquet::basic::Compression::SNAPPY, "user-lake tests");
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties))
+            .expect("the lake schema is valid Parquet");
+    writer.write(&batch).expect("rows encode");
+    writer.into_inner().expect("a Parquet file closes")
+}
 
 /// A call to the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,9 +48,22 @@ struct Refusal {
     status: u16,
 }
 
+/// A stored object: its body, content type, when it was written and its version's ETag.
+#[derive(Debug, Clone)]
+struct Stored {
+    body: Bytes,
+    content_type: &'static str,
+    modified: chrono::DateTime<chrono::Utc>,
+    etag: String,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    objects: BTreeMap<String, (Bytes, &'static str)>,
+    objects: BTreeMap<String, Stored>,
+    /// The time writes are stamped with; `None`: the clock.
+    time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Writes so far, which makes every version's ETag new.
+    versions: u64,
     refusals: Vec<Refusal>,
     /// Puts and deletes that may still succeed before the store "crashes"; `None`: no limit.
     mutations_left: Option<usize>,
@@ -46,17 +76,35 @@ pub struct MemoryStore {
     state: Mutex<State>,
 }
 
+impl State {
+    fn store(&mut self, key: &str, body: Bytes, content_type: &'static str) {
+        self.versions += 1;
+        let stored = Stored {
+            body,
+            content_type,
+            modified: self.time.unwrap_or_else(chrono::Utc::now),
+            etag: format!("\"{:032x}\"", self.versions),
+        };
+        self.objects.insert(key.to_string(), stored);
+    }
+}
+
 impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the map half-updated.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Stamps later writes with `time` instead of the clock (the listing's `modified`).
+    pub fn set_time(&self, time: chrono::DateTime<chrono::Utc>) {
+        self.lock().time = Some(time);
+    }
+
     /// Every object, key to body.
     pub fn snapshot(&self) -> BTreeMap<String, Bytes> {
         let state = self.lock();
         (state.objects.iter())
-            .map(|(k, (body, _))| (k.clone(), body.clone()))
+            .map(|(k, stored)| (k.clone(), stored.body.clone()))
             .collect()
     }
 
@@ -76,7 +124,7 @@ impl MemoryStore {
     /// An object's body; panics if there is none (a test's expectation failed).
     pub fn body(&self, key: &str) -> Bytes {
         match self.lock().objects.get(key) {
-            Some((body, _)) => body.clone(),
+            Some(stored) => stored.body.clone(),
             None => panic!("no object {key}"),
         }
     }
@@ -84,14 +132,15 @@ impl MemoryStore {
     /// An object's content type; panics if there is none.
     pub fn content_type(&self, key: &str) -> &'static str {
         match self.lock().objects.get(key) {
-            Some((_, content_type)) => content_type,
+            Some(stored) => stored.content_type,
             None => panic!("no object {key}"),
         }
     }
 
     /// Stores an object directly, bypassing faults.
     pub fn insert(&self, key: &str, body: impl Into<Bytes>) {
-        (self.lock().objects).insert(key.to_string(), (body.into(), "application/octet-stream"));
+        self.lock()
+            .store(key, body.into(), "application/octet-stream");
     }
 
     /// From now on, calls of `operation` on keys (or prefixes) containing `key_contains` fail
@@ -211,21 +260,29 @@ impl ObjectStore for MemoryStore {
             .objects
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(key, (body, _))| ObjectInfo {
+            .map(|(key, stored)| ObjectInfo {
                 key: key.clone(),
-                size: body.len() as u64,
+                size: stored.body.len() as u64,
+                modified: Some(stored.modified),
             })
             .collect())
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         self.check(Operation::Get, key)?;
-        let found = self.lock().objects.get(key).map(|(body, _)| body.clone());
+        let found = self.lock().objects.get(key).map(|s| s.body.clone());
         found.ok_or_else(|| {
             let code = Some("NoSuchKey".to_string());
             let message = "service error: NoSuchKey".to_string();
             error(Operation::Get, key, code, Retry::Fatal, message)
         })
+    }
+
+    async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Bytes, StoreError> {
+        let body = self.get(key).await?;
+        let end = (range.end as usize).min(body.len());
+        let start = (range.start as usize).min(end);
+        Ok(body.slice(start..end))
     }
 
     async fn put(
@@ -235,7 +292,7 @@ impl ObjectStore for MemoryStore {
         content_type: &'static str,
     ) -> Result<(), StoreError> {
         self.check(Operation::Put, key)?;
-        (self.lock().objects).insert(key.to_string(), (body.into(), content_type));
+        self.lock().store(key, body.into(), content_type);
         Ok(())
     }
 
@@ -243,6 +300,35 @@ impl ObjectStore for MemoryStore {
         self.check(Operation::Delete, key)?;
         self.lock().objects.remove(key);
         Ok(())
+    }
+
+    async fn get_tagged(&self, key: &str) -> Result<Option<Tagged>, StoreError> {
+        self.check(Operation::Get, key)?;
+        let found = self.lock().objects.get(key).map(|s| Tagged {
+            body: s.body.clone(),
+            etag: Some(s.etag.clone()),
+        });
+        Ok(found)
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+        condition: Condition,
+    ) -> Result<bool, StoreError> {
+        self.check(Operation::Put, key)?;
+        let mut state = self.lock();
+        let holds = match (&condition, state.objects.get(key)) {
+            (Condition::Absent, found) => found.is_none(),
+            (Condition::Matches(etag), Some(found)) => &found.etag == etag,
+            (Condition::Matches(_), None) => false,
+        };
+        if holds {
+            state.store(key, body.into(), content_type);
+        }
+        Ok(holds)
     }
 }
 
@@ -264,6 +350,39 @@ mod tests {
         assert_eq!(throttled.retry(), Retry::Retryable);
         store.put("other/c", vec![1], "x").await.unwrap();
         assert_eq!(store.keys(), ["other/c"]);
+    }
+
+    #[tokio::test]
+    async fn conditional_writes_hold_as_s3s_do() {
+        let store = MemoryStore::default();
+        assert!(
+            store
+                .put_if("l", vec![1], "x", Condition::Absent)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .put_if("l", vec![2], "x", Condition::Absent)
+                .await
+                .unwrap()
+        );
+        let first = store.get_tagged("l").await.unwrap().unwrap();
+        let etag = first.etag.unwrap();
+        assert!(
+            store
+                .put_if("l", vec![3], "x", Condition::Matches(etag.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .put_if("l", vec![4], "x", Condition::Matches(etag))
+                .await
+                .unwrap()
+        );
+        assert_eq!(store.body("l").as_ref(), [3]);
+        assert!(store.get_tagged("missing").await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -15,7 +15,6 @@ pub mod config;
 pub mod decode;
 pub mod encode;
 pub mod metrics;
-pub mod outputs;
 
 use std::{collections::BTreeMap, time::Instant};
 
@@ -296,8 +295,8 @@ fn data_objects<S>(
                         source,
                     })
                 }
-                OutputFormat::Jsonl => text(outputs::jsonl(&slot.batch)),
-                OutputFormat::Csv => text(outputs::csv(&slot.batch)),
+                OutputFormat::Jsonl => text(lake::text::jsonl(&slot.batch)),
+                OutputFormat::Csv => text(lake::text::csv(&slot.batch)),
             }?;
             objects.push(Object {
                 key,

@@ -5,10 +5,10 @@ use std::io::Cursor;
 
 use arrow::record_batch::RecordBatch;
 pub use lake::testing::{MemoryStore, Operation};
+use lake::text::text_schema;
 use lake::{LakeRow, lake_schema};
 use lambda_kit::emf::{Captured, Metrics};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use sink::outputs::text_schema;
 use sink::{Sink, SinkConfig};
 
 pub fn config(env: &[(&'static str, &'static str)]) -> SinkConfig {

@@ -1,6 +1,7 @@
-//! The text forms of a slot's rows (`OUTPUT_FORMATS` `jsonl` and `csv`), written by arrow's own
-//! CSV and JSON writers from the very batch that becomes Parquet, so the three cannot disagree
-//! on a row. Where they live is the lake's business ([`lake::OutputFormat`]).
+//! Rows as text: the JSON Lines and CSV forms of a batch (`OUTPUT_FORMATS` `jsonl` and `csv`, and
+//! the export's files), written by arrow's own CSV and JSON writers from the very batch that
+//! becomes Parquet, so the forms cannot disagree on a row. Any batch of lake columns can be
+//! written, the whole lake schema or a projection of it.
 //!
 //! Timestamps are RFC 3339 in UTC with milliseconds (`2026-11-24T12:59:00.100Z`); CSV follows
 //! RFC 4180 (a header row, CRLF line ends, fields quoted when needed, quotes doubled).
