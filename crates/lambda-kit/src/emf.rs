@@ -24,6 +24,13 @@
 //! The document is also the invocation's one structured summary: its top-level members carry the
 //! metric values (as EMF requires), the dimension values and any other summary fields, so a
 //! CloudWatch Logs Insights query and a metric read the same numbers.
+//!
+//! Lambda filters JSON application logs by their `level` field, and gives a line without one
+//! the level INFO (Lambda developer guide, "Log-level filtering"). With the function's log level
+//! set to WARN or ERROR, a metrics line at INFO would be dropped, and with it the metrics. So the
+//! line's `level` is never below the configured level (`AWS_LAMBDA_LOG_LEVEL`): INFO for a
+//! success at the default level, WARN or ERROR when the function logs only from there; a failure
+//! is always ERROR.
 
 use std::{
     io::Write,
@@ -57,6 +64,49 @@ impl Unit {
     }
 }
 
+/// A log level as Lambda's log-level filtering knows it, from the most to the least detailed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl LogLevel {
+    /// The name Lambda writes and reads (`INFO`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+            LogLevel::Fatal => "FATAL",
+        }
+    }
+}
+
+impl std::str::FromStr for LogLevel {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "TRACE" => Ok(LogLevel::Trace),
+            "DEBUG" => Ok(LogLevel::Debug),
+            "INFO" => Ok(LogLevel::Info),
+            "WARN" | "WARNING" => Ok(LogLevel::Warn),
+            "ERROR" => Ok(LogLevel::Error),
+            "FATAL" => Ok(LogLevel::Fatal),
+            other => Err(format!(
+                "{other:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"
+            )),
+        }
+    }
+}
+
 /// Where metrics go and under which names, read once at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsConfig {
@@ -65,11 +115,14 @@ pub struct MetricsConfig {
     /// Value of the `FunctionName` dimension: `AWS_LAMBDA_FUNCTION_NAME`, which Lambda sets, or
     /// the binary's name when run elsewhere.
     pub function_name: String,
+    /// The function's application log level (`AWS_LAMBDA_LOG_LEVEL`, which Lambda sets from its
+    /// logging configuration; INFO when unset): the lowest level the metrics line is written at.
+    pub log_level: LogLevel,
 }
 
 impl MetricsConfig {
-    /// Reads `METRICS_NAMESPACE` (default `UserLake`) and `AWS_LAMBDA_FUNCTION_NAME` (default
-    /// `default_function`).
+    /// Reads `METRICS_NAMESPACE` (default `UserLake`), `AWS_LAMBDA_FUNCTION_NAME` (default
+    /// `default_function`) and `AWS_LAMBDA_LOG_LEVEL` (default INFO).
     pub fn from_source(env: &impl Source, default_function: &str) -> Result<Self, SettingError> {
         let namespace: String = or_default(env, "METRICS_NAMESPACE", DEFAULT_NAMESPACE.into())?;
         let valid = namespace.len() <= 255
@@ -87,6 +140,7 @@ impl MetricsConfig {
                  space, not starting with ':' or 'AWS/'",
             )?,
             function_name: or_default(env, "AWS_LAMBDA_FUNCTION_NAME", default_function.into())?,
+            log_level: or_default(env, "AWS_LAMBDA_LOG_LEVEL", LogLevel::Info)?,
         })
     }
 }
@@ -95,6 +149,8 @@ impl MetricsConfig {
 #[derive(Debug, Clone)]
 pub struct Document {
     namespace: String,
+    /// The lowest level the line may carry, so that Lambda's log filter keeps it.
+    floor: LogLevel,
     timestamp_ms: i64,
     dimensions: Vec<(String, String)>,
     metrics: Vec<(String, Unit, Value)>,
@@ -106,6 +162,7 @@ impl Document {
     pub fn new(namespace: impl Into<String>, timestamp_ms: i64) -> Self {
         Self {
             namespace: namespace.into(),
+            floor: LogLevel::Trace,
             timestamp_ms,
             dimensions: Vec::new(),
             metrics: Vec::new(),
@@ -144,19 +201,27 @@ impl Document {
         self
     }
 
-    /// Ends the summary of an invocation that succeeded: `Errors` = 0, `level` INFO and the
-    /// message.
+    /// The lowest level the line may carry (the function's log level).
+    pub fn at_least(mut self, floor: LogLevel) -> Self {
+        self.floor = floor;
+        self
+    }
+
+    /// Ends the summary of an invocation that succeeded: `Errors` = 0, `level` INFO (or the
+    /// function's log level, if higher) and the message.
     pub fn succeeded(self, message: &str) -> Self {
+        let level = LogLevel::Info.max(self.floor).as_str();
         self.metric("Errors", Unit::Count, 0u8)
-            .property("level", "INFO")
+            .property("level", level)
             .property("message", message)
     }
 
     /// Ends the summary of an invocation that failed: `Errors` = 1, `level` ERROR, the message,
     /// the `errorType` Lambda reports and the error itself.
     pub fn failed(self, message: &str, error_type: String, error: &dyn std::fmt::Display) -> Self {
+        let level = LogLevel::Error.max(self.floor).as_str();
         self.metric("Errors", Unit::Count, 1u8)
-            .property("level", "ERROR")
+            .property("level", level)
             .property("message", message)
             .property("errorType", error_type)
             .property("error", error.to_string())
@@ -276,6 +341,7 @@ impl Metrics {
     pub fn document(&self, timestamp_ms: i64) -> Document {
         Document::new(&self.config.namespace, timestamp_ms)
             .dimension(FUNCTION_DIMENSION, &self.config.function_name)
+            .at_least(self.config.log_level)
     }
 
     /// Writes the document as one line.
@@ -347,7 +413,8 @@ mod tests {
             config,
             MetricsConfig {
                 namespace: "UserLake".into(),
-                function_name: "producer".into()
+                function_name: "producer".into(),
+                log_level: LogLevel::Info,
             }
         );
         let custom = [("METRICS_NAMESPACE", "Team/User Lake")];
@@ -366,5 +433,32 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_line_is_never_below_the_functions_log_level_and_a_failure_is_an_error() {
+        for (configured, success, failure) in [
+            ("TRACE", "INFO", "ERROR"),
+            ("DEBUG", "INFO", "ERROR"),
+            ("INFO", "INFO", "ERROR"),
+            ("WARN", "WARN", "ERROR"),
+            ("ERROR", "ERROR", "ERROR"),
+        ] {
+            let env = [("AWS_LAMBDA_LOG_LEVEL", configured)];
+            let metrics = Metrics::captured(MetricsConfig::from_source(&env, "sink").unwrap()).0;
+            let ok = metrics.document(0).succeeded("done").to_value();
+            let failed = metrics
+                .document(0)
+                .failed("failed", "StoreFailed.Retryable".into(), &"boom")
+                .to_value();
+            assert_eq!(ok["level"], success, "{configured}");
+            assert_eq!(failed["level"], failure, "{configured}");
+        }
+        let bad = MetricsConfig::from_source(&[("AWS_LAMBDA_LOG_LEVEL", "loud")], "sink");
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("AWS_LAMBDA_LOG_LEVEL")
+        );
     }
 }
