@@ -4,12 +4,18 @@
 
 use chrono::Duration;
 use lake::LakeConfig;
-use lambda_kit::settings::{SettingError, Source, check, or_default};
+use lambda_kit::{
+    emf::MetricsConfig,
+    settings::{SettingError, Source, check, or_default},
+};
 
 /// Default time after an hour's end before its partition is compacted.
 pub const DEFAULT_GRACE_MINUTES: i64 = 120;
 /// Default largest merged object, in MiB.
 pub const DEFAULT_TARGET_MIB: u64 = 128;
+/// Default age a merged object must reach before the originals it holds are deleted: longer
+/// than a query over the lake usually runs (Athena's default DML time-out is 30 minutes).
+pub const DEFAULT_DELETE_DELAY_MINUTES: i64 = 60;
 
 /// Everything the compactor needs to know, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +28,12 @@ pub struct CompactorConfig {
     pub grace: Duration,
     /// Largest merged object, as the sum of its inputs' sizes (`COMPACTION_TARGET_MIB`).
     pub target_bytes: u64,
+    /// Age a merged object must reach before the originals it holds are deleted
+    /// (`COMPACTION_DELETE_DELAY_MINUTES`); zero deletes them in the run that merged them.
+    pub delete_delay: Duration,
+    /// Namespace and `FunctionName` of the metrics (`METRICS_NAMESPACE`,
+    /// `AWS_LAMBDA_FUNCTION_NAME`).
+    pub metrics: MetricsConfig,
 }
 
 impl CompactorConfig {
@@ -42,10 +54,23 @@ impl CompactorConfig {
             (1..=1024).contains(&target),
             "must be 1 to 1024 MiB (a merge is held in memory)",
         )?;
+        let delay: i64 = or_default(
+            env,
+            "COMPACTION_DELETE_DELAY_MINUTES",
+            DEFAULT_DELETE_DELAY_MINUTES,
+        )?;
+        let delay = check(
+            "COMPACTION_DELETE_DELAY_MINUTES",
+            delay,
+            (0..=24 * 60).contains(&delay),
+            "must be 0 to 1440 minutes (a day)",
+        )?;
         Ok(Self {
             lake,
             grace: Duration::minutes(grace),
             target_bytes: target * 1024 * 1024,
+            delete_delay: Duration::minutes(delay),
+            metrics: MetricsConfig::from_source(env, "compactor")?,
         })
     }
 }
@@ -55,10 +80,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_two_hours_of_grace_and_128_mib() {
+    fn defaults_are_two_hours_of_grace_128_mib_and_an_hour_before_deleting() {
         let config = CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap();
         assert_eq!(config.grace, Duration::minutes(120));
         assert_eq!(config.target_bytes, 128 * 1024 * 1024);
+        assert_eq!(config.delete_delay, Duration::minutes(60));
+        assert_eq!(config.metrics.function_name, "compactor");
         assert_eq!(config.lake.bucket, "data-lake");
     }
 
@@ -84,6 +111,8 @@ mod tests {
             ("COMPACTION_GRACE_MINUTES", "soon"),
             ("COMPACTION_TARGET_MIB", "0"),
             ("COMPACTION_TARGET_MIB", "4096"),
+            ("COMPACTION_DELETE_DELAY_MINUTES", "-1"),
+            ("COMPACTION_DELETE_DELAY_MINUTES", "1441"),
         ] {
             let err = CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake"), (name, value)])
                 .unwrap_err();

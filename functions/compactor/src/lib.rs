@@ -3,30 +3,52 @@
 //! `kafka_partition, kafka_offset`, and remove the originals.
 //!
 //! The order of steps is what makes it safe. For each group of originals: read them, write the
-//! merged object (its footer lists the spans of the originals it replaces), and only then
-//! delete the originals. A reader listing the partition after a run sees every row once; a run
-//! that stops at any point leaves at worst an original beside the merged object that holds its
-//! rows, and the next run, reading the merged objects' footers, deletes that original instead
-//! of merging it again. Rows an earlier merged object holds are never written twice, so a
-//! batch re-delivered into a compacted hour (by a replay, say) is absorbed too.
+//! merged object (its footer lists the spans of the originals it replaces), and only later
+//! delete the originals: once the merged object is `COMPACTION_DELETE_DELAY_MINUTES` old, so
+//! that a query that listed an original before the merge can still read it (a reader of the
+//! partition meanwhile sees those rows twice, and de-duplicates on the Kafka coordinates). A
+//! run that stops at any point leaves at worst an original beside the merged object that holds
+//! its rows, and a later run, reading the merged objects' footers, deletes that original
+//! instead of merging it again. Rows an earlier merged object holds are never written twice, so
+//! a batch re-delivered into a compacted hour (by a replay, say) is absorbed too.
+//!
+//! Only one run works at a time ([`lease`]); a run that finds another at work does nothing.
+//! Every run ends with one summary line that is also its CloudWatch metrics ([`metrics`]).
 //!
 //! `main.rs` builds the S3 client once per cold start and calls [`handle`] for every event;
 //! tests call it with the lake crate's in-memory store.
 
 pub mod config;
+pub mod lease;
 pub mod merge;
+pub mod metrics;
 pub mod plan;
 
 use chrono::{DateTime, Duration, Utc};
 use lake::{Layout, ObjectStore, OutputFormat, StoreError};
-use lambda_kit::{Classified, Retry};
+use lambda_kit::{Classified, Retry, emf::Metrics};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 
 pub use config::CompactorConfig;
 
 use merge::MergeError;
-use plan::{Coverage, HourPartition, Original};
+use plan::{Coverage, HourPartition};
+
+/// One invocation: who runs it, the time it judges by, when it started and when Lambda will
+/// stop it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// The invocation's request id (the lease's holder).
+    pub id: String,
+    /// Partitions are closed or open, and originals old enough to delete, as of this time (the
+    /// clock, unless the event says otherwise).
+    pub now: DateTime<Utc>,
+    /// When the invocation started, by the clock (the lease and the metrics are stamped so).
+    pub started: DateTime<Utc>,
+    /// When the invocation's time is up.
+    pub deadline: DateTime<Utc>,
+}
 
 /// The scheduled event: an EventBridge Scheduler envelope whose `detail` may carry `now`, the
 /// time to judge closed partitions by (for backfills and the local demo); otherwise the clock.
@@ -47,14 +69,20 @@ pub struct CompactDetail {
 /// The invocation's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompactSummary {
+    /// Another run held the lease, so this one did nothing; it names the holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_for: Option<String>,
     /// Closed partitions that held originals, i.e. had work to do.
     pub partitions: usize,
     /// Partitions left alone because their hour (plus grace) is not over.
     pub open: usize,
     /// Partitions that failed; they are retried by the next run.
     pub failed: usize,
-    /// Originals removed (merged now, or found already merged by an earlier run).
+    /// Originals removed (their rows in a merged object at least the delete delay old).
     pub originals_removed: usize,
+    /// Originals whose rows a merged object holds, kept until it is old enough.
+    #[serde(default)]
+    pub originals_waiting: usize,
     /// Merged objects written.
     pub merged_written: usize,
     /// Rows written into merged objects.
@@ -117,6 +145,10 @@ pub struct Compactor<S> {
     pub properties: WriterProperties,
     pub grace: Duration,
     pub target_bytes: u64,
+    /// How old a merged object must be before the originals it holds are deleted.
+    pub delete_delay: Duration,
+    /// Where the run's summary and metrics go (stdout in Lambda).
+    pub metrics: Metrics,
 }
 
 impl<S> Compactor<S> {
@@ -130,14 +162,56 @@ impl<S> Compactor<S> {
             ),
             grace: config.grace,
             target_bytes: config.target_bytes,
+            delete_delay: config.delete_delay,
+            metrics: Metrics::stdout(config.metrics.clone()),
         }
     }
 }
 
-/// Compacts every closed hour partition under `users/` that still holds originals.
+/// Takes the lease, compacts every closed hour partition that holds originals, gives the lease
+/// back, and emits the run's summary.
 pub async fn handle<S: ObjectStore>(
     compactor: &Compactor<S>,
-    now: DateTime<Utc>,
+    run: &Run,
+) -> Result<CompactSummary, CompactError> {
+    let started = std::time::Instant::now();
+    let result = lease_and_compact(compactor, run).await;
+    compactor.metrics.emit(&metrics::summary(
+        &compactor.metrics,
+        run.started,
+        started.elapsed(),
+        &result,
+    ));
+    result
+}
+
+async fn lease_and_compact<S: ObjectStore>(
+    compactor: &Compactor<S>,
+    run: &Run,
+) -> Result<CompactSummary, CompactError> {
+    let (store, layout) = (&compactor.store, &compactor.layout);
+    let lease = match lease::take(store, layout, &run.id, run.started, run.deadline).await? {
+        lease::Taken::Held(lease) => lease,
+        lease::Taken::Busy(other) => {
+            return Ok(CompactSummary {
+                skipped_for: Some(other.holder),
+                ..CompactSummary::default()
+            });
+        }
+    };
+    let result = compact(compactor, run).await;
+    if let Err(error) = lease::give_back(store, layout, &lease).await {
+        // The lease expires on its own; the next run takes it over then.
+        tracing::warn!(%error, "cannot give the compaction lease back");
+    }
+    result
+}
+
+/// Compacts every closed hour partition under `users/` that still holds originals: closed as
+/// of the run's `now`, merged objects old enough by its clock (`started`).
+async fn compact<S: ObjectStore>(
+    compactor: &Compactor<S>,
+    run: &Run,
 ) -> Result<CompactSummary, CompactError> {
     let root = compactor.layout.root(OutputFormat::Parquet);
     let listed = compactor.store.list(&root).await?;
@@ -147,28 +221,17 @@ pub async fn handle<S: ObjectStore>(
         if partition.originals.is_empty() {
             continue;
         }
-        if !partition.is_closed(now, compactor.grace) {
+        if !partition.is_closed(run.now, compactor.grace) {
             summary.open += 1;
             continue;
         }
         summary.partitions += 1;
-        if let Err(error) = compact_partition(compactor, &partition, &mut summary).await {
+        if let Err(error) = compact_partition(compactor, &partition, run.started, &mut summary).await {
             summary.failed += 1;
             tracing::warn!(dir = %partition.dir, error = %error, "partition not compacted; the next run retries it");
             first_failure.get_or_insert((partition.dir.clone(), error));
         }
     }
-    tracing::info!(
-        partitions = summary.partitions,
-        open = summary.open,
-        failed = summary.failed,
-        originals_removed = summary.originals_removed,
-        merged_written = summary.merged_written,
-        rows = summary.rows,
-        bytes_read = summary.bytes_read,
-        bytes_written = summary.bytes_written,
-        "compaction run finished"
-    );
     match first_failure {
         None => Ok(summary),
         Some((dir, first)) => Err(CompactError::Partitions {
@@ -179,28 +242,42 @@ pub async fn handle<S: ObjectStore>(
     }
 }
 
-/// One partition: finish what an earlier run left (originals whose rows a merged object holds
-/// are deleted), then merge the rest group by group, each written before its inputs go.
+/// One partition: delete the originals whose rows a merged object old enough (as of `clock`)
+/// holds, then merge the ones no merged object holds yet, group by group. A group's originals
+/// are deleted at once when there is no delete delay, else by a later run.
 async fn compact_partition<S: ObjectStore>(
     compactor: &Compactor<S>,
     partition: &HourPartition,
+    clock: DateTime<Utc>,
     summary: &mut CompactSummary,
 ) -> Result<(), CompactError> {
     let store = &compactor.store;
     let mut coverage = Coverage::default();
+    // The spans merged objects hold, and whether each is old enough for its originals to go.
+    let mut settled = Coverage::default();
     for merged in &partition.merged {
         let body = store.get(&merged.key).await?;
-        coverage.0.extend(merge::spans(&merged.key, body)?);
+        let spans = merge::spans(&merged.key, body)?;
+        let old_enough = merged
+            .modified
+            .is_none_or(|written| written + compactor.delete_delay <= clock);
+        if old_enough {
+            settled.0.extend(spans.iter().cloned());
+        }
+        coverage.0.extend(spans);
     }
-    let (done, todo): (Vec<&Original>, Vec<&Original>) = partition
-        .originals
-        .iter()
-        .partition(|o| coverage.covers(&o.span));
-    for original in done {
-        store.delete(&original.object.key).await?;
-        summary.originals_removed += 1;
+    let mut todo = Vec::new();
+    for original in &partition.originals {
+        if settled.covers(&original.span) {
+            store.delete(&original.object.key).await?;
+            summary.originals_removed += 1;
+        } else if coverage.covers(&original.span) {
+            summary.originals_waiting += 1;
+        } else {
+            todo.push(original.clone());
+        }
     }
-    for group in plan::groups(todo.into_iter().cloned().collect(), compactor.target_bytes) {
+    for group in plan::groups(todo, compactor.target_bytes) {
         let mut batches = Vec::new();
         for original in &group {
             let body = store.get(&original.object.key).await?;
@@ -209,17 +286,33 @@ async fn compact_partition<S: ObjectStore>(
         }
         let merged = merge::merge(&batches, &coverage)?;
         let spans: Vec<lake::Span> = group.iter().map(|o| o.span.clone()).collect();
-        if merged.num_rows() > 0 {
-            let body = merge::encode(&merged, &spans, &compactor.properties)?;
-            let key = plan::merged_key(&compactor.layout, partition.hour, &group);
-            summary.bytes_written += body.len() as u64;
-            store
-                .put(&key, body, OutputFormat::Parquet.content_type())
-                .await?;
-            summary.merged_written += 1;
-            summary.rows += merged.num_rows();
+        if merged.num_rows() == 0 {
+            // Every row is in earlier merged objects already (a batch cut another way landed
+            // again): the originals go once those objects are old enough.
+            let held = merge::merge(&batches, &settled)?.num_rows() == 0;
+            for original in &group {
+                if held {
+                    store.delete(&original.object.key).await?;
+                    summary.originals_removed += 1;
+                } else {
+                    summary.originals_waiting += 1;
+                }
+            }
+            continue;
         }
+        let body = merge::encode(&merged, &spans, &compactor.properties)?;
+        let key = plan::merged_key(&compactor.layout, partition.hour, &group);
+        summary.bytes_written += body.len() as u64;
+        store
+            .put(&key, body, OutputFormat::Parquet.content_type())
+            .await?;
+        summary.merged_written += 1;
+        summary.rows += merged.num_rows();
         coverage.0.extend(spans);
+        if compactor.delete_delay > Duration::zero() {
+            summary.originals_waiting += group.len();
+            continue;
+        }
         for original in &group {
             store.delete(&original.object.key).await?;
             summary.originals_removed += 1;

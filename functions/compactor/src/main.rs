@@ -1,6 +1,6 @@
 //! Wires the compactor: tracing, settings (fail fast), the S3 client, then the runtime.
 
-use compactor::{CompactRequest, Compactor, CompactorConfig, handle};
+use compactor::{CompactRequest, Compactor, CompactorConfig, Run, handle};
 use lake::S3Store;
 use lambda_kit::settings::ProcessEnv;
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
@@ -13,8 +13,14 @@ async fn main() -> Result<(), Error> {
     let compactor = &Compactor::new(store, &config);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CompactRequest>| async move {
-            let now = event.payload.detail.now.unwrap_or_else(chrono::Utc::now);
-            handle(compactor, now).await
+            let started = chrono::Utc::now();
+            let run = Run {
+                id: event.context.request_id.clone(),
+                now: event.payload.detail.now.unwrap_or(started),
+                started,
+                deadline: chrono::DateTime::from(event.context.deadline()),
+            };
+            handle(compactor, &run).await
         },
     ))
     .await

@@ -128,6 +128,7 @@ mod tests {
         ObjectInfo {
             key: key.into(),
             size,
+            modified: None,
         }
     }
 

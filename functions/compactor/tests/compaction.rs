@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use compactor::{CompactSummary, Compactor, CompactorConfig, handle, merge};
+use compactor::{CompactSummary, Compactor, CompactorConfig, Run, handle, merge};
 use lake::{
-    Hour, LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder, Span, keys::MERGED_PREFIX,
-    testing::MemoryStore,
+    Hour, LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder, Span, StoreError,
+    keys::MERGED_PREFIX, testing::MemoryStore,
 };
 use user_record::UserRecord;
 
@@ -96,9 +96,11 @@ fn config() -> CompactorConfig {
 }
 
 /// Twelve sink batches: hour 12 on three partitions (four batches each of five records), two
-/// batches in hour 13, and one in the still open hour 15.
+/// batches in hour 13, and one in the still open hour 15; every write is stamped with the time
+/// the runs start.
 async fn filled_lake() -> MemoryStore {
     let store = MemoryStore::default();
+    store.set_time(now());
     for partition in 0..3 {
         for batch in 0..4 {
             let first = 100 + batch * 5;
@@ -111,12 +113,84 @@ async fn filled_lake() -> MemoryStore {
     store
 }
 
+/// A compactor over `store` that deletes originals in the run that merges them, with its
+/// summary lines kept off the test's output.
 fn compactor<S>(store: S, target_bytes: Option<u64>) -> Compactor<S> {
     let mut config = config();
     if let Some(target) = target_bytes {
         config.target_bytes = target;
     }
-    Compactor::new(store, &config)
+    config.delete_delay = Duration::zero();
+    let mut compactor = Compactor::new(store, &config);
+    compactor.metrics = lambda_kit::emf::Metrics::captured(config.metrics.clone()).0;
+    compactor
+}
+
+/// A run judging by `now`, started by the clock at `started` with 15 minutes to go.
+fn run_at(now: DateTime<Utc>, started: DateTime<Utc>) -> Run {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Run {
+        id: format!("run-{n}"),
+        now,
+        started,
+        deadline: started + Duration::minutes(15),
+    }
+}
+
+/// A run at 16:00, started then.
+fn run() -> Run {
+    run_at(now(), now())
+}
+
+/// A store that lets other tasks run before each of its calls, as a network round trip
+/// would, so that two runs joined on one task really interleave.
+struct Interleaved<'a>(&'a MemoryStore);
+
+impl ObjectStore for Interleaved<'_> {
+    async fn list(&self, prefix: &str) -> Result<Vec<lake::ObjectInfo>, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.list(prefix).await
+    }
+    async fn get(&self, key: &str) -> Result<bytes::Bytes, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.get(key).await
+    }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<bytes::Bytes, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.get_range(key, range).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<(), StoreError> {
+        tokio::task::yield_now().await;
+        self.0.put(key, body, content_type).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        tokio::task::yield_now().await;
+        self.0.delete(key).await
+    }
+    async fn get_tagged(&self, key: &str) -> Result<Option<lake::Tagged>, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.get_tagged(key).await
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+        condition: lake::Condition,
+    ) -> Result<bool, StoreError> {
+        tokio::task::yield_now().await;
+        self.0.put_if(key, body, content_type, condition).await
+    }
 }
 
 /// Every row of every Parquet object under `dir`, in key order then file order.
@@ -150,7 +224,7 @@ async fn closed_hours_become_one_sorted_object_and_open_hours_are_left_alone() {
     assert_eq!(keys_under(&lake, HOUR_12).len(), 12);
 
     // when the compactor runs at 16:00
-    let summary = handle(&compactor(&lake, None), now()).await.unwrap();
+    let summary = handle(&compactor(&lake, None), &run()).await.unwrap();
 
     // then hours 12 and 13 are one merged object each, holding the same rows, sorted
     let merged_12 = keys_under(&lake, HOUR_12);
@@ -188,11 +262,11 @@ async fn closed_hours_become_one_sorted_object_and_open_hours_are_left_alone() {
 async fn a_second_run_finds_nothing_to_do() {
     // given a compacted lake
     let lake = filled_lake().await;
-    handle(&compactor(&lake, None), now()).await.unwrap();
+    handle(&compactor(&lake, None), &run()).await.unwrap();
     let compacted = lake.snapshot();
 
     // when the compactor runs again
-    let summary = handle(&compactor(&lake, None), now()).await.unwrap();
+    let summary = handle(&compactor(&lake, None), &run()).await.unwrap();
 
     // then nothing changed
     assert_eq!(lake.snapshot(), compacted);
@@ -221,7 +295,7 @@ async fn the_target_size_splits_a_partition_into_several_sorted_objects() {
     let target = sizes.iter().max().unwrap() * 4;
 
     // when
-    handle(&compactor(&lake, Some(target)), now())
+    handle(&compactor(&lake, Some(target)), &run())
         .await
         .unwrap();
 
@@ -246,14 +320,14 @@ async fn a_crash_between_any_two_steps_then_a_rerun_converges_without_loss_or_du
     };
     let clean = filled_lake().await;
     let expected_rows = sorted(rows_under(&clean, "users/"));
-    handle(&compactor(&clean, Some(target)), now())
+    handle(&compactor(&clean, Some(target)), &run())
         .await
         .unwrap();
     let expected = clean.snapshot();
     let steps = {
         let lake = filled_lake().await;
         let filled = lake.mutations();
-        handle(&compactor(&lake, Some(target)), now())
+        handle(&compactor(&lake, Some(target)), &run())
             .await
             .unwrap();
         lake.mutations() - filled
@@ -261,14 +335,12 @@ async fn a_crash_between_any_two_steps_then_a_rerun_converges_without_loss_or_du
     assert!(steps >= 15, "puts and deletes of a run: {steps}");
 
     for crash_at in 0..steps {
-        // when a run stops before its crash_at-th write or delete
+        // when a run stops before its crash_at-th write or delete (its last one gives the
+        // lease back: a run that fails only there has done its work, and the lease expires)
         let lake = filled_lake().await;
         lake.crash_after_mutations(crash_at);
-        assert!(
-            handle(&compactor(&lake, Some(target)), now())
-                .await
-                .is_err()
-        );
+        let crashed = handle(&compactor(&lake, Some(target)), &run()).await;
+        assert_eq!(crashed.is_err(), crash_at + 1 < steps, "step {crash_at}");
         lake.heal();
 
         // then every row is still there (perhaps twice, until the next run)
@@ -279,10 +351,13 @@ async fn a_crash_between_any_two_steps_then_a_rerun_converges_without_loss_or_du
             "rows lost after a crash at step {crash_at}"
         );
 
-        // and a re-run leaves exactly what an uninterrupted run leaves
-        handle(&compactor(&lake, Some(target)), now())
+        // and a re-run, once the crashed run's lease has expired, leaves exactly what an
+        // uninterrupted run leaves
+        let later = run_at(now(), now() + Duration::minutes(20));
+        let rerun = handle(&compactor(&lake, Some(target)), &later)
             .await
             .unwrap();
+        assert_eq!(rerun.skipped_for, None, "step {crash_at}");
         assert_eq!(
             sorted(rows_under(&lake, "users/")),
             expected_rows,
@@ -300,20 +375,20 @@ async fn a_crash_between_any_two_steps_then_a_rerun_converges_without_loss_or_du
 async fn batches_delivered_again_into_a_compacted_hour_are_absorbed_without_duplicates() {
     // given a compacted lake
     let lake = filled_lake().await;
-    handle(&compactor(&lake, None), now()).await.unwrap();
+    handle(&compactor(&lake, None), &run()).await.unwrap();
     let compacted = lake.snapshot();
 
     // when the same batch is delivered again, the next run removes it and writes nothing
     deliver(&lake, 1, 105, 5, at(12, 10)).await;
     assert_eq!(keys_under(&lake, HOUR_12).len(), 2);
-    let again = handle(&compactor(&lake, None), now()).await.unwrap();
+    let again = handle(&compactor(&lake, None), &run()).await.unwrap();
     assert_eq!((again.originals_removed, again.merged_written), (1, 0));
     assert_eq!(lake.snapshot(), compacted);
 
     // when a batch cut differently overlaps merged rows and brings new ones (offsets 112-124
     // of partition 0: 112-119 were merged already, 120-124 are new)
     deliver(&lake, 0, 112, 13, at(12, 30)).await;
-    let summary = handle(&compactor(&lake, None), now()).await.unwrap();
+    let summary = handle(&compactor(&lake, None), &run()).await.unwrap();
 
     // then only the new rows are added, in a second merged object
     assert_eq!((summary.merged_written, summary.rows), (1, 5));
@@ -340,7 +415,7 @@ async fn an_object_that_is_not_lake_parquet_stops_only_its_own_partition() {
         .count();
 
     // when
-    let error = handle(&compactor(&lake, None), now()).await.unwrap_err();
+    let error = handle(&compactor(&lake, None), &run()).await.unwrap_err();
 
     // then the run fails naming it, hour 12 loses nothing and hour 13 is compacted anyway
     assert!(
@@ -355,4 +430,96 @@ async fn an_object_that_is_not_lake_parquet_stops_only_its_own_partition() {
     );
     assert_eq!(keys_under(&lake, HOUR_12).len(), before_12);
     assert_eq!(keys_under(&lake, HOUR_13).len(), 1);
+}
+
+#[tokio::test]
+async fn originals_stay_until_their_merged_object_is_old_enough_and_are_read_twice_meanwhile() {
+    // given a lake of small objects and a compactor that waits an hour before deleting
+    let lake = filled_lake().await;
+    let before = sorted(rows_under(&lake, HOUR_12));
+    let mut waiting = compactor(&lake, None);
+    waiting.delete_delay = Duration::minutes(60);
+    lake.set_time(at(16, 0));
+
+    // when it runs at 16:00, again at 16:30, and at 17:01
+    let first = handle(&waiting, &run_at(at(16, 0), at(16, 0)))
+        .await
+        .unwrap();
+    let during = sorted(rows_under(&lake, HOUR_12));
+    let second = handle(&waiting, &run_at(at(16, 30), at(16, 30)))
+        .await
+        .unwrap();
+    let third = handle(&waiting, &run_at(at(17, 1), at(17, 1)))
+        .await
+        .unwrap();
+
+    // then the first merges and keeps the originals, so that a reader meanwhile finds each row
+    // twice (merged and original) and none missing; the second, too early, deletes nothing;
+    // the third deletes them and every row is there once
+    assert_eq!((first.merged_written, first.originals_removed), (2, 0));
+    assert_eq!(first.originals_waiting, 14);
+    let mut twice: Vec<LakeRow> = before.iter().flat_map(|r| [r.clone(), r.clone()]).collect();
+    twice.sort_by_key(|r| (r.partition, r.offset));
+    assert_eq!(during, twice);
+    assert_eq!((second.merged_written, second.originals_removed), (0, 0));
+    assert_eq!(second.originals_waiting, 14);
+    assert_eq!((third.merged_written, third.originals_removed), (0, 14));
+    assert_eq!(sorted(rows_under(&lake, HOUR_12)), before);
+    assert_eq!(keys_under(&lake, HOUR_12).len(), 1);
+}
+
+#[tokio::test]
+async fn two_overlapping_runs_compact_each_hour_once() {
+    // given a lake of small objects
+    let lake = filled_lake().await;
+    let before = sorted(rows_under(&lake, "users/"));
+
+    // when two runs start together (an event delivered twice, or a slow run meeting the next)
+    let (a, b) = (
+        compactor(Interleaved(&lake), None),
+        compactor(Interleaved(&lake), None),
+    );
+    let (run_a, run_b) = (run(), run());
+    let (one, other) = tokio::join!(handle(&a, &run_a), handle(&b, &run_b));
+    let (one, other) = (one.unwrap(), other.unwrap());
+
+    // then one compacts and the other stands aside, and every row is there once
+    let skipped = [&one, &other]
+        .iter()
+        .filter(|s| s.skipped_for.is_some())
+        .count();
+    assert_eq!(skipped, 1, "{one:?} {other:?}");
+    assert_eq!(one.merged_written + other.merged_written, 2);
+    assert_eq!(sorted(rows_under(&lake, "users/")), before);
+    assert_eq!(keys_under(&lake, HOUR_12).len(), 1);
+    assert!(
+        lake.keys().iter().all(|k| !k.contains("_compactor/")),
+        "the lease is given back"
+    );
+}
+
+#[tokio::test]
+async fn a_run_emits_one_summary_line_with_its_counts() {
+    // given
+    let lake = filled_lake().await;
+    let mut counted = compactor(&lake, None);
+    let (metrics, captured) = lambda_kit::emf::Metrics::captured(config().metrics);
+    counted.metrics = metrics;
+
+    // when
+    handle(&counted, &run()).await.unwrap();
+
+    // then
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1);
+    let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(line["FunctionName"], "compactor");
+    assert_eq!(line["MergedWritten"], 2);
+    assert_eq!(line["OriginalsRemoved"], 14);
+    assert_eq!(line["Skipped"], 0);
+    assert_eq!(line["Errors"], 0);
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "UserLake"
+    );
 }
