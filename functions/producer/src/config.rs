@@ -77,13 +77,27 @@ impl ProducerConfig {
             (1_000..=900_000).contains(&message_timeout_ms),
             "must be between 1000 and 900000 (milliseconds)",
         )?;
+        let api_timeout_ms: u64 = or_default(env, "USERS_API_TIMEOUT_MS", 10_000)?;
+        let api_timeout_ms = check(
+            "USERS_API_TIMEOUT_MS",
+            api_timeout_ms,
+            (1_000..=30_000).contains(&api_timeout_ms),
+            "must be between 1000 and 30000 (milliseconds)",
+        )?;
+        let api_max_retries: u32 = or_default(env, "USERS_API_MAX_RETRIES", 3)?;
+        let api_max_retries = check(
+            "USERS_API_MAX_RETRIES",
+            api_max_retries,
+            api_max_retries <= 10,
+            "must be between 0 and 10",
+        )?;
         Ok(Self {
             users_api_url,
             users_per_run,
             users_seed: optional(env, "USERS_SEED")?,
             users_nat: optional(env, "USERS_NAT")?,
-            api_timeout: Duration::from_millis(or_default(env, "USERS_API_TIMEOUT_MS", 10_000)?),
-            api_max_retries: or_default(env, "USERS_API_MAX_RETRIES", 3)?,
+            api_timeout: Duration::from_millis(api_timeout_ms),
+            api_max_retries,
             kafka: KafkaSettings::from_source(env)?,
             kafka_topic: or_default(env, "KAFKA_TOPIC", user_record::DEFAULT_TOPIC.into())?,
             kafka_message_timeout: Duration::from_millis(message_timeout_ms),
@@ -145,6 +159,24 @@ mod tests {
         ];
         let config = ProducerConfig::from_source(&env).unwrap();
         assert_eq!(config.kafka, KafkaSettings::from_source(&env).unwrap());
+    }
+
+    #[test]
+    fn api_timeout_and_retries_out_of_range_are_named() {
+        for (name, value) in [
+            ("USERS_API_TIMEOUT_MS", "999"),
+            ("USERS_API_TIMEOUT_MS", "30001"),
+            ("USERS_API_MAX_RETRIES", "11"),
+            ("USERS_API_MAX_RETRIES", "-1"),
+        ] {
+            let env = [("KAFKA_BROKERS", "b:9092"), (name, value)];
+            let err = ProducerConfig::from_source(&env).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("environment variable {name}=\"{value}\"")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,10 @@ pub mod metrics;
 pub mod publish;
 pub mod randomuser;
 
-use std::time::Instant;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Instant,
+};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_kit::{Classified, Retry, emf::Metrics};
@@ -68,6 +71,16 @@ pub enum ProducerError {
     /// The records were not all delivered; nothing undelivered is reported as produced.
     #[error(transparent)]
     Publish(#[from] PublishError),
+    /// The invocation's time ran out while `phase` was under way; what was acknowledged by
+    /// then is reported, and records still queued may yet be delivered.
+    #[error(
+        "the invocation's deadline came while {phase}: {produced} of {fetched} record(s) were acknowledged by then"
+    )]
+    DeadlineExceeded {
+        phase: &'static str,
+        fetched: usize,
+        produced: usize,
+    },
 }
 
 impl Classified for ProducerError {
@@ -76,6 +89,7 @@ impl Classified for ProducerError {
             ProducerError::InvalidCount { .. } => "InvalidCount",
             ProducerError::Fetch(_) => "FetchFailed",
             ProducerError::Publish(_) => "PublishFailed",
+            ProducerError::DeadlineExceeded { .. } => "DeadlineExceeded",
         }
     }
 
@@ -87,6 +101,7 @@ impl Classified for ProducerError {
             ProducerError::Fetch(_) => Retry::Fatal,
             ProducerError::Publish(PublishError::Client { .. }) => Retry::Fatal,
             ProducerError::Publish(PublishError::Delivery { .. }) => Retry::Retryable,
+            ProducerError::DeadlineExceeded { .. } => Retry::Retryable,
         }
     }
 }
@@ -106,10 +121,24 @@ pub struct Producer<U, P> {
     pub metrics: Metrics,
 }
 
-/// Handles one scheduled event and emits its summary.
+/// Time kept back from the invocation's deadline to print the summary and answer.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Handles one scheduled event with no deadline of its own, and emits its summary.
 pub async fn handle<U: UserSource, P: Publisher>(
     event: &ScheduledEvent,
     producer: &Producer<U, P>,
+) -> Result<RunSummary, ProducerError> {
+    handle_until(event, producer, None).await
+}
+
+/// Handles one scheduled event, stopping its work [`DEADLINE_MARGIN`] before `deadline` (the
+/// invocation's), and emits its summary in every case: a run cut short by the deadline fails
+/// with [`ProducerError::DeadlineExceeded`], counting what was acknowledged by then.
+pub async fn handle_until<U: UserSource, P: Publisher>(
+    event: &ScheduledEvent,
+    producer: &Producer<U, P>,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<RunSummary, ProducerError> {
     let started = Instant::now();
     let requested = event.detail.count.unwrap_or(producer.users_per_run);
@@ -117,17 +146,49 @@ pub async fn handle<U: UserSource, P: Publisher>(
         requested,
         ..Default::default()
     };
-    let result = run(producer, started, &mut observed).await;
+    let acknowledged = AtomicUsize::new(0);
+    let work = run(producer, started, &mut observed, &acknowledged);
+    let result = match deadline {
+        None => work.await,
+        Some(deadline) => {
+            let stop = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline);
+            match tokio::time::timeout_at(stop, work).await {
+                Ok(result) => result,
+                Err(_) => Err(cut_short(&mut observed, &acknowledged)),
+            }
+        }
+    };
     observed.duration = started.elapsed();
     let document = metrics::summary(&producer.metrics, chrono::Utc::now(), &observed, &result);
     producer.metrics.emit(&document);
     result
 }
 
+/// The error of a run the deadline stopped, from what it had seen.
+fn cut_short(observed: &mut metrics::Observed, acknowledged: &AtomicUsize) -> ProducerError {
+    observed.produced = acknowledged.load(Ordering::Relaxed);
+    let phase = if observed.fetched == 0 {
+        "fetching users"
+    } else {
+        "producing records"
+    };
+    tracing::warn!(
+        phase,
+        produced = observed.produced,
+        "the invocation's deadline came; the run stops here"
+    );
+    ProducerError::DeadlineExceeded {
+        phase,
+        fetched: observed.fetched,
+        produced: observed.produced,
+    }
+}
+
 async fn run<U: UserSource, P: Publisher>(
     producer: &Producer<U, P>,
     started: Instant,
     observed: &mut metrics::Observed,
+    acknowledged: &AtomicUsize,
 ) -> Result<RunSummary, ProducerError> {
     let requested = observed.requested;
     if !(1..=MAX_USERS_PER_RUN).contains(&requested) {
@@ -156,7 +217,7 @@ async fn run<U: UserSource, P: Publisher>(
     observed.skipped = skipped;
     let produced = producer
         .publisher
-        .publish(&records)
+        .publish(&records, acknowledged)
         .await
         .inspect_err(|error| {
             if let PublishError::Delivery { delivered, .. } = error {

@@ -3,7 +3,9 @@
 use kafka_client::KafkaClient;
 use lambda_kit::settings::ProcessEnv;
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use producer::{KafkaPublisher, Producer, ProducerConfig, RandomUserApi, ScheduledEvent, handle};
+use producer::{
+    KafkaPublisher, Producer, ProducerConfig, RandomUserApi, ScheduledEvent, handle_until,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -17,8 +19,17 @@ async fn main() -> Result<(), Error> {
         metrics: producer::metrics::from_env()?,
     };
     let producer = &producer;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ScheduledEvent>| async move {
-        handle(&event.payload, producer).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ScheduledEvent>| async move {
+            // The work stops short of the invocation's deadline, so that its summary is printed.
+            let left = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = tokio::time::Instant::now() + left;
+            handle_until(&event.payload, producer, Some(deadline)).await
+        },
+    ))
     .await
 }

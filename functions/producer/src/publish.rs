@@ -1,7 +1,10 @@
 //! Producing records to Kafka: the `Publisher` boundary and its rdkafka implementation.
 //! Every delivery is awaited, so a run reports as produced only what the broker acknowledged.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use futures::future::join_all;
 use rdkafka::{
@@ -44,11 +47,14 @@ pub enum PublishError {
 
 /// What the producer asks of Kafka.
 pub trait Publisher {
-    /// Produces every record, keyed by its id, and waits for each acknowledgement.
-    /// Returns how many were delivered; any failure is an error that says how many were.
+    /// Produces every record, keyed by its id, and waits for each acknowledgement, counting
+    /// each in `acknowledged` as it comes (so that a caller that stops waiting knows how many
+    /// arrived). Returns how many were delivered; any failure is an error that says how many
+    /// were.
     fn publish(
         &self,
         records: &[UserRecord],
+        acknowledged: &AtomicUsize,
     ) -> impl Future<Output = Result<usize, PublishError>> + Send;
     /// The topic records go to.
     fn topic(&self) -> &str;
@@ -131,7 +137,11 @@ fn create(
 }
 
 impl Publisher for KafkaPublisher {
-    async fn publish(&self, records: &[UserRecord]) -> Result<usize, PublishError> {
+    async fn publish(
+        &self,
+        records: &[UserRecord],
+        acknowledged: &AtomicUsize,
+    ) -> Result<usize, PublishError> {
         let producer = self.current();
         let producer = &producer;
         let sends = records.iter().map(|record| async move {
@@ -143,6 +153,9 @@ impl Publisher for KafkaPublisher {
                     Timeout::After(self.queue_timeout),
                 )
                 .await;
+            if sent.is_ok() {
+                acknowledged.fetch_add(1, Ordering::Relaxed);
+            }
             sent.map(|_| ()).map_err(|(error, _)| (key, error))
         });
         let outcomes = join_all(sends).await;

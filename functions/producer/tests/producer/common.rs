@@ -66,8 +66,13 @@ pub struct MemoryPublisher {
 }
 
 impl Publisher for MemoryPublisher {
-    async fn publish(&self, records: &[UserRecord]) -> Result<usize, PublishError> {
+    async fn publish(
+        &self,
+        records: &[UserRecord],
+        acknowledged: &std::sync::atomic::AtomicUsize,
+    ) -> Result<usize, PublishError> {
         self.published.lock().unwrap().extend_from_slice(records);
+        acknowledged.fetch_add(records.len(), std::sync::atomic::Ordering::Relaxed);
         Ok(records.len())
     }
 

@@ -3,7 +3,12 @@
 
 use crate::common::*;
 use lambda_kit::Classified;
-use producer::{Producer, ProducerError, handle};
+use std::time::Duration;
+
+use producer::{
+    DEADLINE_MARGIN, Producer, ProducerError, PublishError, Publisher, handle, handle_until,
+};
+use user_record::UserRecord;
 
 fn producer(fixture: &str, users_per_run: usize) -> Producer<FixtureUsers, MemoryPublisher> {
     Producer {
@@ -138,4 +143,66 @@ fn a_payload_that_is_not_a_scheduled_event_is_refused_before_any_work() {
         // then
         assert!(error.to_string().contains(expected), "{error}");
     }
+}
+
+/// A publisher that acknowledges some records at once and then never the rest, as a broker
+/// that stops answering does.
+struct StalledPublisher {
+    acknowledges: usize,
+}
+
+impl Publisher for StalledPublisher {
+    async fn publish(
+        &self,
+        _records: &[UserRecord],
+        acknowledged: &std::sync::atomic::AtomicUsize,
+    ) -> Result<usize, PublishError> {
+        acknowledged.fetch_add(self.acknowledges, std::sync::atomic::Ordering::Relaxed);
+        std::future::pending().await
+    }
+
+    fn topic(&self) -> &str {
+        "users_created"
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_stops_before_the_deadline_and_still_reports_what_was_acknowledged() {
+    // given a broker that acknowledges 40 records and then nothing, and 60 s to go
+    let (metrics, captured) = captured_metrics(&[]);
+    let producer = Producer {
+        source: FixtureUsers::new("randomuser-mixed-nat.json"),
+        publisher: StalledPublisher { acknowledges: 40 },
+        users_per_run: 100,
+        metrics,
+    };
+    let started = tokio::time::Instant::now();
+    let deadline = started + Duration::from_secs(60);
+
+    // when the scheduled event is handled
+    let error = handle_until(&event("scheduled.json"), &producer, Some(deadline))
+        .await
+        .unwrap_err();
+
+    // then the run ends short of the deadline, as retryable, with its summary line
+    assert!(started.elapsed() <= Duration::from_secs(60) - DEADLINE_MARGIN);
+    assert!(matches!(
+        error,
+        ProducerError::DeadlineExceeded {
+            produced: 40,
+            fetched: 100,
+            ..
+        }
+    ));
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(error).error_type,
+        "DeadlineExceeded.Retryable"
+    );
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1);
+    let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(
+        (line["RecordsProduced"].as_u64(), line["Errors"].as_u64()),
+        (Some(40), Some(1))
+    );
 }

@@ -45,7 +45,10 @@ async fn every_record_is_delivered_keyed_by_its_id_as_contract_json() {
     let sent = records(50);
 
     // when
-    let delivered = publisher(&brokers, "10000").publish(&sent).await.unwrap();
+    let delivered = publisher(&brokers, "10000")
+        .publish(&sent, &Default::default())
+        .await
+        .unwrap();
 
     // then
     assert_eq!(delivered, 50);
@@ -82,7 +85,10 @@ async fn a_dead_broker_fails_the_run_within_the_message_timeout_reporting_nothin
 
     // when
     let started = std::time::Instant::now();
-    let error = publisher.publish(&records(5)).await.unwrap_err();
+    let error = publisher
+        .publish(&records(5), &Default::default())
+        .await
+        .unwrap_err();
 
     // then
     assert!(

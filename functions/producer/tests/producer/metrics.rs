@@ -18,7 +18,11 @@ struct ShortPublisher {
 }
 
 impl Publisher for ShortPublisher {
-    async fn publish(&self, records: &[UserRecord]) -> Result<usize, PublishError> {
+    async fn publish(
+        &self,
+        records: &[UserRecord],
+        _acknowledged: &std::sync::atomic::AtomicUsize,
+    ) -> Result<usize, PublishError> {
         Err(PublishError::Delivery {
             topic: "users_created".into(),
             attempted: records.len(),
