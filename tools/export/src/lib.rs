@@ -1,0 +1,205 @@
+//! Exporting the lake as the files the original pipeline left after each run:
+//! `users_data.json` (JSON Lines), `users_data.csv` and `users_data.parquet`, each holding every
+//! user of the topic in the lake once, with the record's twelve fields.
+//!
+//! The lake is read through the store (S3, or the local S3-protocol endpoint), never from files
+//! on disk, so the same command exports a real bucket. Rows are de-duplicated on their Kafka
+//! coordinates: during a compaction, or after a batch was cut two ways, a row may sit in two
+//! objects for a while; the export holds it once. An optional time range (on the Kafka
+//! timestamp) limits which hours are read and which rows are kept.
+
+use std::{collections::BTreeMap, path::Path, sync::Arc};
+
+use arrow::{datatypes::Schema, record_batch::RecordBatch};
+use chrono::{DateTime, Utc};
+use lake::{
+    DataKey, LakeKey, LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder,
+    read::{ReadError, object_rows},
+};
+use lambda_kit::{Classified, Retry};
+use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
+use serde::Serialize;
+use user_record::RECORD_FIELDS;
+
+/// The files written, in the original pipeline's names.
+pub const FILES: [&str; 3] = ["users_data.json", "users_data.csv", "users_data.parquet"];
+
+/// Which rows to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Only rows of this topic.
+    pub topic: String,
+    /// Only rows whose Kafka timestamp is at or after this.
+    pub from: Option<DateTime<Utc>>,
+    /// Only rows whose Kafka timestamp is before this.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Selection {
+    fn keeps(&self, row: &LakeRow) -> bool {
+        row.topic == self.topic
+            && self.from.is_none_or(|from| row.timestamp >= from)
+            && self.to.is_none_or(|to| row.timestamp < to)
+    }
+
+    /// Whether an hour partition may hold rows of the range.
+    fn may_hold(&self, start: DateTime<Utc>) -> bool {
+        let end = start + chrono::Duration::hours(1);
+        self.from.is_none_or(|from| end > from) && self.to.is_none_or(|to| start < to)
+    }
+}
+
+/// What an export did; printed as the command's JSON summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExportSummary {
+    /// Parquet objects read.
+    pub objects: usize,
+    /// Rows written to each file.
+    pub rows: usize,
+    /// Rows found more than once (in an original and a merged object) and written once.
+    pub duplicates: usize,
+    /// The files written.
+    pub files: Vec<String>,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A setting is missing or invalid.
+    #[error(transparent)]
+    Setting(#[from] lambda_kit::settings::SettingError),
+    /// The lake could not be listed.
+    #[error(transparent)]
+    Store(#[from] lake::StoreError),
+    /// An object could not be read back.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The rows could not be laid out or encoded (a defect).
+    #[error("cannot encode the export: {0}")]
+    Encode(String),
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classified for ExportError {
+    fn kind(&self) -> &'static str {
+        match self {
+            ExportError::Setting(_) => "InvalidSetting",
+            ExportError::Store(_) => "StoreFailed",
+            ExportError::Read(_) => "ReadFailed",
+            ExportError::Encode(_) => "EncodeFailed",
+            ExportError::Write { .. } => "WriteFailed",
+        }
+    }
+
+    fn retry(&self) -> Retry {
+        match self {
+            ExportError::Store(error) => error.retry(),
+            ExportError::Read(ReadError::Store(error)) => error.retry(),
+            _ => Retry::Fatal,
+        }
+    }
+}
+
+/// Every selected row of the lake, once, in (partition, offset) order.
+pub async fn selected_rows<S: ObjectStore>(
+    store: &S,
+    layout: &Layout,
+    selection: &Selection,
+) -> Result<(Vec<LakeRow>, ExportSummary), ExportError> {
+    let listed = store.list(&layout.root(OutputFormat::Parquet)).await?;
+    let mut summary = ExportSummary::default();
+    let mut rows: BTreeMap<(i32, i64), LakeRow> = BTreeMap::new();
+    for object in listed {
+        let Some(LakeKey::Data(DataKey {
+            format: OutputFormat::Parquet,
+            hour,
+            ..
+        })) = layout.parse(&object.key)
+        else {
+            continue;
+        };
+        if !selection.may_hold(hour.start()) {
+            continue;
+        }
+        summary.objects += 1;
+        for row in object_rows(store, &object.key).await? {
+            if !selection.keeps(&row) {
+                continue;
+            }
+            if rows.insert((row.partition, row.offset), row).is_some() {
+                summary.duplicates += 1;
+            }
+        }
+    }
+    summary.rows = rows.len();
+    Ok((rows.into_values().collect(), summary))
+}
+
+/// The rows as one batch of the record's twelve columns.
+pub fn record_batch(rows: &[LakeRow]) -> Result<RecordBatch, ExportError> {
+    let encode = |e: arrow::error::ArrowError| ExportError::Encode(e.to_string());
+    let mut builder = RowsBuilder::default();
+    rows.iter().for_each(|r| builder.push_row(r));
+    let lake = builder.finish().map_err(encode)?;
+    let names: Vec<&str> = RECORD_FIELDS.iter().map(|c| c.name).collect();
+    let indices: Vec<usize> = names
+        .iter()
+        .map(|n| lake.schema().index_of(n).map_err(encode))
+        .collect::<Result<_, _>>()?;
+    let projected = lake.project(&indices).map_err(encode)?;
+    let schema = Arc::new(Schema::new(projected.schema().fields().clone()));
+    RecordBatch::try_new(schema, projected.columns().to_vec()).map_err(encode)
+}
+
+/// Writes the three files into `dir`; their paths.
+pub fn write_files(
+    batch: &RecordBatch,
+    dir: &Path,
+    properties: &WriterProperties,
+) -> Result<Vec<String>, ExportError> {
+    let encode = |e: &dyn std::fmt::Display| ExportError::Encode(e.to_string());
+    let json = lake::text::jsonl(batch).map_err(|e| encode(&e))?;
+    let csv = lake::text::csv(batch).map_err(|e| encode(&e))?;
+    let mut parquet = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties.clone()))
+        .map_err(|e| encode(&e))?;
+    parquet.write(batch).map_err(|e| encode(&e))?;
+    let parquet = parquet.into_inner().map_err(|e| encode(&e))?;
+    let mut written = Vec::new();
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    for (name, body) in FILES.iter().zip([json, csv, parquet]) {
+        let path = dir.join(name);
+        // Written beside, then renamed: a reader never sees half a file.
+        let partial = dir.join(format!(".{name}.partial"));
+        std::fs::write(&partial, body)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|source| ExportError::Write {
+                path: path.display().to_string(),
+                source,
+            })?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
+
+/// The whole export: the selected rows of the lake, once, into the three files in `dir`.
+pub async fn export<S: ObjectStore>(
+    store: &S,
+    layout: &Layout,
+    selection: &Selection,
+    dir: &Path,
+    properties: &WriterProperties,
+) -> Result<ExportSummary, ExportError> {
+    let (rows, mut summary) = selected_rows(store, layout, selection).await?;
+    let batch = record_batch(&rows)?;
+    summary.files = write_files(&batch, dir, properties)?;
+    Ok(summary)
+}
