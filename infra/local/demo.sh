@@ -2,9 +2,12 @@
 # The whole flow on one machine, with no cloud, no internet and no Docker:
 # start the local stack, fire the producer's schedule a few times, let the MSK trigger emulator
 # deliver every record to the sink, run the compactor over the hours written, query the lake
-# with DuckDB, stop, and summarise what landed where.
+# with DuckDB, export the lake to output/users_data.{json,csv,parquet}, stop, and summarise.
 #
 #   infra/local/demo.sh [runs] [users-per-run]      (make demo: 3 runs of 200 users)
+#
+# On a new machine the first run also installs the pinned tools and compiles; while a step
+# waits, the demo says what it is doing, how long that usually takes and how long it has taken.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,15 +17,47 @@ users=${2:-200}
 set -a; . infra/local/local.env; set +a
 lake_root=${USER_LAKE_OUTPUT:-$root/output}
 state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
-step() { printf '\n==> %s\n' "$*"; }
+mkdir -p "$state"
+demo_started=$SECONDS
+clock() { local s=$((SECONDS - demo_started)); printf '%d:%02d' $((s / 60)) $((s % 60)); }
+step() { printf '\n==> [%s] %s\n' "$(clock)" "$*"; }
 count() { find "$1" -name "$2" 2>/dev/null | wc -l || true; }
 
-eval "$(infra/local/tools.sh)"   # USER_LAKE_VENV, for DuckDB
+# Waits for a background job of this shell, saying every 30 s that it is still at it.
+watch_job() { # pid description usual-duration
+  local pid=$1 what=$2 usual=$3 started=$SECONDS
+  step "$what (usually $usual)"
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      printf '    ... still %s, %s so far\n' "$what" "$(elapsed "$started")"
+    fi
+  done
+  wait "$pid"
+  printf '    done in %s\n' "$(elapsed "$started")"
+}
+elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
 started_here=false
 if ! infra/local/stack.sh status | grep -q 'functions: running'; then
-  step "starting the local stack (first run installs tools and may compile for a while)"
-  infra/local/stack.sh up
+  # The broker (compiled from crates.io on a new machine) and the workspace build at the same
+  # time: together they keep both of a small machine's cores busy.
+  tools_log="$state/tools.log"
+  infra/local/tools.sh >"$tools_log" 2>&1 &
+  tools_pid=$!
+  cargo build --locked --quiet --workspace --bins &
+  watch_job $! "building the functions, the local services and the emulators" \
+    "under a minute when built before, about 8 minutes on a new 2-core machine"
+  watch_job "$tools_pid" "installing the pinned tools (the Kafka broker is compiled once)" \
+    "seconds when installed, about 7 minutes on a new machine" || { cat "$tools_log"; exit 1; }
+  eval "$(infra/local/tools.sh)"
+  step "starting the local stack"
+  # The demo's compactor deletes the originals in the run that merges them (no reader is
+  # querying the demo's lake meanwhile); a deployed stack waits an hour.
+  COMPACTION_DELETE_DELAY_MINUTES=0 USER_LAKE_NO_BUILD=1 infra/local/stack.sh up
   started_here=true
+else
+  eval "$(infra/local/tools.sh)"
 fi
 cleanup() { if $started_here; then step "stopping the local stack"; infra/local/stack.sh down; fi; }
 trap cleanup EXIT
@@ -30,7 +65,7 @@ trap cleanup EXIT
 bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 before=$(count "$lake_root/$LAKE_BUCKET/users" '*.parquet')
 
-step "EventBridge schedule: $runs run(s) of the producer, $users users each"
+step "EventBridge schedule: $runs run(s) of the producer, $users users each (the first one starts the function)"
 "$bin/schedule" --times "$runs" --every 2s --count "$users" --fail-fast | tee "$state/schedule.out"
 
 step "MSK trigger: delivering every record on $KAFKA_TOPIC to the sink"
@@ -62,7 +97,17 @@ echo "  objects per hour before:"
 per_hour
 later=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
 "$bin/schedule" --function compactor --times 1 --detail "{\"now\":\"$later\"}" --fail-fast | tee "$state/compactor.out"
-echo "  objects per hour after:"
+waiting=$(python3 - "$state/compactor.out" <<'PY'
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+print(sum(l["response"].get("originals_waiting", 0) for l in lines if l.get("event") == "invoked" and l.get("ok")))
+PY
+)
+if [ "$waiting" -gt 0 ]; then
+  echo "  objects per hour after merging ($waiting original(s) stay until their merged object is COMPACTION_DELETE_DELAY_MINUTES old):"
+else
+  echo "  objects per hour after merging:"
+fi
 per_hour
 compacted=$(count "$lake_root/$LAKE_BUCKET/users" '*.parquet')
 
@@ -73,7 +118,11 @@ answer=$($query)
 echo "  $answer"
 rows=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rows"])' "$answer")
 
-step "summary"
+step "export: every user in the lake, once, read back through the S3 endpoint, as the original pipeline's files"
+exported=$("$bin/export" --out "$lake_root")
+echo "  $exported"
+
+step "summary (the demo took $(clock))"
 cat <<SUMMARY
   users produced      $produced
   records delivered   $records
@@ -83,5 +132,5 @@ cat <<SUMMARY
   rows in the lake    $rows (DuckDB: SELECT count(*) ... WHERE kafka_topic = '$KAFKA_TOPIC')
   error objects       $errors
   lake on disk        $lake_root/$LAKE_BUCKET/users/   (s3://$LAKE_BUCKET/users/ at $AWS_ENDPOINT_URL_S3)
+  exported            $lake_root/users_data.json, users_data.csv, users_data.parquet
 SUMMARY
-find "$lake_root/$LAKE_BUCKET/users" -name '*.parquet' | sort | tail -n 3 | sed 's/^/  e.g. /'

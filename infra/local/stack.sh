@@ -7,7 +7,8 @@
 # where they stopped across restarts, so a new run's object keys (named by offsets) never
 # overwrite an earlier run's objects. Remove output/ to start from nothing.
 #
-#   infra/local/stack.sh up       start everything (idempotent), wait until each answers
+#   infra/local/stack.sh up       start everything (idempotent), wait until each answers; writes
+#                                  $state/stack.json: the users API in use, the functions' env
 #   infra/local/stack.sh down     stop everything this script started
 #   infra/local/stack.sh status   show what runs
 #   infra/local/stack.sh stop NAME stop one service (s3, kafka, users-api, functions), e.g. to
@@ -16,7 +17,16 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+# A variable of local.env that the caller's environment also sets keeps the caller's value
+# (USERS_API_URL=https://randomuser.me/api/ make up), except the AWS_* ones: the local store's
+# credentials, region and endpoint stay those of the file.
+declare -A caller=()
+while IFS='=' read -r key _; do
+  [[ $key =~ ^[A-Z][A-Z0-9_]*$ && $key != AWS_* ]] || continue
+  if [ -n "${!key+x}" ]; then caller[$key]=${!key}; fi
+done < infra/local/local.env
 set -a; . infra/local/local.env; set +a
+for key in "${!caller[@]}"; do export "$key=${caller[$key]}"; done
 state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
 lake_root=${USER_LAKE_OUTPUT:-$root/output}
 mkdir -p "$state/logs"
@@ -98,13 +108,38 @@ up() {
     say "kafka already running (pid $(cat "$state/kafka.pid"))"
   fi
 
-  local api_port; api_port=$(python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port)' "$USERS_API_URL")
-  start users-api "$api_port" 20 "$bin/users-api" --listen "127.0.0.1:$api_port"
+  # The users-API stand-in runs only when USERS_API_URL is its own URL; any other API (another
+  # port, another host, randomuser.me itself) is used as it is.
+  local stand_in=false
+  if [ "$USERS_API_URL" = "$USERS_API_STAND_IN" ]; then
+    stand_in=true
+    local api_port; api_port=$(python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port)' "$USERS_API_STAND_IN")
+    start users-api "$api_port" 20 "$bin/users-api" --listen "127.0.0.1:$api_port"
+  else
+    stop users-api
+    say "users API: $USERS_API_URL (not the stand-in, which is not started)"
+  fi
 
+  # The functions' environment: local.env with the caller's values applied.
+  local functions_env="$state/functions.env"
+  env_file >"$functions_env"
   start functions "$(port_of "$LAMBDA_ENDPOINT")" 120 \
     cargo lambda watch --invoke-port "$(port_of "$LAMBDA_ENDPOINT")" \
-    --env-file infra/local/local.env --ignore-changes
+    --env-file "$functions_env" --ignore-changes
+  python3 - "$state/stack.json" "$USERS_API_URL" "$stand_in" "$functions_env" <<'PY'
+import json, sys
+path, url, stand_in, env = sys.argv[1:5]
+with open(path, "w") as f:
+    json.dump({"users_api": {"url": url, "stand_in": stand_in == "true"}, "functions_env": env}, f)
+PY
   say "up: Kafka $KAFKA_BROKERS, S3 $AWS_ENDPOINT_URL_S3 (files under $lake_root/$LAKE_BUCKET), users API $USERS_API_URL, functions $LAMBDA_ENDPOINT"
+}
+
+# local.env's variables with their values in effect, one KEY=VALUE per line.
+env_file() {
+  while IFS='=' read -r key _; do
+    [[ $key =~ ^[A-Z][A-Z0-9_]*$ ]] && printf '%s=%s\n' "$key" "${!key}"
+  done < infra/local/local.env
 }
 
 down() {

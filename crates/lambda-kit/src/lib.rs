@@ -5,11 +5,13 @@
 //!   or malformed variable stops the process with a message that names it;
 //! - [`emf`]: one CloudWatch Embedded Metric Format line per invocation, which is also the
 //!   invocation's structured summary;
+//! - [`deadline`]: the invocation's deadline, or none when the runtime gave one in the past;
 //! - [`classify`]: every error a function returns is reported to Lambda as
 //!   `<Kind>.<Retryable|Fatal>`, decided from the error itself (for AWS SDK errors, from the
 //!   service's status and error code), never from its text.
 
 pub mod classify;
+pub mod deadline;
 pub mod emf;
 pub mod settings;
 

@@ -2,7 +2,12 @@
 
 use compactor::{CompactRequest, Compactor, CompactorConfig, Run, handle};
 use lake::S3Store;
-use lambda_kit::settings::ProcessEnv;
+use std::time::SystemTime;
+
+use lambda_kit::{
+    deadline::{LONGEST_TIMEOUT, time_left},
+    settings::ProcessEnv,
+};
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 
 #[tokio::main]
@@ -14,11 +19,15 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CompactRequest>| async move {
             let started = chrono::Utc::now();
+            // Without a real deadline (a local runtime), the longest a Lambda run can take.
+            let left =
+                time_left(event.context.deadline(), SystemTime::now()).unwrap_or(LONGEST_TIMEOUT);
             let run = Run {
                 id: event.context.request_id.clone(),
                 now: event.payload.detail.now.unwrap_or(started),
                 started,
-                deadline: chrono::DateTime::from(event.context.deadline()),
+                deadline: started
+                    + chrono::Duration::from_std(left).unwrap_or(chrono::Duration::minutes(15)),
             };
             handle(compactor, &run).await
         },

@@ -1,7 +1,9 @@
 //! Wires the producer: tracing, settings (fail fast), long-lived clients, then the runtime.
 
 use kafka_client::KafkaClient;
-use lambda_kit::settings::ProcessEnv;
+use std::time::SystemTime;
+
+use lambda_kit::{deadline::time_left, settings::ProcessEnv};
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use producer::{
     KafkaPublisher, Producer, ProducerConfig, RandomUserApi, ScheduledEvent, handle_until,
@@ -22,13 +24,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ScheduledEvent>| async move {
             // The work stops short of the invocation's deadline, so that its summary is printed.
-            let left = event
-                .context
-                .deadline()
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default();
-            let deadline = tokio::time::Instant::now() + left;
-            handle_until(&event.payload, producer, Some(deadline)).await
+            let left = time_left(event.context.deadline(), SystemTime::now());
+            let deadline = left.map(|left| tokio::time::Instant::now() + left);
+            handle_until(&event.payload, producer, deadline).await
         },
     ))
     .await

@@ -91,6 +91,27 @@ impl Stack {
         Ok(())
     }
 
+    /// Restarts the functions' server (and the users-API stand-in, if the URL calls for it)
+    /// with `env` on top of the stack's own settings; an empty `env` restores them.
+    pub fn restart_functions_with(&self, env: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.stop("functions")?;
+        self.stop("users-api")?;
+        let mut command = script(&self.dir, "up");
+        command.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command.envs(env.iter().copied());
+        command.env("USER_LAKE_NO_BUILD", "1");
+        let status = command.status()?;
+        anyhow::ensure!(status.success(), "stack.sh up failed ({status})");
+        Ok(())
+    }
+
+    /// What `stack.sh up` last wrote about the stack (`stack.json`: the users API in use, the
+    /// functions' environment file).
+    pub fn state(&self) -> serde_json::Value {
+        let path = self.dir.join("stack").join("stack.json");
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
     /// Stops one service (`s3`, `kafka`, `users-api` or `functions`), as an outage would.
     pub fn stop(&self, service: &str) -> anyhow::Result<()> {
         let status = script(&self.dir, "stop").arg(service).status()?;
