@@ -4,6 +4,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Pinned tools (tansu, cargo-lambda, pyarrow, ...) live in a cache keyed by version.
 TOOLS_ENV = eval "$$(infra/local/tools.sh)"
+# Where cargo puts its builds (the bench binary lives beside the function binaries it starts).
+TARGET = $${CARGO_TARGET_DIR:-target}
 
 .PHONY: help
 help: ## List the targets
@@ -18,10 +20,11 @@ build: ## Build every crate
 	$(CARGO) build --workspace --locked --all-targets
 
 .PHONY: lint
-lint: ## rustfmt, clippy (warnings as errors) and the workspace's dependency rule
+lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variable documented
 	$(CARGO) fmt --all -- --check
 	python3 -m unittest discover -s infra/lint -p 'test_*.py'
 	python3 infra/lint/check_deps.py --cargo
+	python3 infra/lint/check_config_docs.py
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 .PHONY: test
@@ -48,21 +51,33 @@ down: ## Stop the local stack
 demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/
 	infra/local/demo.sh 3 200
 
+# The local stack's settings, for the commands run against it (a real cluster and bucket: set
+# the same variables in the environment and run target/debug/status or export directly).
+LOCAL_ENV = set -a && . infra/local/local.env && set +a
+
+.PHONY: status
+status: ## What the pipeline is doing: partitions, the sink's lag, the lake's hours, errors (WATCH=5s refreshes)
+	@$(CARGO) build --locked --quiet -p status
+	@$(LOCAL_ENV) && $(TARGET)/debug/status --table $(if $(WATCH),--watch $(WATCH))
+
+.PHONY: export
+export: ## The lake's users, once, into output/users_data.{json,csv,parquet} (FROM=/TO= RFC 3339 times)
+	@$(CARGO) build --locked --quiet -p export
+	@$(LOCAL_ENV) && $(TARGET)/debug/export --out output $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+
 .PHONY: load
 load: ## Not in CI: USERS (default 1,000,000) through the whole local flow, every id audited, sink peak memory
 	infra/local/load.sh $(or $(USERS),1000000)
 
-# The bench binary lives beside the function binaries it starts for the cold-start figures.
-BENCH_TARGET = $${CARGO_TARGET_DIR:-target}
 
 .PHONY: bench
 bench: ## Benchmarks (release): sink core vs Python, memory, cold start, producer, end to end -> target/bench/results.json
 	$(CARGO) build --release --locked -p user-lake-bench -p sink -p producer
 	@$(TOOLS_ENV) && python=$$(benches/python/venv.sh) && \
-	  $(BENCH_TARGET)/release/user-lake-bench --python "$$python" --out target/bench/results.json
+	  $(TARGET)/release/user-lake-bench --python "$$python" --out target/bench/results.json
 
 .PHONY: bench-smoke
 bench-smoke: ## The benchmarks on tiny sizes in the debug profile, without the stack; fails on an absurd figure
 	$(CARGO) build --locked --workspace --all-targets --quiet
 	@python=$$(benches/python/venv.sh) && \
-	  $(BENCH_TARGET)/debug/user-lake-bench --smoke --python "$$python" --out target/bench/smoke.json
+	  $(TARGET)/debug/user-lake-bench --smoke --python "$$python" --out target/bench/smoke.json
