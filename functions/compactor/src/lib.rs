@@ -226,7 +226,9 @@ async fn compact<S: ObjectStore>(
             continue;
         }
         summary.partitions += 1;
-        if let Err(error) = compact_partition(compactor, &partition, run.started, &mut summary).await {
+        if let Err(error) =
+            compact_partition(compactor, &partition, run.started, &mut summary).await
+        {
             summary.failed += 1;
             tracing::warn!(dir = %partition.dir, error = %error, "partition not compacted; the next run retries it");
             first_failure.get_or_insert((partition.dir.clone(), error));
