@@ -32,7 +32,7 @@ test: ## Every test: hermetic unit tests, then the end-to-end flow on the local 
 	@$(TOOLS_ENV) && $(CARGO) test --workspace --locked --no-fail-fast
 
 .PHONY: deploy-check
-deploy-check: ## Offline deploy checks: cfn-lint, checkov, sam validate --lint, parameters documented, sam build + binaries
+deploy-check: ## Offline deploy checks: cfn-lint (also after the SAM transform), checkov, sam validate --lint, template rules, parameters documented, sam build + binaries
 	infra/deploy-check.sh
 
 .PHONY: check-binaries

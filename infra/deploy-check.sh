@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Static checks of the deployment templates, before anything reaches an AWS account:
 #
-#   cfn-lint             template.yaml and infra/aws/*.yaml: zero errors and zero warnings
+#   cfn-lint             template.yaml and infra/aws/*.yaml: zero errors, warnings and
+#                        informational findings
 #   checkov              each template: no failed check (skips live in the templates, with reasons)
-#   sam validate --lint  template.yaml through the SAM transform (no credentials needed)
-#   parameters           every template parameter has a row in infra/aws/README.md
+#   sam validate --lint  template.yaml with the cfn-lint that aws-sam-cli pins
+#   SAM transform        template.yaml translated to CloudFormation by the SAM translator that
+#                        aws-sam-cli pins (infra/lint/sam_translate.py, offline), then cfn-lint on
+#                        that (cfn-lint >= 1.54 checks SAM resources against schemas and no longer
+#                        transforms, so the generated mapping, schedules, roles and invoke
+#                        configs are checked only here)
+#   template rules       infra/lint/template_rules.py on the translated template: bounded retries
+#                        and a failure destination on the Kafka trigger, no Lambda retry of a
+#                        scheduled function, the sink's role may write every root of the lake
+#   parameters           every template parameter has a row in docs/deploy.md
 #   sam build            arm64 release build of every function, then infra/check-binaries.sh:
 #                        aarch64 ELF, glibc <= 2.34, no extra shared library, size
 #
@@ -75,11 +84,15 @@ run_check() { # label command...
   fi
 }
 
+translate_template() { # output file
+  AWS_DEFAULT_REGION=us-east-1 "$venv/sam/bin/python" infra/lint/sam_translate.py template.yaml >"$1"
+}
+
 # Every template parameter is documented in the deploy guide's parameter table.
 check_parameters_documented() {
   local missing=0 name
   while read -r name; do
-    grep -q "^| \`$name\` |" infra/aws/README.md || { echo "not in infra/aws/README.md: $name"; missing=1; }
+    grep -q "^| \`$name\` |" docs/deploy.md || { echo "not in docs/deploy.md: $name"; missing=1; }
   done < <(awk '/^Parameters:/ { on = 1; next } on && /^[A-Za-z]/ { on = 0 }
                 on && /^  [A-Za-z0-9]+:$/ { sub(":", "", $1); print $1 }' template.yaml)
   return "$missing"
@@ -97,11 +110,20 @@ check_templates() {
       --framework cloudformation --skip-download -f "$t"
   done
 
-  # sam validate --lint runs the SAM translator and cfn-lint; --lint needs a region, not credentials.
+  # sam validate --lint runs aws-sam-cli's cfn-lint; --lint needs a region, not credentials.
   run_check "sam validate --lint template.yaml" env AWS_DEFAULT_REGION=us-east-1 \
     SAM_CLI_TELEMETRY=0 "$venv/sam/bin/sam" validate --lint --template-file template.yaml
 
-  run_check "template parameters documented in infra/aws/README.md" check_parameters_documented
+  # The CloudFormation the transform deploys: translated offline with the sam venv's translator,
+  # then linted and held to the template rules. The JSON file name tells cfn-lint the format.
+  translated="$out/template.translated.json"
+  run_check "SAM transform of template.yaml (offline)" translate_template "$translated"
+  run_check "cfn-lint template.yaml after the SAM transform" \
+    "$venv/cfn-lint/bin/cfn-lint" --format parseable -- "$translated"
+  run_check "template rules (infra/lint/template_rules.py) after the SAM transform" \
+    python3 infra/lint/template_rules.py "$translated"
+
+  run_check "template parameters documented in docs/deploy.md" check_parameters_documented
 }
 
 # The binaries' table is worth seeing on success too (sizes), so it is printed either way.

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Rules the deployed stack must keep, checked on the CloudFormation that the SAM transform makes
+of template.yaml (infra/lint/sam_translate.py writes it):
+
+- every Kafka event source mapping (the sink's MSK trigger) retries a failed batch a bounded
+  number of times (MaximumRetryAttempts set, not -1), in provisioned mode (Lambda's retry
+  controls for Kafka need it), never skips records for their age (MaximumRecordAgeInSeconds
+  absent or -1), and has an on-failure destination;
+- every Lambda function a schedule invokes (EventBridge Scheduler or an EventBridge rule, both
+  asynchronous) has an EventInvokeConfig with MaximumRetryAttempts 0 for the version the schedule
+  invokes;
+- the role of the function behind the Kafka mapping may s3:PutObject under each root the sink
+  writes in its lake bucket: ${LakePrefix}users/*, users_jsonl/*, users_csv/* and _errors/*.
+
+    template_rules.py translated.json
+
+Prints one JSON line ({"rules": N, "violations": [...]}) and exits 1 if any rule is broken. Only
+the standard library: it runs with any python3.
+"""
+import fnmatch
+import json
+import sys
+
+SINK_ROOTS = ("users", "users_jsonl", "users_csv", "_errors")
+RULES = ("kafka-retries", "scheduled-no-retry", "sink-writes-lake")
+
+
+def resources(template, kind):
+    return [(name, r) for name, r in template.get("Resources", {}).items()
+            if isinstance(r, dict) and r.get("Type") == kind]
+
+
+def referenced(value):
+    """The logical id a value points at: {"Ref": X}, {"Fn::GetAtt": [X, ...]} or "X.Arn" form."""
+    if isinstance(value, dict) and len(value) == 1:
+        if "Ref" in value and isinstance(value["Ref"], str):
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            if isinstance(target, str):
+                target = target.split(".", 1)
+            if isinstance(target, list) and target and isinstance(target[0], str):
+                return target[0]
+    return None
+
+
+def is_kafka(mapping):
+    props = mapping.get("Properties", {})
+    return bool(props.get("Topics")) or any(
+        key in props for key in ("AmazonManagedKafkaEventSourceConfig",
+                                 "SelfManagedKafkaEventSourceConfig", "SelfManagedEventSource"))
+
+
+def kafka_mappings(template):
+    return [(n, m) for n, m in resources(template, "AWS::Lambda::EventSourceMapping") if is_kafka(m)]
+
+
+def kafka_retries(template):
+    found = []
+    mappings = kafka_mappings(template)
+    if not mappings:
+        found.append({"rule": "kafka-retries", "resource": None,
+                      "problem": "no Kafka event source mapping: the sink has no trigger"})
+    for name, mapping in mappings:
+        props = mapping.get("Properties", {})
+
+        def broken(problem, name=name):
+            found.append({"rule": "kafka-retries", "resource": name, "problem": problem})
+
+        retries = props.get("MaximumRetryAttempts")
+        if retries is None:
+            broken("MaximumRetryAttempts is not set: Lambda retries a failed batch for ever (-1)")
+        elif retries == -1:
+            broken("MaximumRetryAttempts is -1: a failed batch is retried for ever")
+        age = props.get("MaximumRecordAgeInSeconds")
+        if age is not None and age != -1:
+            broken(f"MaximumRecordAgeInSeconds is {age}: older records would be skipped")
+        if not props.get("ProvisionedPollerConfig"):
+            broken("no ProvisionedPollerConfig: Kafka retry controls need provisioned mode")
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if not destination:
+            broken("no DestinationConfig.OnFailure.Destination: a batch given up on is lost")
+    return found
+
+
+def schedule_targets(template):
+    """(schedule, function logical id, qualifier) for every schedule that invokes a function."""
+    functions = {name for name, _ in resources(template, "AWS::Lambda::Function")}
+    aliases = {name: r.get("Properties", {}) for name, r in resources(template, "AWS::Lambda::Alias")}
+    targets = []
+    for name, schedule in resources(template, "AWS::Scheduler::Schedule"):
+        target = schedule.get("Properties", {}).get("Target", {})
+        targets.append((name, target.get("Arn")))
+    for name, rule in resources(template, "AWS::Events::Rule"):
+        props = rule.get("Properties", {})
+        if "ScheduleExpression" in props:
+            for target in props.get("Targets", []) or []:
+                targets.append((name, target.get("Arn")))
+    found = []
+    for schedule, arn in targets:
+        target = referenced(arn)
+        if target in functions:
+            found.append((schedule, target, "$LATEST"))
+        elif target in aliases:
+            function = referenced(aliases[target].get("FunctionName"))
+            if function in functions:
+                found.append((schedule, function, aliases[target].get("Name")))
+    return found
+
+
+def scheduled_no_retry(template):
+    configs = [r.get("Properties", {}) for _, r in resources(template, "AWS::Lambda::EventInvokeConfig")]
+    found = []
+    for schedule, function, qualifier in schedule_targets(template):
+        matching = [c for c in configs
+                    if referenced(c.get("FunctionName")) == function
+                    and c.get("Qualifier", "$LATEST") == qualifier]
+        if not matching:
+            found.append({"rule": "scheduled-no-retry", "resource": function,
+                          "problem": f"invoked asynchronously by {schedule} but has no "
+                                     f"EventInvokeConfig for {qualifier}: Lambda retries a failed run twice"})
+        elif any(c.get("MaximumRetryAttempts") != 0 for c in matching):
+            found.append({"rule": "scheduled-no-retry", "resource": function,
+                          "problem": f"invoked asynchronously by {schedule}: its EventInvokeConfig "
+                                     "must set MaximumRetryAttempts to 0"})
+    return found
+
+
+def sub_text(value):
+    """The text of a plain string or of an Fn::Sub (both forms); None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1 and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        if isinstance(sub, list) and sub:
+            sub = sub[0]
+        return sub if isinstance(sub, str) else None
+    return None
+
+
+def branches(value):
+    """A value, or both branches of an Fn::If (recursively); AWS::NoValue branches are dropped."""
+    if isinstance(value, dict) and len(value) == 1 and "Fn::If" in value:
+        args = value["Fn::If"]
+        if isinstance(args, list) and len(args) == 3:
+            return branches(args[1]) + branches(args[2])
+    if isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(template, role):
+    """Every statement of the role's inline policies and of the policies attached to it."""
+    documents = []
+    for policy in branches(template["Resources"][role].get("Properties", {}).get("Policies", [])):
+        for p in as_list(policy):
+            for q in branches(p):
+                if isinstance(q, dict):
+                    documents.append(q.get("PolicyDocument", {}))
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy"):
+        for _, policy in resources(template, kind):
+            props = policy.get("Properties", {})
+            roles = as_list(props.get("Roles", [])) + as_list(props.get("RoleName", []))
+            if any(referenced(r) == role or r == role for r in roles):
+                documents.append(props.get("PolicyDocument", {}))
+    statements = []
+    for document in documents:
+        for statement in as_list(document.get("Statement", [])):
+            statements.extend(s for s in branches(statement) if isinstance(s, dict))
+    return statements
+
+
+def allows(statement, action):
+    if statement.get("Effect") != "Allow":
+        return False
+    return any(isinstance(a, str) and fnmatch.fnmatchcase(action.lower(), a.lower())
+               for a in as_list(statement.get("Action", [])))
+
+
+def bucket_object_keys(resource, bucket):
+    """The key pattern a statement resource grants in `bucket` (by logical id), or None."""
+    text = sub_text(resource)
+    if text is None:
+        return None
+    for prefix in (f"${{{bucket}.Arn}}/", f"arn:${{AWS::Partition}}:s3:::${{{bucket}}}/",
+                   f"arn:aws:s3:::${{{bucket}}}/"):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return None
+
+
+def sink_writes_lake(template):
+    found = []
+    for name, mapping in kafka_mappings(template):
+        function = referenced(mapping.get("Properties", {}).get("FunctionName"))
+        resource = template.get("Resources", {}).get(function or "", {})
+        if resource.get("Type") != "AWS::Lambda::Function":
+            found.append({"rule": "sink-writes-lake", "resource": name,
+                          "problem": "the mapping's FunctionName is not a function of this template"})
+            continue
+        props = resource.get("Properties", {})
+        role = referenced(props.get("Role"))
+        bucket = referenced(props.get("Environment", {}).get("Variables", {}).get("LAKE_BUCKET"))
+        if role not in template.get("Resources", {}) or bucket is None:
+            found.append({"rule": "sink-writes-lake", "resource": function,
+                          "problem": "needs a Role and a LAKE_BUCKET of this template to be checked"})
+            continue
+        granted = set()
+        for statement in role_statements(template, role):
+            if allows(statement, "s3:PutObject"):
+                for r in as_list(statement.get("Resource", [])):
+                    keys = bucket_object_keys(r, bucket)
+                    if keys is not None:
+                        granted.add(keys)
+        for root in SINK_ROOTS:
+            wanted = f"${{LakePrefix}}{root}/*"
+            if not any(fnmatch.fnmatchcase(wanted, g) for g in granted):
+                found.append({"rule": "sink-writes-lake", "resource": role,
+                              "problem": f"no s3:PutObject on ${{{bucket}.Arn}}/{wanted} "
+                                         f"(the sink writes {root}/)"})
+    return found
+
+
+def violations(template):
+    return kafka_retries(template) + scheduled_no_retry(template) + sink_writes_lake(template)
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(f"usage: {argv[0]} TRANSLATED_TEMPLATE.json", file=sys.stderr)
+        return 2
+    with open(argv[1], encoding="utf-8") as text:
+        found = violations(json.load(text))
+    print(json.dumps({"rules": len(RULES), "violations": found}))
+    for v in found:
+        print(f"template rule broken ({v['rule']}): {v['resource']}: {v['problem']}", file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,192 @@
+"""The template rules on made-up translated templates: a stack as it is meant passes, and each rule
+fails when its fault is put back."""
+import copy
+import unittest
+
+from template_rules import violations
+
+
+def good():
+    """The shape the SAM transform gives the project's template, reduced to what the rules read."""
+    def schedule(function):
+        return {"Type": "AWS::Scheduler::Schedule", "Properties": {
+            "ScheduleExpression": "rate(1 hour)",
+            "Target": {"Arn": {"Fn::GetAtt": [function, "Arn"]}, "RetryPolicy": {"MaximumRetryAttempts": 0}}}}
+
+    def no_retry(function):
+        return {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+            "FunctionName": {"Ref": function}, "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}}
+
+    return {"Resources": {
+        "LakeBucket": {"Type": "AWS::S3::Bucket"},
+        "FailedBatchBucket": {"Type": "AWS::S3::Bucket"},
+        "SinkFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Role": {"Fn::GetAtt": ["SinkRole", "Arn"]},
+            "Environment": {"Variables": {"LAKE_BUCKET": {"Ref": "LakeBucket"}}}}},
+        "SinkFunctionUsersTopic": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "FunctionName": {"Ref": "SinkFunction"},
+            "EventSourceArn": {"Ref": "MskClusterArn"},
+            "Topics": ["users_created"],
+            "ProvisionedPollerConfig": {"MinimumPollers": 1, "MaximumPollers": 3},
+            "MaximumRetryAttempts": 10,
+            "MaximumRecordAgeInSeconds": -1,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["FailedBatchBucket", "Arn"]}}}}},
+        "SinkRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [
+            {"PolicyName": "logs", "PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "*"}]}},
+            {"PolicyName": "lake-write", "PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": "s3:PutObject", "Resource": [
+                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users/*"},
+                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users_jsonl/*"},
+                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users_csv/*"},
+                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}_errors/*"}]}]}}]}},
+        "ProducerFunction": {"Type": "AWS::Lambda::Function", "Properties": {}},
+        "ProducerFunctionSchedule": schedule("ProducerFunction"),
+        "ProducerFunctionEventInvokeConfig": no_retry("ProducerFunction"),
+        "CompactorFunction": {"Type": "AWS::Lambda::Function", "Properties": {}},
+        "CompactorFunctionHourly": schedule("CompactorFunction"),
+        "CompactorFunctionEventInvokeConfig": no_retry("CompactorFunction"),
+    }}
+
+
+def broken(change):
+    template = good()
+    change(template["Resources"])
+    return violations(template)
+
+
+def mapping(resources):
+    return resources["SinkFunctionUsersTopic"]["Properties"]
+
+
+def lake_grants(resources):
+    return resources["SinkRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]
+
+
+class TemplateRules(unittest.TestCase):
+    def assertBroken(self, found, rule, words):
+        self.assertTrue(any(v["rule"] == rule and words in v["problem"] for v in found),
+                        f"expected {rule} ({words!r}) in {found}")
+
+    def test_the_stack_as_it_is_meant_passes(self):
+        self.assertEqual(violations(good()), [])
+
+    # kafka-retries
+
+    def test_retries_left_at_the_default_are_caught(self):
+        found = broken(lambda r: mapping(r).pop("MaximumRetryAttempts"))
+        self.assertBroken(found, "kafka-retries", "MaximumRetryAttempts is not set")
+
+    def test_infinite_retries_are_caught(self):
+        found = broken(lambda r: mapping(r).update(MaximumRetryAttempts=-1))
+        self.assertBroken(found, "kafka-retries", "MaximumRetryAttempts is -1")
+
+    def test_a_missing_failure_destination_is_caught(self):
+        found = broken(lambda r: mapping(r).pop("DestinationConfig"))
+        self.assertBroken(found, "kafka-retries", "no DestinationConfig.OnFailure.Destination")
+
+    def test_retry_controls_without_provisioned_mode_are_caught(self):
+        found = broken(lambda r: mapping(r).pop("ProvisionedPollerConfig"))
+        self.assertBroken(found, "kafka-retries", "provisioned mode")
+
+    def test_a_maximum_record_age_that_skips_records_is_caught(self):
+        found = broken(lambda r: mapping(r).update(MaximumRecordAgeInSeconds=3600))
+        self.assertBroken(found, "kafka-retries", "MaximumRecordAgeInSeconds is 3600")
+
+    def test_no_kafka_trigger_at_all_is_caught(self):
+        found = broken(lambda r: r.pop("SinkFunctionUsersTopic"))
+        self.assertBroken(found, "kafka-retries", "no Kafka event source mapping")
+
+    def test_a_mapping_of_another_source_is_not_held_to_the_kafka_rule(self):
+        def add_queue_mapping(r):
+            r["QueueMapping"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+                "FunctionName": {"Ref": "ProducerFunction"},
+                "EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]}}}
+        self.assertEqual(broken(add_queue_mapping), [])
+
+    # scheduled-no-retry
+
+    def test_a_scheduled_function_without_event_invoke_config_is_caught(self):
+        found = broken(lambda r: r.pop("CompactorFunctionEventInvokeConfig"))
+        self.assertBroken(found, "scheduled-no-retry", "no EventInvokeConfig for $LATEST")
+
+    def test_an_event_invoke_config_that_retries_is_caught(self):
+        def retries(r):
+            r["ProducerFunctionEventInvokeConfig"]["Properties"]["MaximumRetryAttempts"] = 2
+        self.assertBroken(broken(retries), "scheduled-no-retry", "MaximumRetryAttempts to 0")
+
+    def test_an_event_invoke_config_of_another_function_does_not_count(self):
+        def misplaced(r):
+            r["ProducerFunctionEventInvokeConfig"]["Properties"]["FunctionName"] = {"Ref": "SinkFunction"}
+        found = broken(misplaced)
+        self.assertBroken(found, "scheduled-no-retry", "ProducerFunctionSchedule")
+
+    def test_an_eventbridge_rule_schedule_is_held_to_the_same_rule(self):
+        def rule_instead(r):
+            r.pop("ProducerFunctionSchedule")
+            r.pop("ProducerFunctionEventInvokeConfig")
+            r["ProducerFunctionTick"] = {"Type": "AWS::Events::Rule", "Properties": {
+                "ScheduleExpression": "rate(1 minute)",
+                "Targets": [{"Id": "t", "Arn": {"Fn::GetAtt": ["ProducerFunction", "Arn"]}}]}}
+        self.assertBroken(broken(rule_instead), "scheduled-no-retry", "ProducerFunctionTick")
+
+    def test_a_schedule_on_an_alias_needs_the_config_of_that_alias(self):
+        def via_alias(r):
+            r["ProducerFunctionAliaslive"] = {"Type": "AWS::Lambda::Alias", "Properties": {
+                "FunctionName": {"Ref": "ProducerFunction"}, "Name": "live"}}
+            r["ProducerFunctionSchedule"]["Properties"]["Target"]["Arn"] = {"Ref": "ProducerFunctionAliaslive"}
+        self.assertBroken(broken(via_alias), "scheduled-no-retry", "no EventInvokeConfig for live")
+
+    # sink-writes-lake
+
+    def test_each_missing_lake_root_is_caught(self):
+        for root in ("users", "users_jsonl", "users_csv", "_errors"):
+            with self.subTest(root=root):
+                def drop(r, root=root):
+                    grant = lake_grants(r)
+                    grant["Resource"] = [x for x in grant["Resource"]
+                                         if not x["Fn::Sub"].endswith(f"}}{root}/*")]
+                found = broken(drop)
+                self.assertEqual(len(found), 1, found)
+                self.assertBroken(found, "sink-writes-lake", f"${{LakePrefix}}{root}/*")
+
+    def test_a_grant_of_another_action_does_not_count(self):
+        found = broken(lambda r: lake_grants(r).update(Action=["s3:GetObject"]))
+        self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+
+    def test_a_grant_in_another_bucket_does_not_count(self):
+        def other_bucket(r):
+            grant = lake_grants(r)
+            grant["Resource"] = [{"Fn::Sub": x["Fn::Sub"].replace("LakeBucket", "FailedBatchBucket")}
+                                 for x in grant["Resource"]]
+        found = broken(other_bucket)
+        self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+
+    def test_a_deny_does_not_count_as_a_grant(self):
+        found = broken(lambda r: lake_grants(r).update(Effect="Deny"))
+        self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+
+    def test_a_wider_grant_covers_the_roots(self):
+        def wider(r):
+            lake_grants(r).update(Action="s3:Put*",
+                                  Resource={"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}*"})
+        self.assertEqual(broken(wider), [])
+
+    def test_a_grant_in_a_separate_policy_resource_counts(self):
+        def separate(r):
+            statement = r["SinkRole"]["Properties"]["Policies"].pop(1)["PolicyDocument"]
+            r["SinkLakePolicy"] = {"Type": "AWS::IAM::Policy", "Properties": {
+                "Roles": [{"Ref": "SinkRole"}], "PolicyDocument": statement}}
+        self.assertEqual(broken(separate), [])
+
+    def test_the_sink_is_the_function_behind_the_kafka_mapping(self):
+        def other_role(r):
+            r["OtherRole"] = copy.deepcopy(r["SinkRole"])
+            r["SinkRole"]["Properties"]["Policies"].pop(1)
+        found = broken(other_role)
+        self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+
+
+if __name__ == "__main__":
+    unittest.main()
