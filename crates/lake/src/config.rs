@@ -52,17 +52,28 @@ impl LakeConfig {
     /// An S3 client for this lake. Credentials, region and endpoint (`AWS_ENDPOINT_URL_S3`
     /// locally) come from the default provider chain; only the addressing style is ours.
     pub async fn s3_client(&self) -> aws_sdk_s3::Client {
-        let shared = aws_config::load_from_env().await;
-        self.s3_client_from(&shared)
+        s3_client(self.force_path_style).await
     }
 
     /// An S3 client for this lake from an already loaded AWS configuration.
     pub fn s3_client_from(&self, shared: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-        let s3 = aws_sdk_s3::config::Builder::from(shared)
-            .force_path_style(self.force_path_style)
-            .build();
-        aws_sdk_s3::Client::from_conf(s3)
+        s3_client_from(shared, self.force_path_style)
     }
+}
+
+/// An S3 client as every part of the project builds one (the lake's, the local stand-in of the
+/// failure destination's): the default provider chain, and the addressing style asked for.
+pub async fn s3_client(force_path_style: bool) -> aws_sdk_s3::Client {
+    let shared = aws_config::load_from_env().await;
+    s3_client_from(&shared, force_path_style)
+}
+
+/// [`s3_client`] from an already loaded AWS configuration.
+pub fn s3_client_from(shared: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(shared)
+        .force_path_style(force_path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
 }
 
 #[cfg(test)]

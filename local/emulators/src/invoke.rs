@@ -82,6 +82,14 @@ impl InvokeError {
         let document: Value = serde_json::from_str(body).ok()?;
         document["errorType"].as_str().map(str::to_owned)
     }
+
+    /// The kind of function error (`Unhandled`, `Handled`), when the function ran and failed.
+    pub fn function_error(&self) -> Option<&str> {
+        match self {
+            InvokeError::Function { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
 }
 
 /// Something that can run a function with a JSON payload and return its JSON response.

@@ -4,12 +4,14 @@
 //!
 //! Both call the functions through the Lambda Invoke API that `cargo lambda watch` serves, and
 //! both read their settings from the SAM template, so a local run exercises the same events,
-//! rates and batching rules as the deployed stack. The `schedule` and `msk-trigger` binaries
+//! rates, batching rules and failure handling (retry limits, record age, the on-failure
+//! destination, `EventInvokeConfig`) as the deployed stack. The `schedule` and `msk-trigger` binaries
 //! only wire flags and environment to the pieces here. Both print what they do as JSON lines on
 //! stdout (one per invocation, then a summary), which is what tests and scripts read; their
 //! log goes to stderr.
 
 pub mod duration;
+pub mod failure;
 pub mod invoke;
 pub mod kafka;
 pub mod schedule;

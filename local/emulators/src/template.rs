@@ -25,6 +25,18 @@ pub const DEFAULT_BATCHING_WINDOW: Duration = Duration::from_millis(500);
 pub const MAX_BATCH_SIZE: usize = 10_000;
 /// Largest MaximumBatchingWindowInSeconds an event source mapping accepts.
 pub const MAX_BATCHING_WINDOW_SECS: u64 = 300;
+/// Largest MaximumRetryAttempts of a Kafka event source mapping (-1 is infinite).
+pub const MAX_KAFKA_RETRIES: u64 = 10_000;
+/// Retries Lambda applies to a Kafka mapping with infinite retries and an on-failure destination
+/// (Lambda developer guide, "Capturing discarded batches for Amazon MSK and self-managed Apache
+/// Kafka event sources").
+pub const KAFKA_RETRIES_WITH_DESTINATION: u32 = 10;
+/// Range of a Kafka mapping's MaximumRecordAgeInSeconds (-1 is infinite).
+pub const KAFKA_RECORD_AGE_SECS: std::ops::RangeInclusive<u64> = 60..=604_800;
+/// Lambda's retries of a failed asynchronous invocation when `EventInvokeConfig` says nothing.
+pub const DEFAULT_ASYNC_RETRIES: u32 = 2;
+/// Lambda keeps an asynchronous event for at most six hours by default.
+pub const DEFAULT_ASYNC_EVENT_AGE: Duration = Duration::from_secs(21_600);
 
 /// Why the settings of a function could not be read from the template.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +129,35 @@ pub struct ScheduleSettings {
     pub event_name: String,
     /// The resolved `ScheduleExpression`, e.g. `rate(1 minute)`.
     pub expression: String,
+    /// How Lambda retries the asynchronous invocations the schedule makes.
+    pub invoke: AsyncInvokeSettings,
+}
+
+/// The function's `EventInvokeConfig`: what Lambda does with an asynchronous event that fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsyncInvokeSettings {
+    /// Retries of a failed invocation (`MaximumRetryAttempts`, 0 to 2; Lambda's default 2).
+    pub max_retries: u32,
+    /// Age after which a queued event is dropped (`MaximumEventAgeInSeconds`, 60 s to 6 h).
+    pub max_event_age: Duration,
+}
+
+impl Default for AsyncInvokeSettings {
+    fn default() -> Self {
+        AsyncInvokeSettings {
+            max_retries: DEFAULT_ASYNC_RETRIES,
+            max_event_age: DEFAULT_ASYNC_EVENT_AGE,
+        }
+    }
+}
+
+/// Where a Kafka mapping sends a batch it gave up on (`DestinationConfig.OnFailure`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureDestination {
+    /// `!GetAtt <Resource>.Arn` of a resource in the template: its logical id and type.
+    Resource { logical_id: String, kind: String },
+    /// A literal ARN.
+    Arn(String),
 }
 
 /// The Kafka event source of a function, with Lambda's defaults filled in.
@@ -136,6 +177,16 @@ pub struct MskSettings {
     pub starting_position: StartingPosition,
     /// The consumer group id (`ConsumerGroupId`), if the template sets one.
     pub consumer_group_id: Option<String>,
+    /// Retries of a failing batch (`MaximumRetryAttempts`); `None`: until it succeeds or its
+    /// records expire. With an on-failure destination and no limit, Lambda applies 10.
+    pub max_retries: Option<u32>,
+    /// A batch whose oldest record is older than this is given up on
+    /// (`MaximumRecordAgeInSeconds`); `None`: never.
+    pub max_record_age: Option<Duration>,
+    /// Whether a failing batch is split in two (`BisectBatchOnFunctionError`).
+    pub bisect: bool,
+    /// Where a batch that was given up on goes (`DestinationConfig.OnFailure.Destination`).
+    pub on_failure: Option<FailureDestination>,
 }
 
 /// A parsed SAM template.
@@ -177,11 +228,42 @@ impl Template {
             .as_str()
             .ok_or_else(|| self.invalid(&at, "ScheduleExpression is not a string"))?
             .to_owned();
+        let invoke = self.async_invoke_settings(logical_id, resource)?;
         Ok(ScheduleSettings {
             logical_id: logical_id.to_owned(),
             event_name: event_name.to_owned(),
             expression,
+            invoke,
         })
+    }
+
+    /// The `EventInvokeConfig` of a function, with Lambda's defaults for what it leaves out.
+    fn async_invoke_settings(
+        &self,
+        logical_id: &str,
+        resource: &Value,
+    ) -> Result<AsyncInvokeSettings, TemplateError> {
+        let at = format!("Resources.{logical_id}.Properties.EventInvokeConfig");
+        let Some(config) = resource
+            .get("Properties")
+            .and_then(|p| p.get("EventInvokeConfig"))
+        else {
+            return Ok(AsyncInvokeSettings::default());
+        };
+        let mut settings = AsyncInvokeSettings::default();
+        if let Some(v) = self.property(config, "MaximumRetryAttempts", &at)? {
+            settings.max_retries = as_u64(&v)
+                .filter(|n| *n <= 2)
+                .ok_or_else(|| self.invalid(&at, "MaximumRetryAttempts must be 0, 1 or 2"))?
+                as u32;
+        }
+        if let Some(v) = self.property(config, "MaximumEventAgeInSeconds", &at)? {
+            let secs = as_u64(&v).filter(|n| (60..=21_600).contains(n)).ok_or_else(|| {
+                self.invalid(&at, "MaximumEventAgeInSeconds must be 60 to 21600")
+            })?;
+            settings.max_event_age = Duration::from_secs(secs);
+        }
+        Ok(settings)
     }
 
     /// The Kafka (`MSK` or `SelfManagedKafka`) event of the function that builds `function`.
@@ -255,6 +337,54 @@ impl Template {
             ),
         };
 
+        let max_retries = match self.property(props, "MaximumRetryAttempts", &at)? {
+            None => None,
+            Some(v) => match as_i64(&v) {
+                Some(-1) => None,
+                Some(n) if (0..=MAX_KAFKA_RETRIES as i64).contains(&n) => Some(n as u32),
+                _ => {
+                    return Err(self.invalid(
+                        &at,
+                        &format!("MaximumRetryAttempts must be -1 or 0 to {MAX_KAFKA_RETRIES}"),
+                    ));
+                }
+            },
+        };
+        let max_record_age = match self.property(props, "MaximumRecordAgeInSeconds", &at)? {
+            None => None,
+            Some(v) => match as_i64(&v) {
+                Some(-1) => None,
+                Some(n) if n >= 0 && KAFKA_RECORD_AGE_SECS.contains(&(n as u64)) => {
+                    Some(Duration::from_secs(n as u64))
+                }
+                _ => {
+                    return Err(self.invalid(
+                        &at,
+                        "MaximumRecordAgeInSeconds must be -1 or 60 to 604800",
+                    ));
+                }
+            },
+        };
+        let bisect = match self.property(props, "BisectBatchOnFunctionError", &at)? {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => {
+                return Err(self.invalid(&at, "BisectBatchOnFunctionError is not a boolean"));
+            }
+        };
+        let on_failure = match props
+            .get("DestinationConfig")
+            .and_then(|d| d.get("OnFailure"))
+            .and_then(|f| f.get("Destination"))
+        {
+            None | Some(Value::Null) => None,
+            Some(destination) => Some(self.destination(destination, &at)?),
+        };
+        let max_retries = match (max_retries, &on_failure) {
+            (None, Some(_)) => Some(KAFKA_RETRIES_WITH_DESTINATION),
+            (retries, _) => retries,
+        };
+
         Ok(MskSettings {
             logical_id: logical_id.to_owned(),
             event_name: event_name.to_owned(),
@@ -263,7 +393,44 @@ impl Template {
             batching_window,
             starting_position,
             consumer_group_id,
+            max_retries,
+            max_record_age,
+            bisect,
+            on_failure,
         })
+    }
+
+    /// An on-failure destination: `!GetAtt X.Arn` (or `Fn::GetAtt: [X, Arn]`) of a resource of
+    /// the template, or an ARN written out.
+    fn destination(&self, value: &Value, at: &str) -> Result<FailureDestination, TemplateError> {
+        let at = format!("{at}.DestinationConfig.OnFailure.Destination");
+        let target = match value {
+            Value::Tagged(tagged) if tagged.tag == "GetAtt" => match &tagged.value {
+                Value::String(s) => s.strip_suffix(".Arn").map(str::to_owned),
+                Value::Sequence(items) => get_att_arn(items),
+                _ => None,
+            },
+            Value::Mapping(map) if map.len() == 1 => match map.get("Fn::GetAtt") {
+                Some(Value::Sequence(items)) => get_att_arn(items),
+                Some(Value::String(s)) => s.strip_suffix(".Arn").map(str::to_owned),
+                _ => None,
+            },
+            Value::String(arn) if arn.starts_with("arn:") => {
+                return Ok(FailureDestination::Arn(arn.clone()));
+            }
+            _ => None,
+        };
+        let logical_id =
+            target.ok_or_else(|| self.invalid(&at, "expected !GetAtt <Resource>.Arn or an ARN"))?;
+        let kind = self
+            .root
+            .get("Resources")
+            .and_then(|r| r.get(logical_id.as_str()))
+            .and_then(|r| r.get("Type"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| self.invalid(&at, &format!("no resource {logical_id} in the template")))?
+            .to_owned();
+        Ok(FailureDestination::Resource { logical_id, kind })
     }
 
     /// Finds the function resource for a cargo-lambda function name: first by
@@ -383,6 +550,23 @@ fn as_u64(value: &Value) -> Option<u64> {
     }
 }
 
+/// A signed whole number, as [`as_u64`] reads an unsigned one.
+fn as_i64(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `[X, Arn]` of a `GetAtt`: `X`.
+fn get_att_arn(items: &[Value]) -> Option<String> {
+    match items {
+        [Value::String(id), Value::String(attribute)] if attribute == "Arn" => Some(id.clone()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +602,87 @@ mod tests {
         assert_eq!(schedule.logical_id, "CompactorFunction");
         assert_eq!(schedule.event_name, "Hourly");
         assert_eq!(schedule.expression, "rate(1 hour)");
+    }
+
+    #[test]
+    fn project_template_retries_no_scheduled_run_and_bounds_the_sinks_retries() {
+        let t = project_template();
+        for function in ["producer", "compactor"] {
+            let schedule = t.schedule_settings(function).unwrap();
+            assert_eq!(schedule.invoke.max_retries, 0, "{function}");
+        }
+        let msk = t.msk_settings("sink").unwrap();
+        assert_eq!(msk.max_retries, Some(10));
+        assert_eq!(msk.max_record_age, None);
+        assert!(!msk.bisect);
+        assert_eq!(
+            msk.on_failure,
+            Some(FailureDestination::Resource {
+                logical_id: "FailedBatchBucket".into(),
+                kind: "AWS::S3::Bucket".into()
+            })
+        );
+    }
+
+    const FAILURES: &str = r#"
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Feed:
+          Type: MSK
+          Properties:
+            Topics: [a]
+            MaximumRecordAgeInSeconds: 3600
+            DestinationConfig:
+              OnFailure:
+                Destination:
+                  Fn::GetAtt: [Queue, Arn]
+        Tick:
+          Type: Schedule
+          Properties:
+            ScheduleExpression: rate(5 minutes)
+"#;
+
+    #[test]
+    fn a_destination_with_unbounded_retries_gets_lambdas_ten_and_async_defaults_apply() {
+        let t = Template::parse("failures.yaml", FAILURES).unwrap();
+        let msk = t.msk_settings("worker").unwrap();
+        assert_eq!(msk.max_retries, Some(KAFKA_RETRIES_WITH_DESTINATION));
+        assert_eq!(msk.max_record_age, Some(Duration::from_secs(3600)));
+        assert!(matches!(
+            msk.on_failure,
+            Some(FailureDestination::Resource { ref kind, .. }) if kind == "AWS::SQS::Queue"
+        ));
+        let schedule = t.schedule_settings("worker").unwrap();
+        assert_eq!(schedule.invoke, AsyncInvokeSettings::default());
+    }
+
+    #[test]
+    fn out_of_range_retry_settings_are_refused_with_their_name() {
+        for (property, value) in [
+            ("MaximumRetryAttempts", "-2"),
+            ("MaximumRetryAttempts", "20000"),
+            ("MaximumRecordAgeInSeconds", "30"),
+        ] {
+            let text = FAILURES.replace(
+                "MaximumRecordAgeInSeconds: 3600",
+                &format!("{property}: {value}"),
+            );
+            let t = Template::parse("failures.yaml", &text).unwrap();
+            let err = t.msk_settings("worker").unwrap_err().to_string();
+            assert!(err.contains(property), "{property}={value}: {err}");
+        }
+        let text = FAILURES.replace(
+            "      Events:",
+            "      EventInvokeConfig:\n        MaximumRetryAttempts: 3\n      Events:",
+        );
+        let t = Template::parse("failures.yaml", &text).unwrap();
+        let err = t.schedule_settings("worker").unwrap_err().to_string();
+        assert!(err.contains("MaximumRetryAttempts"), "{err}");
     }
 
     const SMALL: &str = r#"

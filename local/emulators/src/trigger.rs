@@ -7,8 +7,17 @@
 //! success for it (at-least-once: a stop during retries leaves the batch uncommitted, to be
 //! read again on the next run).
 //!
-//! Every invocation is reported as one JSON value (`{"event": "delivered", ...}` or
-//! `{"event": "invoke_failed", ...}`), which the binary prints as a line on stdout.
+//! A batch that keeps failing is retried until it succeeds, unless the template bounds it
+//! (`MaximumRetryAttempts`, `MaximumRecordAgeInSeconds`): then, as Lambda does, the batch is
+//! given up on, written whole to the on-failure destination when there is one ([`failure`]'s
+//! record, the shape the Lambda developer guide gives for an S3 destination, "Capturing
+//! discarded batches for Amazon MSK and self-managed Apache Kafka event sources"), its offsets
+//! are committed and the partition moves on. Without a destination the emulator stops with an
+//! error instead of dropping the records, so that a local run never loses them unseen.
+//!
+//! Every invocation is reported as one JSON value (`{"event": "delivered", ...}`,
+//! `{"event": "invoke_failed", ...}`, `{"event": "sent_to_destination", ...}` or
+//! `{"event": "dropped", ...}`), which the binary prints as a line on stdout.
 
 use std::time::Duration;
 
@@ -23,6 +32,7 @@ use msk_event::{
 };
 use serde_json::json;
 
+use crate::failure::{self, Condition, FailureSink};
 use crate::invoke::{InvokeError, Invoker};
 use crate::kafka::{RecordSource, commit_offsets};
 use crate::shutdown::Shutdown;
@@ -59,6 +69,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Retries before giving up (`None`: retry until success, Lambda's default for MSK).
     pub max_retries: Option<u32>,
+    /// Give a batch up once its oldest record is older than this (`None`: never).
+    pub max_record_age: Option<Duration>,
 }
 
 impl RetryPolicy {
@@ -67,6 +79,7 @@ impl RetryPolicy {
         initial: Duration::from_secs(1),
         max_delay: Duration::from_secs(30),
         max_retries: None,
+        max_record_age: None,
     };
 
     /// The pause before retry number `retry` (0-based).
@@ -121,6 +134,13 @@ pub struct Summary {
     pub rejected: Option<u64>,
     /// Commits that failed after a successful invocation (those records may be read again).
     pub commit_failures: u64,
+    /// Batches given up on and written to the on-failure destination.
+    #[serde(default)]
+    pub sent_to_destination: u64,
+    /// Batches given up on that could not be written to the destination either (lost, as
+    /// Lambda's `DroppedEventCount` counts them).
+    #[serde(default)]
+    pub dropped: u64,
     /// Why the trigger stopped.
     pub stopped: StopReason,
 }
@@ -146,26 +166,29 @@ pub struct Finished {
 }
 
 /// Runs the trigger until idle (with `until_idle`), a stop request, or a batch that exhausts its
-/// retries.
+/// retries with no on-failure destination.
 pub async fn run<S: RecordSource, I: Invoker>(
     source: &mut S,
     invoker: &I,
     config: &TriggerConfig,
     shutdown: &mut Shutdown,
 ) -> Finished {
-    run_reporting(source, invoker, config, shutdown, &mut |_| {}).await
+    run_reporting(source, invoker, config, None, shutdown, &mut |_| {}).await
 }
 
-/// [`run`], passing each invocation's outcome to `report` as it happens.
+/// [`run`] with an on-failure destination, passing each invocation's outcome to `report` as it
+/// happens.
 pub async fn run_reporting<S: RecordSource, I: Invoker>(
     source: &mut S,
     invoker: &I,
     config: &TriggerConfig,
+    destination: Option<&dyn FailureSink>,
     shutdown: &mut Shutdown,
     report: &mut dyn FnMut(Value),
 ) -> Finished {
     let mut trigger = Trigger {
         config,
+        destination,
         summary: Summary::default(),
         report,
     };
@@ -194,6 +217,7 @@ enum Delivery {
 
 struct Trigger<'a> {
     config: &'a TriggerConfig,
+    destination: Option<&'a dyn FailureSink>,
     summary: Summary,
     report: &'a mut dyn FnMut(Value),
 }
@@ -287,6 +311,15 @@ impl Trigger<'_> {
     ) -> Result<Delivery, TriggerError> {
         let partitions = offset_ranges(&records);
         let payload = event_json(&self.config.source, &records);
+        if payload.len() > MAX_PAYLOAD_BYTES && self.destination.is_some() {
+            // Lambda cannot invoke with it: the batch goes to the destination as it is.
+            let gave_up = GaveUp {
+                condition: Condition::MaximumPayloadSizeExceeded,
+                invocations: 0,
+                last_error: None,
+            };
+            return self.give_up(source, &records, &payload, gave_up).await;
+        }
         if payload.len() > MAX_PAYLOAD_BYTES {
             // Lambda would reject this invocation (payload over 6 MB); it is sent anyway so the
             // record is not silently lost, and the function decides.
@@ -342,11 +375,15 @@ impl Trigger<'_> {
                     return Ok(Delivery::Accepted);
                 }
                 Err(error) => {
-                    let exhausted = self
-                        .config
-                        .retry
-                        .max_retries
-                        .is_some_and(|max| retries >= max);
+                    let too_old = self.config.retry.max_record_age.is_some_and(|age| {
+                        failure::oldest_age(&records, chrono::Utc::now()).is_some_and(|a| a > age)
+                    });
+                    let exhausted = too_old
+                        || self
+                            .config
+                            .retry
+                            .max_retries
+                            .is_some_and(|max| retries >= max);
                     let delay = self.config.retry.delay(retries);
                     (self.report)(json!({
                         "event": "invoke_failed",
@@ -358,6 +395,18 @@ impl Trigger<'_> {
                         "error": error_chain(&error),
                         "retry_in_ms": (!exhausted).then_some(delay.as_millis() as u64),
                     }));
+                    if exhausted && self.destination.is_some() {
+                        let gave_up = GaveUp {
+                            condition: if too_old {
+                                Condition::RecordAgeExceeded
+                            } else {
+                                Condition::RetryAttemptsExhausted
+                            },
+                            invocations: retries + 1,
+                            last_error: Some(error),
+                        };
+                        return self.give_up(source, &records, &payload, gave_up).await;
+                    }
                     if exhausted {
                         return Err(TriggerError::RetriesExhausted {
                             function: self.config.function.clone(),
@@ -392,6 +441,86 @@ impl Trigger<'_> {
                 }
             }
         }
+    }
+}
+
+/// Why a batch was given up on, and how its last invocation failed.
+struct GaveUp {
+    condition: Condition,
+    invocations: u32,
+    last_error: Option<InvokeError>,
+}
+
+impl Trigger<'_> {
+    /// Writes a batch that was given up on to the destination, then commits it: the partition
+    /// moves on, as it does in Lambda. A batch the destination refuses too is dropped.
+    async fn give_up<S: RecordSource>(
+        &mut self,
+        source: &mut S,
+        records: &[SourceRecord],
+        payload: &[u8],
+        gave_up: GaveUp,
+    ) -> Result<Delivery, TriggerError> {
+        let partitions = offset_ranges(records);
+        let now = chrono::Utc::now();
+        let document = failure::record(
+            &failure::Failed {
+                function: &self.config.function,
+                source: &self.config.source,
+                records,
+                payload,
+                condition: gave_up.condition,
+                invocations: gave_up.invocations,
+                function_error: gave_up.last_error.as_ref().and_then(InvokeError::function_error),
+            },
+            now,
+        );
+        let key = failure::key(records, now);
+        let body = serde_json::to_vec(&document).unwrap_or_default();
+        let written = match self.destination {
+            Some(destination) => destination.store(&key, body).await,
+            None => Err("no on-failure destination".to_owned()),
+        };
+        match written {
+            Ok(()) => {
+                self.summary.sent_to_destination += 1;
+                (self.report)(json!({
+                    "event": "sent_to_destination",
+                    "records": records.len(),
+                    "partitions": partitions,
+                    "condition": gave_up.condition.as_str(),
+                    "key": key,
+                }));
+                tracing::warn!(
+                    records = records.len(),
+                    %partitions,
+                    condition = gave_up.condition.as_str(),
+                    %key,
+                    "gave up on a batch; it is in the on-failure destination"
+                );
+            }
+            Err(problem) => {
+                self.summary.dropped += 1;
+                (self.report)(json!({
+                    "event": "dropped",
+                    "records": records.len(),
+                    "partitions": partitions,
+                    "condition": gave_up.condition.as_str(),
+                    "error": problem,
+                }));
+                tracing::error!(
+                    records = records.len(),
+                    %partitions,
+                    error = %problem,
+                    "gave up on a batch and could not write it to the on-failure destination; its records are dropped"
+                );
+            }
+        }
+        if let Err(error) = source.commit(&commit_offsets(records)) {
+            self.summary.commit_failures += 1;
+            tracing::error!(error = %error_chain(&error), "commit failed; these records may be delivered again");
+        }
+        Ok(Delivery::Accepted)
     }
 }
 
@@ -618,6 +747,8 @@ mod tests {
                 written: Some(1),
                 rejected: Some(0),
                 commit_failures: 0,
+                sent_to_destination: 0,
+                dropped: 0,
                 stopped: StopReason::Idle,
             }
         );
@@ -634,6 +765,7 @@ mod tests {
             &mut source,
             &invoker,
             &config(500, 1000, None),
+            None,
             &mut Shutdown::never(),
             &mut |event| events.push(event),
         )
@@ -756,6 +888,114 @@ mod tests {
         assert_eq!(finished.summary.stopped, StopReason::Error);
         assert_eq!(finished.summary.retries, 2);
         assert!(entries(&log).iter().all(|e| !e.starts_with("commit")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_past_its_retries_goes_whole_to_the_destination_and_the_partition_moves_on() {
+        // given a destination, two retries, and a first batch that keeps failing
+        let (mut source, invoker, log) = harness(
+            vec![(0, record(0, 0)), (0, record(0, 1)), (3000, record(0, 2))],
+            (0..3).map(|_| Err(function_error("sink"))).collect(),
+        );
+        let bucket = lake::testing::MemoryStore::default();
+        let destination = crate::failure::BucketDestination(&bucket);
+        let mut events = Vec::new();
+
+        // when the trigger runs
+        let finished = run_reporting(
+            &mut source,
+            &invoker,
+            &config(500, 1000, Some(2)),
+            Some(&destination),
+            &mut Shutdown::never(),
+            &mut |event| events.push(event),
+        )
+        .await;
+
+        // then the batch is in the bucket with its records, it is committed, and the next
+        // record is delivered
+        assert!(finished.error.is_none(), "{:?}", finished.error);
+        assert_eq!(finished.summary.sent_to_destination, 1);
+        assert_eq!((finished.summary.batches, finished.summary.records), (1, 1));
+        let keys = bucket.keys();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let document: Value = serde_json::from_slice(&bucket.body(&keys[0])).unwrap();
+        assert_eq!(document["requestContext"]["condition"], "RetryAttemptsExhausted");
+        assert_eq!(document["requestContext"]["approximateInvokeCount"], 3);
+        let event: Value = serde_json::from_str(document["payload"].as_str().unwrap()).unwrap();
+        assert_eq!(event["records"]["users_created-0"].as_array().unwrap().len(), 2);
+        let sent = events.iter().find(|e| e["event"] == "sent_to_destination");
+        assert_eq!(sent.unwrap()["key"], keys[0].as_str());
+        assert_eq!(
+            entries(&log)
+                .iter()
+                .filter(|e| e.starts_with("commit"))
+                .collect::<Vec<_>>(),
+            ["commit users_created-0@2", "commit users_created-0@3"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_older_than_the_record_age_is_given_up_at_its_next_failure() {
+        // given records written an hour ago and a record age of a minute
+        let mut old = record(0, 0);
+        old.timestamp = RecordTimestamp::CreateTime(chrono::Utc::now().timestamp_millis() - 3_600_000);
+        let (mut source, invoker, _) = harness(
+            vec![(0, old)],
+            (0..100).map(|_| Err(function_error("sink"))).collect(),
+        );
+        let bucket = lake::testing::MemoryStore::default();
+        let destination = crate::failure::BucketDestination(&bucket);
+        let mut config = config(500, 1000, None);
+        config.retry.max_record_age = Some(Duration::from_secs(60));
+
+        // when its first invocation fails
+        let finished = run_reporting(
+            &mut source,
+            &invoker,
+            &config,
+            Some(&destination),
+            &mut Shutdown::never(),
+            &mut |_| {},
+        )
+        .await;
+
+        // then it is not retried but sent to the destination as too old
+        assert_eq!(finished.summary.retries, 0);
+        assert_eq!(finished.summary.sent_to_destination, 1);
+        let document: Value =
+            serde_json::from_slice(&bucket.body(&bucket.keys()[0])).unwrap();
+        assert_eq!(document["requestContext"]["condition"], "RecordAgeExceeded");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_the_destination_refuses_is_counted_as_dropped() {
+        // given a destination that refuses every write
+        let (mut source, invoker, _) = harness(
+            vec![(0, record(0, 0))],
+            (0..2).map(|_| Err(function_error("sink"))).collect(),
+        );
+        let bucket = lake::testing::MemoryStore::default();
+        bucket.refuse(lake::testing::Operation::Put, "", "AccessDenied", 403);
+        let destination = crate::failure::BucketDestination(&bucket);
+
+        // when the batch runs out of retries
+        let mut events = Vec::new();
+        let finished = run_reporting(
+            &mut source,
+            &invoker,
+            &config(500, 1000, Some(1)),
+            Some(&destination),
+            &mut Shutdown::never(),
+            &mut |event| events.push(event),
+        )
+        .await;
+
+        // then it is dropped, as Lambda drops it, and says so
+        assert_eq!(finished.summary.dropped, 1);
+        assert_eq!(finished.summary.sent_to_destination, 0);
+        let dropped = events.iter().find(|e| e["event"] == "dropped").unwrap();
+        assert!(dropped["error"].as_str().unwrap().contains("AccessDenied"), "{dropped}");
     }
 
     #[tokio::test(start_paused = true)]

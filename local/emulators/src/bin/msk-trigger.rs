@@ -9,13 +9,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use emulators::duration::parse_duration;
+use emulators::failure::{BucketDestination, FailureSink};
 use emulators::invoke::HttpInvoker;
 use emulators::kafka::{KafkaSource, KafkaSourceConfig};
 use emulators::shutdown::Shutdown;
-use emulators::template::{MAX_BATCH_SIZE, StartingPosition, Template};
+use emulators::template::{FailureDestination, MAX_BATCH_SIZE, StartingPosition, Template};
 use emulators::trigger::{self, RetryPolicy, TriggerConfig};
 use kafka_client::{KafkaClient, KafkaSettings};
-use lambda_kit::settings::ProcessEnv;
+use lambda_kit::settings::{ProcessEnv, or_default};
 use msk_event::{BatchLimits, EventSource, MAX_PAYLOAD_BYTES};
 
 /// Feed a function batches of Kafka records as the MSK event source mapping does, locally.
@@ -46,9 +47,14 @@ struct Args {
     /// TRIM_HORIZON or LATEST; default: the event's StartingPosition.
     #[arg(long)]
     starting_position: Option<StartingPosition>,
-    /// Retries of a failing batch before giving up; default: retry until it succeeds.
+    /// Retries of a failing batch before giving up; default: the event's MaximumRetryAttempts
+    /// (10 when it has an on-failure destination and no limit; else until it succeeds).
     #[arg(long)]
     max_retries: Option<u32>,
+    /// Bucket that stands in for the event's S3 on-failure destination (the template's
+    /// FailedBatchBucket), reached like the lake (AWS_ENDPOINT_URL_S3, S3_FORCE_PATH_STYLE).
+    #[arg(long, env = "FAILED_BATCH_BUCKET")]
+    failure_bucket: Option<String>,
     /// Exit once no new record arrived for this long (seconds, or e.g. 10s) and all was delivered.
     #[arg(long, value_parser = parse_duration)]
     until_idle: Option<Duration>,
@@ -107,11 +113,35 @@ async fn run(args: Args) -> Result<ExitCode> {
         limits,
         source: EventSource::local(&args.region, client.brokers()),
         retry: RetryPolicy {
-            max_retries: args.max_retries,
+            max_retries: args.max_retries.or(msk.max_retries),
+            max_record_age: msk.max_record_age,
             ..RetryPolicy::DEFAULT
         },
         until_idle: args.until_idle,
     };
+
+    if msk.bisect {
+        bail!(
+            "BisectBatchOnFunctionError is true in the template; the local trigger does not split batches"
+        );
+    }
+    let destination = match (&msk.on_failure, args.failure_bucket) {
+        (None, _) => None,
+        (Some(FailureDestination::Resource { kind, .. }), Some(bucket))
+            if kind == "AWS::S3::Bucket" =>
+        {
+            let force_path_style: bool = or_default(&ProcessEnv, "S3_FORCE_PATH_STYLE", false)?;
+            let client = lake::config::s3_client(force_path_style).await;
+            Some(BucketDestination(lake::S3Store::new(client, bucket)))
+        }
+        (Some(destination), Some(_)) => {
+            bail!("the on-failure destination {destination:?} is not an S3 bucket; locally only an S3 bucket is stood in for")
+        }
+        (Some(destination), None) => bail!(
+            "the MSK event sends failed batches to {destination:?}: set FAILED_BATCH_BUCKET (or --failure-bucket) to the local bucket that stands in for it"
+        ),
+    };
+    let destination = destination.as_ref().map(|d| d as &dyn FailureSink);
 
     let invoker = HttpInvoker::new(&args.endpoint, args.timeout)?;
     let mut source =
@@ -126,6 +156,8 @@ async fn run(args: Args) -> Result<ExitCode> {
         batching_window_ms = limits.window.as_millis() as u64,
         auto_offset_reset = source_config.starting_position.auto_offset_reset(),
         until_idle_s = config.until_idle.map(|d| d.as_secs_f64()),
+        max_retries = ?config.retry.max_retries,
+        failure_bucket = destination.is_some(),
         "msk-trigger started"
     );
 
@@ -137,7 +169,8 @@ async fn run(args: Args) -> Result<ExitCode> {
         let _ = out.flush();
     };
     let finished =
-        trigger::run_reporting(&mut source, &invoker, &config, &mut shutdown, &mut print).await;
+        trigger::run_reporting(&mut source, &invoker, &config, destination, &mut shutdown, &mut print)
+            .await;
     println!("{}", serde_json::to_string(&finished.summary)?);
     match finished.error {
         None => Ok(ExitCode::SUCCESS),
