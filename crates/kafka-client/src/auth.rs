@@ -7,7 +7,15 @@
 //! passed, so a long-lived client (a warm function, a long replay) never presents an expired
 //! token.
 
-use std::{error::Error as StdError, fmt, time::Duration};
+use std::{
+    error::Error as StdError,
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -237,6 +245,7 @@ impl KafkaAuth {
                 Self::Iam(source) => Some(source.clone()),
                 _ => None,
             },
+            tokens: Arc::default(),
         }
     }
 }
@@ -245,6 +254,48 @@ impl KafkaAuth {
 #[derive(Debug, Clone, Default)]
 pub struct KafkaClientContext {
     iam: Option<IamTokenSource>,
+    /// Tokens handed to librdkafka so far.
+    tokens: Arc<AtomicUsize>,
+}
+
+/// Longest wait for a consumer's first IAM token.
+const FIRST_TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl KafkaClientContext {
+    /// Whether the client authenticates with MSK IAM (SASL/OAUTHBEARER tokens).
+    pub fn uses_iam(&self) -> bool {
+        self.iam.is_some()
+    }
+
+    /// Serves a new consumer its first IAM token before it talks to a broker; a no-op for the
+    /// other securities.
+    ///
+    /// librdkafka connects over SASL/OAUTHBEARER only once it holds a token, and asks for one
+    /// with an event on the consumer's queue, which only polling the consumer serves (rdkafka's
+    /// `Client::poll_event`). A consumer that first fetches metadata or watermarks, before it is
+    /// ever polled, would wait for a connection that never comes. `poll_once` polls the consumer
+    /// once without blocking; it is called until the token is made.
+    pub fn serve_first_token(&self, mut poll_once: impl FnMut()) -> Result<(), AuthError> {
+        if !self.uses_iam() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        while self.tokens.load(Ordering::Acquire) == 0 {
+            if started.elapsed() > FIRST_TOKEN_TIMEOUT {
+                return Err(AuthError::IamToken {
+                    region: self
+                        .iam
+                        .as_ref()
+                        .map(|s| s.region.to_string())
+                        .unwrap_or_default(),
+                    reason: format!("librdkafka asked for no token within {FIRST_TOKEN_TIMEOUT:?}"),
+                });
+            }
+            poll_once();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
 }
 
 impl ClientContext for KafkaClientContext {
@@ -259,6 +310,7 @@ impl ClientContext for KafkaClientContext {
             .as_ref()
             .ok_or("OAUTHBEARER was requested but the client is not configured for MSK IAM")?;
         let (token, lifetime_ms) = source.token_blocking()?;
+        self.tokens.fetch_add(1, Ordering::AcqRel);
         Ok(OAuthToken {
             token,
             principal_name: IAM_PRINCIPAL.to_owned(),

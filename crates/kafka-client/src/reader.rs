@@ -14,6 +14,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use msk_event::{RecordTimestamp, SourceRecord};
 use rdkafka::{
     Message, Offset, TopicPartitionList,
@@ -38,6 +39,9 @@ pub enum ReadError {
     /// A start time has no offset on the broker, or the topic has no partitions.
     #[error("cannot start reading {topic}: {problem}")]
     Start { topic: String, problem: String },
+    /// No MSK IAM token could be made for the consumer.
+    #[error(transparent)]
+    Auth(#[from] crate::AuthError),
 }
 
 /// Where a replay starts, in every partition.
@@ -115,6 +119,9 @@ impl TopicReader {
             .set("auto.offset.reset", "earliest")
             .create_with_context(client.context())
             .map_err(kafka)?;
+        consumer.context().serve_first_token(|| {
+            let _ = consumer.recv().now_or_never();
+        })?;
         let metadata = consumer
             .fetch_metadata(Some(topic), METADATA_TIMEOUT)
             .map_err(kafka)?;

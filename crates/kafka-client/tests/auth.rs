@@ -1,7 +1,7 @@
 //! Kafka authentication, offline: MSK IAM tokens signed with fixed credentials, the client
-//! context librdkafka asks for tokens, SCRAM secrets, and what a producer and a consumer built
-//! from the settings actually send on the wire (a TLS ClientHello for SCRAM and IAM, the Kafka
-//! protocol in the clear locally).
+//! context librdkafka asks for tokens, SCRAM secrets, and what a producer, a consumer and the
+//! topic reader of replay and status built from the settings actually send on the wire (a TLS
+//! ClientHello for SCRAM and IAM, the Kafka protocol in the clear locally).
 
 use std::{
     io::Read,
@@ -13,7 +13,7 @@ use aws_config::Region;
 use aws_credential_types::{Credentials, provider::SharedCredentialsProvider};
 use base64::Engine;
 use kafka_client::{
-    KafkaClient, KafkaSecurity, KafkaSettings,
+    KafkaClient, KafkaSecurity, KafkaSettings, Start, TopicReader,
     auth::{AuthError, IamTokenSource, KafkaAuth, ScramCredentials, parse_scram_secret},
 };
 use rdkafka::{
@@ -192,7 +192,11 @@ fn malformed_scram_secret_is_explained_without_repeating_it() {
 enum Role {
     Producer,
     Consumer,
+    /// The reader replay and status read the topic with.
+    Reader,
 }
+
+const ROLES: [Role; 3] = [Role::Producer, Role::Consumer, Role::Reader];
 
 /// Starts a client of `role` against a listener that records the first bytes it sends.
 fn first_bytes_sent(auth: KafkaAuth, role: Role) -> Vec<u8> {
@@ -200,7 +204,25 @@ fn first_bytes_sent(auth: KafkaAuth, role: Role) -> Vec<u8> {
     let brokers = listener.local_addr().unwrap().to_string();
     let client = KafkaClient::with_auth(&brokers, auth);
     let reader = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+        // A client that does not connect promptly fails the test rather than hanging it. (An
+        // IAM consumer never polled before it asks for metadata gets no token and connects
+        // only when that request times out, 15 s later: far too late for this bound.)
+        listener.set_nonblocking(true).unwrap();
+        let started = std::time::Instant::now();
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(10),
+                        "the client did not connect within 10 s"
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("accept failed: {e}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -245,6 +267,26 @@ fn first_bytes_sent(auth: KafkaAuth, role: Role) -> Vec<u8> {
             polling.join().unwrap();
             bytes
         }
+        Role::Reader => {
+            // It asks for the topic's metadata first, which nothing answers: it gives up
+            // after its metadata timeout, once its first bytes were sent.
+            // (its stream consumer needs the tokio runtime the test runs in)
+            let runtime = Handle::current();
+            let connecting = std::thread::spawn(move || {
+                let _entered = runtime.enter();
+                let _ = TopicReader::connect(
+                    &client,
+                    "auth-test",
+                    "users_created",
+                    Start::Beginning,
+                    &[],
+                    Duration::from_secs(1),
+                );
+            });
+            let bytes = reader.join().unwrap();
+            drop(connecting);
+            bytes
+        }
     }
 }
 
@@ -262,7 +304,7 @@ fn scram() -> KafkaAuth {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scram_clients_connect_with_tls() {
-    for role in [Role::Producer, Role::Consumer] {
+    for role in ROLES {
         let bytes = first_bytes_sent(scram(), role);
         assert!(is_tls_client_hello(&bytes), "{bytes:02x?}");
     }
@@ -270,7 +312,7 @@ async fn scram_clients_connect_with_tls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn iam_clients_connect_with_tls() {
-    for role in [Role::Producer, Role::Consumer] {
+    for role in ROLES {
         let bytes = first_bytes_sent(KafkaAuth::Iam(iam_source("fixed-secret-key")), role);
         assert!(is_tls_client_hello(&bytes), "{bytes:02x?}");
     }
@@ -278,7 +320,7 @@ async fn iam_clients_connect_with_tls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plaintext_clients_speak_kafka_in_the_clear() {
-    for role in [Role::Producer, Role::Consumer] {
+    for role in ROLES {
         // a Kafka request starts with its 4-byte big-endian length, far below 2^24
         let bytes = first_bytes_sent(KafkaAuth::Plaintext, role);
         assert_eq!(bytes[0], 0, "{bytes:02x?}");

@@ -153,6 +153,9 @@ pub fn kafka_status(
         .set("enable.auto.commit", "false")
         .create_with_context(client.context())
         .map_err(failed)?;
+    consumer.context().serve_first_token(|| {
+        let _ = consumer.poll(Duration::ZERO);
+    })?;
     let metadata = consumer
         .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
         .map_err(failed)?;
