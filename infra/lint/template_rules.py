@@ -10,7 +10,13 @@ of template.yaml (infra/lint/sam_translate.py writes it):
   asynchronous) has an EventInvokeConfig with MaximumRetryAttempts 0 for the version the schedule
   invokes;
 - the role of the function behind the Kafka mapping may s3:PutObject under each root the sink
-  writes in its lake bucket: ${LakePrefix}users/*, users_jsonl/*, users_csv/* and _errors/*.
+  writes in its lake bucket: ${LakePrefix}users/*, users_jsonl/*, users_csv/* and _errors/*,
+  and s3:PutObject and s3:ListBucket on the mapping's S3 on-failure destination, which Lambda
+  writes with the function's role;
+- the role of the compactor (the function with COMPACTION_TARGET_MIB) may get, put and delete
+  objects under ${LakePrefix}users/* (the merge) and ${LakePrefix}_compactor/* (its lease);
+- every dashboard's body is JSON once its ${...} variables are filled, and every metric it shows
+  from ${MetricsNamespace} is one the functions emit (a row of docs/metrics.md).
 
     template_rules.py translated.json
 
@@ -19,10 +25,21 @@ the standard library: it runs with any python3.
 """
 import fnmatch
 import json
+import re
 import sys
+from pathlib import Path
 
 SINK_ROOTS = ("users", "users_jsonl", "users_csv", "_errors")
-RULES = ("kafka-retries", "scheduled-no-retry", "sink-writes-lake")
+COMPACTOR_ROOTS = ("users", "_compactor")
+COMPACTOR_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+RULES = ("kafka-retries", "scheduled-no-retry", "sink-writes-lake", "compactor-reaches-lake",
+         "dashboard-metrics")
+METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+
+
+def documented_metrics(path=METRICS_DOC):
+    """The metric names of docs/metrics.md's tables (rows that start with a backquoted name)."""
+    return set(re.findall(r"^\| `([A-Za-z]+)` \|", path.read_text(encoding="utf-8"), re.M))
 
 
 def resources(template, kind):
@@ -193,6 +210,98 @@ def bucket_object_keys(resource, bucket):
     return None
 
 
+def granted_keys(template, role, bucket, action):
+    """The key patterns of `bucket` on which the role's statements allow `action`."""
+    granted = set()
+    for statement in role_statements(template, role):
+        if allows(statement, action):
+            for r in as_list(statement.get("Resource", [])):
+                keys = bucket_object_keys(r, bucket)
+                if keys is not None:
+                    granted.add(keys)
+    return granted
+
+
+def grants_bucket(template, role, bucket, action):
+    """Whether the role's statements allow `action` on the bucket itself."""
+    for statement in role_statements(template, role):
+        if allows(statement, action):
+            for r in as_list(statement.get("Resource", [])):
+                if referenced(r) == bucket or r == {"Fn::GetAtt": [bucket, "Arn"]}:
+                    return True
+    return False
+
+
+def destination_grants(template, name, mapping, role):
+    """What the role lacks of the PutObject and ListBucket an S3 on-failure destination needs."""
+    destination = (mapping.get("Properties", {}).get("DestinationConfig", {})
+                   .get("OnFailure", {}).get("Destination"))
+    bucket = referenced(destination)
+    if template.get("Resources", {}).get(bucket or "", {}).get("Type") != "AWS::S3::Bucket":
+        return []
+    found = []
+    if not any(fnmatch.fnmatchcase("*", g) for g in granted_keys(template, role, bucket, "s3:PutObject")):
+        found.append({"rule": "sink-writes-lake", "resource": role,
+                      "problem": f"no s3:PutObject on ${{{bucket}.Arn}}/* (the on-failure destination of {name})"})
+    if not grants_bucket(template, role, bucket, "s3:ListBucket"):
+        found.append({"rule": "sink-writes-lake", "resource": role,
+                      "problem": f"no s3:ListBucket on {bucket} (the on-failure destination of {name})"})
+    return found
+
+
+def compactor_reaches_lake(template):
+    found = []
+    for function, resource in resources(template, "AWS::Lambda::Function"):
+        props = resource.get("Properties", {})
+        variables = props.get("Environment", {}).get("Variables", {})
+        if "COMPACTION_TARGET_MIB" not in variables:
+            continue
+        role = referenced(props.get("Role"))
+        bucket = referenced(variables.get("LAKE_BUCKET"))
+        if role not in template.get("Resources", {}) or bucket is None:
+            found.append({"rule": "compactor-reaches-lake", "resource": function,
+                          "problem": "needs a Role and a LAKE_BUCKET of this template to be checked"})
+            continue
+        for action in COMPACTOR_ACTIONS:
+            granted = granted_keys(template, role, bucket, action)
+            for root in COMPACTOR_ROOTS:
+                wanted = f"${{LakePrefix}}{root}/*"
+                if not any(fnmatch.fnmatchcase(wanted, g) for g in granted):
+                    found.append({"rule": "compactor-reaches-lake", "resource": role,
+                                  "problem": f"no {action} on ${{{bucket}.Arn}}/{wanted}"})
+    return found
+
+
+def dashboard_metrics(template, emitted=None):
+    found = []
+    for name, dashboard in resources(template, "AWS::CloudWatch::Dashboard"):
+        body = dashboard.get("Properties", {}).get("DashboardBody")
+        text = sub_text(body) if not isinstance(body, str) else body
+        if text is None:
+            found.append({"rule": "dashboard-metrics", "resource": name,
+                          "problem": "DashboardBody is neither a string nor a !Sub of one"})
+            continue
+        filled = re.sub(r"\$\{[^}]+\}", "x", text)
+        try:
+            widgets = json.loads(filled).get("widgets", [])
+        except (ValueError, AttributeError) as e:
+            found.append({"rule": "dashboard-metrics", "resource": name,
+                          "problem": f"DashboardBody is not JSON: {e}"})
+            continue
+        if emitted is None:
+            emitted = documented_metrics()
+        for widget in widgets:
+            for metric in widget.get("properties", {}).get("metrics", []):
+                if not metric or not isinstance(metric[0], str):
+                    continue
+                namespace, metric_name = metric[0], metric[1]
+                if "${MetricsNamespace}" in text and namespace == "x" and metric_name not in emitted:
+                    found.append({"rule": "dashboard-metrics", "resource": name,
+                                  "problem": f"{metric_name} is not a metric the functions emit "
+                                             "(docs/metrics.md)"})
+    return found
+
+
 def sink_writes_lake(template):
     found = []
     for name, mapping in kafka_mappings(template):
@@ -209,13 +318,8 @@ def sink_writes_lake(template):
             found.append({"rule": "sink-writes-lake", "resource": function,
                           "problem": "needs a Role and a LAKE_BUCKET of this template to be checked"})
             continue
-        granted = set()
-        for statement in role_statements(template, role):
-            if allows(statement, "s3:PutObject"):
-                for r in as_list(statement.get("Resource", [])):
-                    keys = bucket_object_keys(r, bucket)
-                    if keys is not None:
-                        granted.add(keys)
+        granted = granted_keys(template, role, bucket, "s3:PutObject")
+        found.extend(destination_grants(template, name, mapping, role))
         for root in SINK_ROOTS:
             wanted = f"${{LakePrefix}}{root}/*"
             if not any(fnmatch.fnmatchcase(wanted, g) for g in granted):
@@ -226,7 +330,8 @@ def sink_writes_lake(template):
 
 
 def violations(template):
-    return kafka_retries(template) + scheduled_no_retry(template) + sink_writes_lake(template)
+    return (kafka_retries(template) + scheduled_no_retry(template) + sink_writes_lake(template)
+            + compactor_reaches_lake(template) + dashboard_metrics(template))
 
 
 def main(argv):

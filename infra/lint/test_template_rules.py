@@ -1,6 +1,7 @@
 """The template rules on made-up translated templates: a stack as it is meant passes, and each rule
 fails when its fault is put back."""
 import copy
+import json
 import unittest
 
 from template_rules import violations
@@ -40,13 +41,31 @@ def good():
                     {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users/*"},
                     {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users_jsonl/*"},
                     {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users_csv/*"},
-                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}_errors/*"}]}]}}]}},
+                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}_errors/*"}]}]}},
+            {"PolicyName": "failed-batch-destination", "PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": "s3:ListBucket",
+                 "Resource": {"Fn::GetAtt": ["FailedBatchBucket", "Arn"]}},
+                {"Effect": "Allow", "Action": "s3:PutObject",
+                 "Resource": {"Fn::Sub": "${FailedBatchBucket.Arn}/*"}}]}}]}},
         "ProducerFunction": {"Type": "AWS::Lambda::Function", "Properties": {}},
         "ProducerFunctionSchedule": schedule("ProducerFunction"),
         "ProducerFunctionEventInvokeConfig": no_retry("ProducerFunction"),
-        "CompactorFunction": {"Type": "AWS::Lambda::Function", "Properties": {}},
+        "CompactorFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Role": {"Fn::GetAtt": ["CompactorRole", "Arn"]},
+            "Environment": {"Variables": {"LAKE_BUCKET": {"Ref": "LakeBucket"},
+                                          "COMPACTION_TARGET_MIB": {"Ref": "CompactionTargetMib"}}}}},
+        "CompactorRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [
+            {"PolicyName": "lake-compact", "PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                 "Resource": {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users/*"}},
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                 "Resource": {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}_compactor/*"}}]}}]}},
         "CompactorFunctionHourly": schedule("CompactorFunction"),
         "CompactorFunctionEventInvokeConfig": no_retry("CompactorFunction"),
+        "Dashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": {
+            "Fn::Sub": json.dumps({"widgets": [{"type": "metric", "properties": {"metrics": [
+                ["${MetricsNamespace}", "RecordsWritten", "FunctionName", "${SinkFunction}"],
+                ["AWS/Lambda", "OffsetLag", "FunctionName", "${SinkFunction}"]]}}]})}}},
     }}
 
 
@@ -186,6 +205,50 @@ class TemplateRules(unittest.TestCase):
             r["SinkRole"]["Properties"]["Policies"].pop(1)
         found = broken(other_role)
         self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+
+    def test_a_failure_destination_the_sink_cannot_write_is_caught(self):
+        for action in ("s3:ListBucket", "s3:PutObject"):
+            with self.subTest(action=action):
+                def drop(r, action=action):
+                    policy = r["SinkRole"]["Properties"]["Policies"][2]["PolicyDocument"]
+                    policy["Statement"] = [x for x in policy["Statement"] if x["Action"] != action]
+                found = broken(drop)
+                self.assertEqual(len(found), 1, found)
+                self.assertBroken(found, "sink-writes-lake", action)
+
+    # compactor-reaches-lake
+
+    def test_a_compactor_without_its_lease_grant_is_caught(self):
+        def no_lease(r):
+            statements = r["CompactorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            statements.pop(1)
+        found = broken(no_lease)
+        self.assertEqual(len(found), 3, found)
+        self.assertBroken(found, "compactor-reaches-lake", "_compactor/*")
+
+    def test_a_compactor_that_may_not_delete_originals_is_caught(self):
+        def no_delete(r):
+            statement = r["CompactorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+            statement["Action"] = ["s3:GetObject", "s3:PutObject"]
+        found = broken(no_delete)
+        self.assertEqual(len(found), 1, found)
+        self.assertBroken(found, "compactor-reaches-lake", "s3:DeleteObject")
+
+    # dashboard-metrics
+
+    def test_a_dashboard_metric_the_functions_do_not_emit_is_caught(self):
+        def misspelt(r):
+            body = json.loads(r["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+            body["widgets"][0]["properties"]["metrics"][0][1] = "RecordsWriten"
+            r["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"] = json.dumps(body)
+        found = broken(misspelt)
+        self.assertEqual(len(found), 1, found)
+        self.assertBroken(found, "dashboard-metrics", "RecordsWriten")
+
+    def test_a_dashboard_body_that_is_not_json_is_caught(self):
+        def truncated(r):
+            r["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"] = '{"widgets": ['
+        self.assertBroken(broken(truncated), "dashboard-metrics", "not JSON")
 
 
 if __name__ == "__main__":
