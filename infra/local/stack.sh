@@ -81,7 +81,7 @@ up() {
   fi
   local bin; bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 
-  mkdir -p "$lake_root/$LAKE_BUCKET"
+  mkdir -p "$lake_root/$LAKE_BUCKET" "$lake_root/$FAILED_BATCH_BUCKET"
   start s3 "$(port_of "$AWS_ENDPOINT_URL_S3")" 20 \
     "$bin/s3-store" --host 127.0.0.1 --port "$(port_of "$AWS_ENDPOINT_URL_S3")" \
     --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$lake_root"

@@ -69,7 +69,10 @@ pub async fn s3_client(force_path_style: bool) -> aws_sdk_s3::Client {
 }
 
 /// [`s3_client`] from an already loaded AWS configuration.
-pub fn s3_client_from(shared: &aws_config::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
+pub fn s3_client_from(
+    shared: &aws_config::SdkConfig,
+    force_path_style: bool,
+) -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::config::Builder::from(shared)
         .force_path_style(force_path_style)
         .build();

@@ -207,7 +207,10 @@ mod tests {
             },
             now,
         );
-        assert_eq!(document["requestContext"]["condition"], "RetryAttemptsExhausted");
+        assert_eq!(
+            document["requestContext"]["condition"],
+            "RetryAttemptsExhausted"
+        );
         assert_eq!(document["requestContext"]["approximateInvokeCount"], 11);
         assert_eq!(
             document["requestContext"]["functionArn"],
@@ -223,7 +226,10 @@ mod tests {
         assert_eq!(p2["lastRecordOffset"], "4712");
         assert_eq!(p2["firstRecordTimestamp"], "2025-12-01T12:00:04.835Z");
         assert_eq!(p2["lastRecordTimestamp"], "2025-12-01T12:00:05.580Z");
-        assert_eq!(info["recordsInfo"]["users_created-0"]["lastRecordOffset"], "9");
+        assert_eq!(
+            info["recordsInfo"]["users_created-0"]["lastRecordOffset"],
+            "9"
+        );
         // the payload is the event itself, as a string
         let event: Value = serde_json::from_str(document["payload"].as_str().unwrap()).unwrap();
         assert_eq!(event, serde_json::from_slice::<Value>(&payload).unwrap());

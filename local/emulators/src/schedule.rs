@@ -4,6 +4,13 @@
 //!
 //! `cargo lambda watch` serves functions only on request, so without this loop nothing would
 //! run the producer locally the way the deployed schedule does.
+//!
+//! EventBridge Scheduler invokes asynchronously, and Lambda retries a failed asynchronous
+//! invocation as the function's `EventInvokeConfig` says (twice by default), and may deliver an
+//! event more than once even when it succeeds (Lambda developer guide, "How Lambda handles
+//! errors and retries with asynchronous invocation"). The loop does both: it retries a failed
+//! event as many times as the template allows, and with `deliver_twice` sends every event a
+//! second time, same id and all, so that tests can see what a duplicate delivery does.
 
 use std::time::{Duration, Instant};
 
@@ -113,21 +120,37 @@ pub struct ScheduleConfig {
     pub count: Option<u32>,
     /// Further fields of `detail`, e.g. `{"now": "…"}` for the compactor.
     pub detail: serde_json::Map<String, Value>,
+    /// Retries of a failed event (the function's `EventInvokeConfig.MaximumRetryAttempts`).
+    pub retries: u32,
+    /// Pause before the first retry, doubled before the next (Lambda waits about a minute, then
+    /// two; locally it is shorter).
+    pub retry_delay: Duration,
+    /// Deliver every event twice, as Lambda's asynchronous queue may.
+    pub deliver_twice: bool,
 }
 
 /// How a schedule run went; printed as the last JSON line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ScheduleReport {
-    /// Invocations made.
+    /// Invocations made (retries and second deliveries included).
     pub invocations: u64,
     /// Invocations that failed.
     pub failures: u64,
+    /// Scheduled events.
+    pub events: u64,
+    /// Deliveries of an event whose every invocation failed (its retries too).
+    pub events_failed: u64,
+    /// Invocations that retried a failed one.
+    pub retries: u64,
+    /// Second deliveries of an event.
+    pub duplicates: u64,
 }
 
-/// Invokes the function at the configured rate until `times` invocations were made, the first
-/// failure with `fail_fast`, or a stop request. Each invocation's outcome is passed to `report`
-/// as one JSON value: `{"event": "invoked", "run": 1, "ok": true, "duration_ms": 120,
-/// "response": {...}}`, or with `"ok": false` the `errorType` and `error`.
+/// Invokes the function at the configured rate until `times` events were scheduled, the first
+/// event that failed for good with `fail_fast`, or a stop request. Each invocation's outcome is
+/// passed to `report` as one JSON value: `{"event": "invoked", "run": 1, "event_id": "…",
+/// "attempt": 0, "duplicate": false, "ok": true, "duration_ms": 120, "response": {...}}`, or with
+/// `"ok": false` the `errorType` and `error`.
 pub async fn run<I: Invoker>(
     invoker: &I,
     config: &ScheduleConfig,
@@ -138,10 +161,7 @@ pub async fn run<I: Invoker>(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut outcome = ScheduleReport::default();
     loop {
-        if config
-            .times
-            .is_some_and(|times| outcome.invocations >= times)
-        {
+        if config.times.is_some_and(|times| outcome.events >= times) {
             break;
         }
         tokio::select! {
@@ -149,43 +169,107 @@ pub async fn run<I: Invoker>(
             _ = shutdown.wait() => break,
             _ = ticker.tick() => {}
         }
-        outcome.invocations += 1;
-        let number = outcome.invocations;
-        let mut event = scheduled_event(Uuid::new_v4(), Utc::now(), &config.region, config.count);
+        outcome.events += 1;
+        let id = Uuid::new_v4();
+        let mut event = scheduled_event(id, Utc::now(), &config.region, config.count);
         if let Some(detail) = event["detail"].as_object_mut() {
             detail.extend(config.detail.clone());
         }
         let payload = serde_json::to_vec(&event).unwrap_or_default();
-        let started = Instant::now();
-        let result = invoker.invoke(&config.function, &payload).await;
-        let millis = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(response) => report(json!({
-                "event": "invoked",
-                "function": config.function,
-                "run": number,
-                "ok": true,
-                "duration_ms": millis,
-                "response": response,
-            })),
-            Err(error) => {
-                outcome.failures += 1;
-                report(json!({
-                    "event": "invoked",
-                    "function": config.function,
-                    "run": number,
-                    "ok": false,
-                    "duration_ms": millis,
-                    "errorType": error.error_type(),
-                    "error": lambda_kit::error_chain(&error),
-                }));
-                if config.fail_fast {
-                    break;
-                }
+        let deliveries = if config.deliver_twice { 2 } else { 1 };
+        let mut failed_for_good = false;
+        for delivery in 0..deliveries {
+            let duplicate = delivery > 0;
+            if duplicate {
+                outcome.duplicates += 1;
             }
+            let delivered = Delivery {
+                run: outcome.events,
+                id,
+                duplicate,
+                payload: &payload,
+            };
+            if !deliver(
+                invoker,
+                config,
+                shutdown,
+                &delivered,
+                &mut outcome,
+                &mut report,
+            )
+            .await
+            {
+                outcome.events_failed += 1;
+                failed_for_good = true;
+            }
+        }
+        if failed_for_good && config.fail_fast {
+            break;
         }
     }
     outcome
+}
+
+/// One delivery of a scheduled event.
+struct Delivery<'a> {
+    run: u64,
+    id: Uuid,
+    duplicate: bool,
+    payload: &'a [u8],
+}
+
+/// Invokes the function with one delivery of an event, retrying as configured; whether an
+/// invocation succeeded.
+async fn deliver<I: Invoker>(
+    invoker: &I,
+    config: &ScheduleConfig,
+    shutdown: &mut Shutdown,
+    delivery: &Delivery<'_>,
+    outcome: &mut ScheduleReport,
+    report: &mut impl FnMut(Value),
+) -> bool {
+    for attempt in 0..=config.retries {
+        if attempt > 0 {
+            outcome.retries += 1;
+            let pause = config
+                .retry_delay
+                .saturating_mul(1 << (attempt - 1).min(16));
+            tokio::select! {
+                biased;
+                _ = shutdown.wait() => return false,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        outcome.invocations += 1;
+        let started = Instant::now();
+        let result = invoker.invoke(&config.function, delivery.payload).await;
+        let millis = started.elapsed().as_millis() as u64;
+        let mut line = json!({
+            "event": "invoked",
+            "function": config.function,
+            "run": delivery.run,
+            "event_id": delivery.id.to_string(),
+            "attempt": attempt,
+            "duplicate": delivery.duplicate,
+            "duration_ms": millis,
+        });
+        match result {
+            Ok(response) => {
+                line["ok"] = json!(true);
+                line["response"] = response;
+                report(line);
+                return true;
+            }
+            Err(error) => {
+                outcome.failures += 1;
+                line["ok"] = json!(false);
+                line["errorType"] = json!(error.error_type());
+                line["error"] = json!(lambda_kit::error_chain(&error));
+                report(line);
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -265,6 +349,9 @@ mod tests {
             region: "us-east-1".to_owned(),
             count: Some(3),
             detail: serde_json::Map::new(),
+            retries: 0,
+            retry_delay: Duration::from_secs(1),
+            deliver_twice: false,
         }
     }
 
@@ -287,7 +374,10 @@ mod tests {
             report,
             ScheduleReport {
                 invocations: 3,
-                failures: 1
+                failures: 1,
+                events: 3,
+                events_failed: 1,
+                ..ScheduleReport::default()
             }
         );
         // First at once, then two intervals.
@@ -352,9 +442,84 @@ mod tests {
             report,
             ScheduleReport {
                 invocations: 1,
-                failures: 1
+                failures: 1,
+                events: 1,
+                events_failed: 1,
+                ..ScheduleReport::default()
             }
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_event_is_retried_as_event_invoke_config_allows_with_its_own_id() {
+        // given two retries, and a function that fails twice then succeeds
+        let invoker = ScriptedInvoker::new(
+            vec![
+                Err(function_error("producer")),
+                Err(function_error("producer")),
+            ],
+            json!({"produced": 3}),
+        );
+        let mut config = config(Some(1), true);
+        config.retries = 2;
+        let started = tokio::time::Instant::now();
+
+        // when the event fires
+        let mut lines = Vec::new();
+        let report = run(&invoker, &config, &mut Shutdown::never(), |l| lines.push(l)).await;
+
+        // then it ran three times, 1 s then 2 s apart, always the same event, and succeeded
+        assert_eq!(
+            (report.invocations, report.retries, report.events_failed),
+            (3, 2, 0)
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        let calls = invoker.calls();
+        assert!(calls.iter().all(|(_, e)| e["id"] == calls[0].1["id"]));
+        let attempts: Vec<_> = lines
+            .iter()
+            .map(|l| l["attempt"].as_u64().unwrap())
+            .collect();
+        assert_eq!(attempts, [0, 1, 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_no_retries_a_failed_event_fails_once() {
+        let invoker = ScriptedInvoker::new(vec![Err(function_error("producer"))], json!({}));
+        let report = run(
+            &invoker,
+            &config(Some(1), false),
+            &mut Shutdown::never(),
+            |_| {},
+        )
+        .await;
+        assert_eq!((report.invocations, report.events_failed), (1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deliver_twice_sends_each_event_again_with_the_same_id() {
+        // given a schedule that delivers twice
+        let invoker = ScriptedInvoker::new(vec![], json!({"produced": 3}));
+        let mut config = config(Some(2), false);
+        config.deliver_twice = true;
+
+        // when two events fire
+        let mut lines = Vec::new();
+        let report = run(&invoker, &config, &mut Shutdown::never(), |l| lines.push(l)).await;
+
+        // then each was delivered twice, the second time marked as a duplicate
+        assert_eq!(
+            (report.events, report.invocations, report.duplicates),
+            (2, 4, 2)
+        );
+        let calls = invoker.calls();
+        assert_eq!(calls[0].1["id"], calls[1].1["id"]);
+        assert_ne!(calls[1].1["id"], calls[2].1["id"]);
+        let duplicates: Vec<_> = lines
+            .iter()
+            .map(|l| l["duplicate"].as_bool().unwrap())
+            .collect();
+        assert_eq!(duplicates, [false, true, false, true]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -258,9 +258,9 @@ impl Template {
                 as u32;
         }
         if let Some(v) = self.property(config, "MaximumEventAgeInSeconds", &at)? {
-            let secs = as_u64(&v).filter(|n| (60..=21_600).contains(n)).ok_or_else(|| {
-                self.invalid(&at, "MaximumEventAgeInSeconds must be 60 to 21600")
-            })?;
+            let secs = as_u64(&v)
+                .filter(|n| (60..=21_600).contains(n))
+                .ok_or_else(|| self.invalid(&at, "MaximumEventAgeInSeconds must be 60 to 21600"))?;
             settings.max_event_age = Duration::from_secs(secs);
         }
         Ok(settings)
@@ -358,10 +358,9 @@ impl Template {
                     Some(Duration::from_secs(n as u64))
                 }
                 _ => {
-                    return Err(self.invalid(
-                        &at,
-                        "MaximumRecordAgeInSeconds must be -1 or 60 to 604800",
-                    ));
+                    return Err(
+                        self.invalid(&at, "MaximumRecordAgeInSeconds must be -1 or 60 to 604800")
+                    );
                 }
             },
         };

@@ -471,7 +471,10 @@ impl Trigger<'_> {
                 payload,
                 condition: gave_up.condition,
                 invocations: gave_up.invocations,
-                function_error: gave_up.last_error.as_ref().and_then(InvokeError::function_error),
+                function_error: gave_up
+                    .last_error
+                    .as_ref()
+                    .and_then(InvokeError::function_error),
             },
             now,
         );
@@ -920,10 +923,19 @@ mod tests {
         let keys = bucket.keys();
         assert_eq!(keys.len(), 1, "{keys:?}");
         let document: Value = serde_json::from_slice(&bucket.body(&keys[0])).unwrap();
-        assert_eq!(document["requestContext"]["condition"], "RetryAttemptsExhausted");
+        assert_eq!(
+            document["requestContext"]["condition"],
+            "RetryAttemptsExhausted"
+        );
         assert_eq!(document["requestContext"]["approximateInvokeCount"], 3);
         let event: Value = serde_json::from_str(document["payload"].as_str().unwrap()).unwrap();
-        assert_eq!(event["records"]["users_created-0"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            event["records"]["users_created-0"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         let sent = events.iter().find(|e| e["event"] == "sent_to_destination");
         assert_eq!(sent.unwrap()["key"], keys[0].as_str());
         assert_eq!(
@@ -939,7 +951,8 @@ mod tests {
     async fn a_batch_older_than_the_record_age_is_given_up_at_its_next_failure() {
         // given records written an hour ago and a record age of a minute
         let mut old = record(0, 0);
-        old.timestamp = RecordTimestamp::CreateTime(chrono::Utc::now().timestamp_millis() - 3_600_000);
+        old.timestamp =
+            RecordTimestamp::CreateTime(chrono::Utc::now().timestamp_millis() - 3_600_000);
         let (mut source, invoker, _) = harness(
             vec![(0, old)],
             (0..100).map(|_| Err(function_error("sink"))).collect(),
@@ -963,8 +976,7 @@ mod tests {
         // then it is not retried but sent to the destination as too old
         assert_eq!(finished.summary.retries, 0);
         assert_eq!(finished.summary.sent_to_destination, 1);
-        let document: Value =
-            serde_json::from_slice(&bucket.body(&bucket.keys()[0])).unwrap();
+        let document: Value = serde_json::from_slice(&bucket.body(&bucket.keys()[0])).unwrap();
         assert_eq!(document["requestContext"]["condition"], "RecordAgeExceeded");
     }
 
@@ -995,7 +1007,10 @@ mod tests {
         assert_eq!(finished.summary.dropped, 1);
         assert_eq!(finished.summary.sent_to_destination, 0);
         let dropped = events.iter().find(|e| e["event"] == "dropped").unwrap();
-        assert!(dropped["error"].as_str().unwrap().contains("AccessDenied"), "{dropped}");
+        assert!(
+            dropped["error"].as_str().unwrap().contains("AccessDenied"),
+            "{dropped}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -1082,7 +1097,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&summary).unwrap(),
-            r#"{"batches":2,"records":10,"retries":1,"commit_failures":0,"stopped":"idle"}"#
+            r#"{"batches":2,"records":10,"retries":1,"commit_failures":0,"sent_to_destination":0,"dropped":0,"stopped":"idle"}"#
         );
     }
 

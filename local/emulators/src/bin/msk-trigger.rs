@@ -135,11 +135,17 @@ async fn run(args: Args) -> Result<ExitCode> {
             Some(BucketDestination(lake::S3Store::new(client, bucket)))
         }
         (Some(destination), Some(_)) => {
-            bail!("the on-failure destination {destination:?} is not an S3 bucket; locally only an S3 bucket is stood in for")
+            bail!(
+                "the on-failure destination {destination:?} is not an S3 bucket; locally only an S3 bucket is stood in for"
+            )
         }
-        (Some(destination), None) => bail!(
-            "the MSK event sends failed batches to {destination:?}: set FAILED_BATCH_BUCKET (or --failure-bucket) to the local bucket that stands in for it"
-        ),
+        (Some(destination), None) => {
+            tracing::warn!(
+                ?destination,
+                "the MSK event has an on-failure destination but FAILED_BATCH_BUCKET is not set: a batch past its retries stops the trigger instead"
+            );
+            None
+        }
     };
     let destination = destination.as_ref().map(|d| d as &dyn FailureSink);
 
@@ -168,9 +174,15 @@ async fn run(args: Args) -> Result<ExitCode> {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
-    let finished =
-        trigger::run_reporting(&mut source, &invoker, &config, destination, &mut shutdown, &mut print)
-            .await;
+    let finished = trigger::run_reporting(
+        &mut source,
+        &invoker,
+        &config,
+        destination,
+        &mut shutdown,
+        &mut print,
+    )
+    .await;
     println!("{}", serde_json::to_string(&finished.summary)?);
     match finished.error {
         None => Ok(ExitCode::SUCCESS),

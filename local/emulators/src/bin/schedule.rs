@@ -44,9 +44,19 @@ struct Args {
     /// Stop after this many invocations; default: run until Ctrl-C or SIGTERM.
     #[arg(long)]
     times: Option<u64>,
-    /// Stop at the first failed invocation.
+    /// Stop at the first event that failed for good (after its retries).
     #[arg(long)]
     fail_fast: bool,
+    /// Retries of a failed event; default: the function's EventInvokeConfig.MaximumRetryAttempts
+    /// in the template (Lambda's default 2 when it has none).
+    #[arg(long)]
+    retries: Option<u32>,
+    /// Pause before the first retry, doubled before the next (Lambda waits about 1 and 2 minutes).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    retry_delay: Duration,
+    /// Deliver every event twice (same id), as Lambda's asynchronous queue may.
+    #[arg(long)]
+    deliver_twice: bool,
     /// Longest wait for one invocation (the first one may wait for a build).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     timeout: Duration,
@@ -73,18 +83,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<ExitCode> {
+    let template = Template::load(&args.template)?;
+    let settings = template.schedule_settings(&args.function)?;
     let every = match args.every {
         Some(every) => every,
-        None => {
-            let template = Template::load(&args.template)?;
-            let settings = template.schedule_settings(&args.function)?;
-            schedule::parse_rate(&settings.expression).with_context(|| {
-                format!(
-                    "schedule event {} of {}",
-                    settings.event_name, settings.logical_id
-                )
-            })?
-        }
+        None => schedule::parse_rate(&settings.expression).with_context(|| {
+            format!(
+                "schedule event {} of {}",
+                settings.event_name, settings.logical_id
+            )
+        })?,
     };
     let invoker = HttpInvoker::new(&args.endpoint, args.timeout)?;
     let config = ScheduleConfig {
@@ -95,12 +103,17 @@ async fn run(args: Args) -> Result<ExitCode> {
         region: args.region,
         count: args.count,
         detail: args.detail.unwrap_or_default(),
+        retries: args.retries.unwrap_or(settings.invoke.max_retries),
+        retry_delay: args.retry_delay,
+        deliver_twice: args.deliver_twice,
     };
     tracing::info!(
         function = %config.function,
         url = %invoker.url(&config.function),
         every = %humantime::format_duration(every),
         times = ?config.times,
+        retries = config.retries,
+        deliver_twice = config.deliver_twice,
         "schedule started"
     );
     let mut shutdown = Shutdown::on_signals();
@@ -111,7 +124,7 @@ async fn run(args: Args) -> Result<ExitCode> {
     };
     let report = schedule::run(&invoker, &config, &mut shutdown, |line| print(&line)).await;
     print(&serde_json::to_value(report)?);
-    Ok(if report.failures > 0 {
+    Ok(if report.events_failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
