@@ -282,6 +282,17 @@ impl LineWriter for Stdout {
     }
 }
 
+/// Writes each line to stderr: for commands that run a function's code and keep stdout for
+/// their own summary.
+pub struct Stderr;
+
+impl LineWriter for Stderr {
+    fn write_line(&self, line: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+}
+
 /// Keeps every line in memory, for tests and for tools that print their own summary.
 #[derive(Debug, Clone, Default)]
 pub struct Captured(Arc<Mutex<Vec<String>>>);
@@ -325,6 +336,11 @@ impl Metrics {
     /// Emits to stdout, as in Lambda.
     pub fn stdout(config: MetricsConfig) -> Self {
         Self::new(config, Arc::new(Stdout))
+    }
+
+    /// Emits to stderr (a command that prints its own summary on stdout).
+    pub fn stderr(config: MetricsConfig) -> Self {
+        Self::new(config, Arc::new(Stderr))
     }
 
     /// Emits into memory; the returned handle reads the lines back.

@@ -13,8 +13,12 @@
 //! leaves it unchanged. (Hours already compacted hold merged objects whose names carry no
 //! offsets; records replayed into them land as new originals, which the compactor's next run
 //! removes because the merged objects' footers show it holds their rows.)
+//!
+//! A batch the trigger gave up on can also come back from its failure record ([`failed`]),
+//! without the topic.
 
 pub mod cuts;
+pub mod failed;
 pub mod replayer;
 
 pub use cuts::Cuts;

@@ -2,6 +2,9 @@
 //! sink's code, writing the lake directly. The lake's settings (`LAKE_*`, `OUTPUT_FORMATS`, ...)
 //! and Kafka's (`KAFKA_BROKERS`, `KAFKA_SECURITY`, ...) come from the same environment as the
 //! functions'. It prints one JSON summary on stdout.
+//!
+//! With `--failed-batch s3://bucket/key` it stores instead the batch of a failure record that
+//! the sink's trigger wrote to its on-failure destination, with no Kafka needed.
 
 use std::{process::ExitCode, time::Duration};
 
@@ -10,7 +13,7 @@ use kafka_client::{KafkaClient, KafkaSettings, Start, TopicReader};
 use lake::{ObjectStore, OutputFormat, S3Store};
 use lambda_kit::{Classified, error_chain, settings::ProcessEnv};
 use msk_event::{EventSource, MAX_PAYLOAD_BYTES};
-use replay::{Cuts, ReplayError, Replayer};
+use replay::{Cuts, ReplayError, Replayer, failed};
 use sink::{Sink, SinkConfig};
 
 /// Replay the topic into the lake through the sink's code.
@@ -39,6 +42,10 @@ struct Args {
     /// Do not align batches with the lake's existing objects (writes new keys beside them).
     #[arg(long)]
     no_align: bool,
+    /// Instead of reading the topic, store the batch of this failure record (repeatable):
+    /// `s3://<FailedBatchBucket>/<key>`, as the trigger's on-failure destination wrote it.
+    #[arg(long = "failed-batch", value_name = "S3_URL")]
+    failed_batches: Vec<String>,
 }
 
 #[tokio::main]
@@ -67,6 +74,9 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<serde_json::Value, ReplayError> {
     let config = SinkConfig::from_source(&ProcessEnv)?;
+    if !args.failed_batches.is_empty() {
+        return replay_failed_batches(&config, &args.failed_batches).await;
+    }
     let kafka = KafkaSettings::from_source(&ProcessEnv)?;
     let client = KafkaClient::resolve(&kafka).await?;
     let shared = aws_config::load_from_env().await;
@@ -84,7 +94,7 @@ async fn run(args: Args) -> Result<serde_json::Value, ReplayError> {
         .region()
         .map_or("us-east-1".to_string(), ToString::to_string);
     let mut replayer = Replayer::new(
-        Sink::new(lake, &config),
+        quiet(Sink::new(lake, &config)),
         cuts,
         args.batch_size,
         args.max_event_bytes,
@@ -103,4 +113,55 @@ async fn run(args: Args) -> Result<serde_json::Value, ReplayError> {
     }
     let summary = replayer.finish().await?;
     Ok(serde_json::to_value(&summary).unwrap_or_default())
+}
+
+/// Stores the batch of each failure record through the sink's code; one summary of them all.
+async fn replay_failed_batches(
+    config: &SinkConfig,
+    urls: &[String],
+) -> Result<serde_json::Value, ReplayError> {
+    let shared = aws_config::load_from_env().await;
+    let client = config.lake.s3_client_from(&shared);
+    let lake = S3Store::new(client.clone(), &config.lake.bucket);
+    let sink = quiet(Sink::new(lake, config));
+    let mut batches = Vec::new();
+    for url in urls {
+        let (bucket, key) = failed::s3_url(url).map_err(|problem| {
+            ReplayError::Setting(lambda_kit::settings::SettingError::Invalid {
+                name: "--failed-batch",
+                value: url.clone(),
+                reason: problem,
+            })
+        })?;
+        let body = S3Store::new(client.clone(), &bucket).get(&key).await?;
+        let batch = failed::failed_batch(&key, &body)?;
+        let stored = sink::handle_json(&batch.event, &sink, chrono::Utc::now())
+            .await
+            .map_err(|source| ReplayError::FailedBatch {
+                key: key.clone(),
+                source: Box::new(source),
+            })?;
+        batches.push(serde_json::json!({
+            "failed_batch": url,
+            "condition": batch.condition,
+            "records": stored.records,
+            "written": stored.written,
+            "rejected": stored.rejected,
+            "objects": stored.objects.len(),
+        }));
+    }
+    let total = |field: &str| -> u64 { batches.iter().filter_map(|b| b[field].as_u64()).sum() };
+    Ok(serde_json::json!({
+        "failed_batches": batches.len(),
+        "records": total("records"),
+        "written": total("written"),
+        "rejected": total("rejected"),
+        "batches": batches,
+    }))
+}
+
+/// The sink with its per-batch metric lines on stderr: stdout holds the replay's one summary.
+fn quiet<S>(mut sink: Sink<S>) -> Sink<S> {
+    sink.metrics = lambda_kit::emf::Metrics::stderr(sink.metrics.config().clone());
+    sink
 }

@@ -40,9 +40,19 @@ pub enum ReplayError {
     /// Reading the topic failed, or could not start.
     #[error(transparent)]
     Read(#[from] ReadError),
-    /// The lake could not be listed to align the batches.
-    #[error("cannot list the lake to align batches: {0}")]
+    /// The lake could not be listed to align the batches, or a failure record not read.
+    #[error("cannot list the lake or read a failure record: {0}")]
     Lake(#[from] StoreError),
+    /// A failure record holds no event to replay.
+    #[error(transparent)]
+    FailureRecord(#[from] crate::failed::FailureRecordError),
+    /// The sink failed the event of a failure record.
+    #[error("the sink failed the batch of {key}: {source}")]
+    FailedBatch {
+        key: String,
+        #[source]
+        source: Box<SinkError>,
+    },
 }
 
 impl Classified for ReplayError {
@@ -53,6 +63,8 @@ impl Classified for ReplayError {
             ReplayError::Sink { .. } => "SinkFailed",
             ReplayError::Read(_) => "ReadFailed",
             ReplayError::Lake(_) => "StoreFailed",
+            ReplayError::FailureRecord(_) => "InvalidFailureRecord",
+            ReplayError::FailedBatch { .. } => "SinkFailed",
         }
     }
 
@@ -63,7 +75,10 @@ impl Classified for ReplayError {
             ReplayError::Sink { source, .. } => source.retry(),
             ReplayError::Read(ReadError::Kafka { .. }) => Retry::Retryable,
             ReplayError::Read(ReadError::Start { .. }) => Retry::Fatal,
+            ReplayError::Read(ReadError::Auth(error)) => error.retry(),
             ReplayError::Lake(error) => error.retry(),
+            ReplayError::FailureRecord(_) => Retry::Fatal,
+            ReplayError::FailedBatch { source, .. } => source.retry(),
         }
     }
 }
