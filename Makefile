@@ -28,8 +28,9 @@ lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variab
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 .PHONY: test
-test: ## Every test: hermetic unit tests, then the end-to-end flow on the local stack
-	@$(TOOLS_ENV) && $(CARGO) test --workspace --locked --no-fail-fast
+test: ## Every test: hermetic unit tests, the IAM stand-in's own tests, then the end-to-end flow on the local stack
+	@$(TOOLS_ENV) && "$$USER_LAKE_VENV/bin/python" -m unittest discover -s local/iam -p 'test_*.py' && \
+	  $(CARGO) test --workspace --locked --no-fail-fast
 
 .PHONY: deploy-check
 deploy-check: ## Offline deploy checks: cfn-lint (also after the SAM transform), checkov, sam validate --lint, template rules, parameters documented, sam build + binaries

@@ -35,7 +35,7 @@ fn kept(stdout: &[String], configured: LogLevel) -> Vec<Value> {
         .collect()
 }
 
-fn binary(name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     // Beside this test's binary: target/<profile>/deps/<test> -> target/<profile>/<name>.
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().unwrap().parent().unwrap().join(name);
