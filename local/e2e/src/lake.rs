@@ -28,6 +28,11 @@ pub fn layout() -> Layout {
 /// The local lake through the S3 API, with the credentials, region and endpoint of the local
 /// env file (not the process environment, which a test does not set).
 pub async fn client() -> S3Store {
+    bucket(&config().bucket).await
+}
+
+/// A store over another bucket of the local S3 store (the failure destination's, say).
+pub async fn bucket(name: &str) -> S3Store {
     let env = local_env();
     let credentials = aws_sdk_s3::config::Credentials::new(
         &env["AWS_ACCESS_KEY_ID"],
@@ -42,8 +47,7 @@ pub async fn client() -> S3Store {
         .credentials_provider(credentials)
         .load()
         .await;
-    let config = config();
-    S3Store::new(config.s3_client_from(&shared), &config.bucket)
+    S3Store::new(config().s3_client_from(&shared), name)
 }
 
 /// Every key under `prefix` in the lake bucket, in order.

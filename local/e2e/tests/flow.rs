@@ -17,6 +17,8 @@
 mod drop_in;
 #[path = "flow/faults.rs"]
 mod faults;
+#[path = "flow/invocation.rs"]
+mod invocation;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -24,6 +26,7 @@ use std::{
     process::ExitCode,
 };
 
+use ::lake::ObjectStore;
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use e2e::{
     env_file::{local_env, repo_root},
@@ -426,26 +429,37 @@ fn a_replay_from_the_beginning_leaves_the_lake_unchanged(ctx: &Ctx) {
 /// Runs the compactor once through the schedule emulator, judging hours as of `now`; its
 /// answer.
 fn compact_as_of(now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
-    let detail = serde_json::json!({ "now": now }).to_string();
-    let output = emulator(
-        "schedule",
-        &[
-            "--function",
-            "compactor",
-            "--times",
-            "1",
-            "--detail",
-            &detail,
-            "--fail-fast",
-        ],
-    );
-    let lines = json_lines(&output.stdout);
-    assert!(output.status.success(), "compactor failed: {lines:?}");
-    let invoked = lines.iter().find(|l| l["event"] == "invoked").unwrap();
-    invoked["response"].clone()
+    compact_as_of_with(now, &[]).remove(0)
 }
 
-fn compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row(ctx: &Ctx) {
+/// Runs the compactor's schedule once as of `now` with `extra` flags; the response of every
+/// invocation (two with `--deliver-twice`).
+fn compact_as_of_with(
+    now: chrono::DateTime<chrono::Utc>,
+    extra: &[&str],
+) -> Vec<serde_json::Value> {
+    let detail = serde_json::json!({ "now": now }).to_string();
+    let mut args = vec![
+        "--function",
+        "compactor",
+        "--times",
+        "1",
+        "--detail",
+        &detail,
+        "--fail-fast",
+    ];
+    args.extend_from_slice(extra);
+    let output = emulator("schedule", &args);
+    let lines = json_lines(&output.stdout);
+    assert!(output.status.success(), "compactor failed: {lines:?}");
+    lines
+        .iter()
+        .filter(|l| l["event"] == "invoked")
+        .map(|l| l["response"].clone())
+        .collect()
+}
+
+fn compaction_merges_each_closed_hour_once_whatever_delivers_its_event(ctx: &Ctx) {
     // given two runs delivered in small batches, so that their hour holds many small objects,
     // and a clock three hours ahead, so that every hour so far is closed
     ctx.drain();
@@ -462,7 +476,29 @@ fn compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row(ctx: &
     );
     let later = chrono::Utc::now() + chrono::Duration::hours(3);
 
-    // when the compactor runs
+    // when the compactor runs while another run holds the lease
+    let lease_key = "_compactor/lease.json";
+    let now = chrono::Utc::now();
+    let lease = serde_json::json!({
+        "holder": "another-run",
+        "acquired": now,
+        "expires": now + chrono::Duration::minutes(10),
+    });
+    ctx.rt
+        .block_on(ctx.s3.put(
+            lease_key,
+            lease.to_string().into_bytes(),
+            "application/json",
+        ))
+        .unwrap();
+    let stood_aside = compact_as_of(later);
+
+    // then it does nothing and names the holder
+    assert_eq!(stood_aside["skipped_for"], "another-run", "{stood_aside}");
+    assert_eq!(ctx.rt.block_on(lake::keys(&ctx.s3, "users/")), before);
+
+    // when the lease is free and the compactor runs
+    ctx.rt.block_on(ctx.s3.delete(lease_key)).unwrap();
     let summary = compact_as_of(later);
 
     // then each hour's rows are in a merged object, and the originals stay beside it until it
@@ -487,15 +523,26 @@ fn compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row(ctx: &
     );
 
     // when it runs again with no delete delay (the merged objects count as old enough; the
-    // stack's default delay is restored afterwards)
+    // stack's default delay is restored afterwards), its event delivered twice as Lambda may
     ctx.stack
         .restart_functions_with(&[("COMPACTION_DELETE_DELAY_MINUTES", "0")])
         .unwrap();
-    let cleanup = compact_as_of(later);
+    let runs = compact_as_of_with(later, &["--deliver-twice"]);
     ctx.stack.restart_functions_with(&[]).unwrap();
+    let (cleanup, again) = (&runs[0], &runs[1]);
 
-    // then the originals are gone, and the lake holds every row exactly once, sorted within
-    // each object
+    // then the second delivery finds nothing left to do
+    assert_eq!(
+        (
+            again["merged_written"].as_u64(),
+            again["originals_removed"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+
+    // and the originals are gone, the lease is given back, and the lake holds every row
+    // exactly once, sorted within each object
     assert_eq!(
         cleanup["originals_removed"].as_u64(),
         Some(before.len() as u64),
@@ -503,6 +550,12 @@ fn compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row(ctx: &
     );
     let after = ctx.rt.block_on(lake::keys(&ctx.s3, "users/"));
     assert!(after.iter().all(|k| k.contains("/compacted-")), "{after:?}");
+    assert!(
+        ctx.rt
+            .block_on(lake::keys(&ctx.s3, "_compactor/"))
+            .is_empty(),
+        "the lease is given back"
+    );
     let after_hours: BTreeSet<String> = after
         .iter()
         .map(|k| k.rsplit_once('/').unwrap().0.to_string())
@@ -605,7 +658,7 @@ fn warm_functions(ctx: &Ctx) {
     }
 }
 
-const SCENARIOS: [Scenario; 15] = [
+const SCENARIOS: [Scenario; 17] = [
     (
         "every_produced_user_lands_exactly_once",
         every_produced_user_lands_exactly_once,
@@ -627,12 +680,20 @@ const SCENARIOS: [Scenario; 15] = [
         a_replay_from_the_beginning_leaves_the_lake_unchanged,
     ),
     (
-        "compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row",
-        compaction_merges_each_closed_hour_into_one_object_and_keeps_every_row,
+        "compaction_merges_each_closed_hour_once_whatever_delivers_its_event",
+        compaction_merges_each_closed_hour_once_whatever_delivers_its_event,
     ),
     (
         "duckdb_counts_every_produced_user",
         duckdb_counts_every_produced_user,
+    ),
+    (
+        "a_scheduled_producer_event_delivered_twice_produces_twice_and_both_land",
+        invocation::a_scheduled_producer_event_delivered_twice_produces_twice_and_both_land,
+    ),
+    (
+        "a_batch_failing_past_its_retries_goes_whole_to_the_failure_bucket_and_replay_brings_it_back",
+        invocation::a_batch_failing_past_its_retries_goes_whole_to_the_failure_bucket_and_replay_brings_it_back,
     ),
     (
         "records_as_the_original_producer_sends_them_land_once_field_for_field",
