@@ -22,7 +22,7 @@ ALLOWED_LIBS=(libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2 librt
 
 log() { printf '[check-binaries] %s\n' "$*" >&2; }
 
-eval "$(infra/local/tools.sh)"
+eval "$(infra/local/tools.sh --only python)"
 sam=${SAM_BIN:-sam}
 command -v "$sam" >/dev/null || { log "sam not found: set SAM_BIN or put aws-sam-cli on PATH"; exit 1; }
 command -v cargo-lambda >/dev/null || { log "cargo-lambda not found after infra/local/tools.sh"; exit 1; }

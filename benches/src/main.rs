@@ -8,6 +8,7 @@ mod core;
 mod event;
 mod figure;
 mod memory;
+mod merge_memory;
 mod python;
 mod report;
 mod stack;
@@ -46,12 +47,21 @@ struct Args {
     /// Internal: handle the event in this file once and print the peak RSS.
     #[arg(long, hide = true)]
     memory_child: Option<PathBuf>,
+    /// Compactor merge sizes to measure the peak memory of, in MiB (COMPACTION_TARGET_MIB).
+    #[arg(long, value_delimiter = ',', default_values_t = [128u64, 1024])]
+    compactor_mib: Vec<u64>,
+    /// Internal: merge one hour of this many MiB and print the peak RSS.
+    #[arg(long, hide = true)]
+    compactor_memory_child: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(file) = &args.memory_child {
         return memory::child(file);
+    }
+    if let Some(target) = args.compactor_memory_child {
+        return merge_memory::child(target);
     }
     let repeats = match args.smoke {
         true => Repeats {
@@ -114,6 +124,14 @@ fn main() -> anyhow::Result<()> {
         }
         None => skipped.push("python baseline (no --python)".to_string()),
     }
+
+    eprintln!("[bench] compactor memory");
+    let merge_sizes = if args.smoke {
+        vec![1]
+    } else {
+        args.compactor_mib.clone()
+    };
+    benchmarks.extend(merge_memory::figures(&merge_sizes)?);
 
     eprintln!("[bench] cold start");
     let bin_dir = match args.bin_dir {

@@ -195,6 +195,42 @@ pub fn figures(root: &Path, bin_dir: &Path, users: usize) -> anyhow::Result<Vec<
         .enable_all()
         .build()?;
     figures.extend(producer_figures(&runtime)?);
+    eprintln!("[bench] producer memory at {USERS_PER_RUN} users");
+    figures.push(producer_memory(bin_dir)?);
     drop(stack);
     Ok(figures)
+}
+
+/// Peak memory of the producer's binary running one scheduled event of the most users a run
+/// may ask for, against the local stack's users API and broker (its `MemorySize` rests on it).
+fn producer_memory(bin_dir: &Path) -> anyhow::Result<Figure> {
+    let settings = e2e::env_file::local_env();
+    let mut env: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.push(("AWS_LAMBDA_FUNCTION_NAME", "producer"));
+    let count = USERS_PER_RUN.to_string();
+    let event = serde_json::json!({
+        "version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "000000000000", "time": "2026-11-24T12:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"count": USERS_PER_RUN}
+    });
+    let run = e2e::runtime_api::invoke_once(
+        &bin_dir.join("producer"),
+        &env,
+        event.to_string().as_bytes(),
+    )?;
+    let e2e::runtime_api::Answer::Response(body) = &run.answer else {
+        anyhow::bail!("the producer failed at {count} users: {:?}", run.answer);
+    };
+    let peak = run
+        .peak_rss_kib
+        .ok_or_else(|| anyhow::anyhow!("no VmHWM for the producer's process"))?;
+    Ok(Figure::of(
+        &format!("producer memory: peak RSS at {count} users"),
+        "MiB",
+        &[peak as f64 / 1024.0],
+    )
+    .with_note(format!("one run of the release binary: {body}")))
 }

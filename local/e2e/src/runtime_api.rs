@@ -27,6 +27,8 @@ pub struct Invocation {
     pub answer: Answer,
     /// Every line the function wrote to stdout.
     pub stdout: Vec<String>,
+    /// Its peak resident set when it answered (`VmHWM`), in KiB, where the kernel reports it.
+    pub peak_rss_kib: Option<u64>,
 }
 
 const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
@@ -160,7 +162,16 @@ pub fn invoke_once(
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
     let answer = rx.recv_timeout(Duration::from_secs(60));
-    // The function has answered (or never will); stop it and read what it printed.
+    // The function has answered (or never will): its peak memory so far, then stop it and read
+    // what it printed.
+    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        });
     let _ = child.kill();
     let _ = child.wait();
     let stdout = stdout.join().unwrap_or_default();
@@ -173,6 +184,7 @@ pub fn invoke_once(
     })?;
     Ok(Invocation {
         answer,
+        peak_rss_kib,
         stdout: stdout.lines().map(str::to_string).collect(),
     })
 }
