@@ -48,7 +48,7 @@ struct Args {
     #[arg(long, hide = true)]
     memory_child: Option<PathBuf>,
     /// Compactor merge sizes to measure the peak memory of, in MiB (COMPACTION_TARGET_MIB).
-    #[arg(long, value_delimiter = ',', default_values_t = [128u64, 1024])]
+    #[arg(long, value_delimiter = ',', default_values_t = [128u64, 512])]
     compactor_mib: Vec<u64>,
     /// Internal: merge one hour of this many MiB and print the peak RSS.
     #[arg(long, hide = true)]
@@ -148,10 +148,19 @@ fn main() -> anyhow::Result<()> {
     };
     benchmarks.extend(cold_start::figures(&bin_dir, &settings, start_repeats)?);
 
+    // A failure on the stack keeps the figures measured before it: they are written, then the
+    // run fails.
+    let mut stack_failure = None;
     if args.smoke || args.no_stack {
         skipped.push("producer and end to end (need the local stack)".into());
     } else {
-        benchmarks.extend(stack::figures(&root, &bin_dir, args.e2e_users)?);
+        match stack::figures(&root, &bin_dir, args.e2e_users) {
+            Ok(figures) => benchmarks.extend(figures),
+            Err(error) => {
+                skipped.push(format!("producer and end to end (failed: {error:#})"));
+                stack_failure = Some(error);
+            }
+        }
     }
 
     let report = Report {
@@ -170,6 +179,9 @@ fn main() -> anyhow::Result<()> {
     print!("{}", report.table());
     report.write_json(&args.out)?;
     println!("\nfigures written to {}", args.out.display());
+    if let Some(error) = stack_failure {
+        return Err(error.context("the local stack's part of the benchmarks failed"));
+    }
     if args.smoke {
         report.check_sane()?;
         println!("bench smoke: every figure is sane");

@@ -53,7 +53,8 @@ fn hour_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
 }
 
-/// Fills `store` with originals of one hour until they reach `target` bytes; their bytes and rows.
+/// Fills `store` with originals of one hour up to `target` bytes (the next one would pass it),
+/// so that they make one merge group; their bytes and rows.
 async fn fill(store: &MemoryStore, target: u64) -> anyhow::Result<(u64, u64)> {
     let layout = Layout::new("");
     let properties = lake::writer::writer_properties(
@@ -61,7 +62,7 @@ async fn fill(store: &MemoryStore, target: u64) -> anyhow::Result<(u64, u64)> {
         "user-lake bench",
     );
     let (mut bytes, mut rows, mut offset) = (0u64, 0u64, 0i64);
-    while bytes < target {
+    loop {
         let mut builder = RowsBuilder::default();
         let first = offset;
         for _ in 0..RECORDS_PER_OBJECT {
@@ -83,6 +84,9 @@ async fn fill(store: &MemoryStore, target: u64) -> anyhow::Result<(u64, u64)> {
         )?;
         writer.write(&batch)?;
         let body = writer.into_inner()?;
+        if bytes > 0 && bytes + body.len() as u64 > target {
+            break;
+        }
         bytes += body.len() as u64;
         rows += RECORDS_PER_OBJECT as u64;
         let span = Span {

@@ -134,3 +134,7 @@ cat <<SUMMARY
   lake on disk        $lake_root/$LAKE_BUCKET/users/   (s3://$LAKE_BUCKET/users/ at $AWS_ENDPOINT_URL_S3)
   exported            $lake_root/users_data.json, users_data.csv, users_data.parquet
 SUMMARY
+
+# The demo's own checks, and the same figures as JSON for scripts (infra/local/demo_check.py).
+python3 infra/local/demo_check.py "$state/demo.json" "$produced" "$records" "$written" "$rejected" \
+  "$rows" "$exported" "$((after - before))" "$compacted" "$(( SECONDS - demo_started ))"

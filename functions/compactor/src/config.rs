@@ -13,6 +13,9 @@ use lambda_kit::{
 pub const DEFAULT_GRACE_MINUTES: i64 = 120;
 /// Default largest merged object, in MiB.
 pub const DEFAULT_TARGET_MIB: u64 = 128;
+/// The largest merge allowed: its peak, about 11 MiB per MiB of input (`make bench`,
+/// "compactor memory"), stays within Lambda's largest memory size (10,240 MB).
+pub const MAX_TARGET_MIB: u64 = 512;
 /// Default age a merged object must reach before the originals it holds are deleted: longer
 /// than a query over the lake usually runs (Athena's default DML time-out is 30 minutes).
 pub const DEFAULT_DELETE_DELAY_MINUTES: i64 = 60;
@@ -51,8 +54,8 @@ impl CompactorConfig {
         let target = check(
             "COMPACTION_TARGET_MIB",
             target,
-            (1..=1024).contains(&target),
-            "must be 1 to 1024 MiB (a merge is held in memory)",
+            (1..=MAX_TARGET_MIB).contains(&target),
+            "must be 1 to 512 MiB (a merge is held in memory, about 11 MiB per MiB merged)",
         )?;
         let delay: i64 = or_default(
             env,
@@ -110,7 +113,7 @@ mod tests {
             ("COMPACTION_GRACE_MINUTES", "-5"),
             ("COMPACTION_GRACE_MINUTES", "soon"),
             ("COMPACTION_TARGET_MIB", "0"),
-            ("COMPACTION_TARGET_MIB", "4096"),
+            ("COMPACTION_TARGET_MIB", "513"),
             ("COMPACTION_DELETE_DELAY_MINUTES", "-1"),
             ("COMPACTION_DELETE_DELAY_MINUTES", "1441"),
         ] {
@@ -119,6 +122,16 @@ mod tests {
             assert!(err.to_string().contains(name), "{err}");
         }
         assert!(CompactorConfig::from_source(&[("COMPACTION_TARGET_MIB", "8")]).is_err());
+    }
+
+    #[test]
+    fn the_largest_merge_allowed_is_512_mib() {
+        let config = CompactorConfig::from_source(&[
+            ("LAKE_BUCKET", "data-lake"),
+            ("COMPACTION_TARGET_MIB", "512"),
+        ])
+        .unwrap();
+        assert_eq!(config.target_bytes, 512 * 1024 * 1024);
     }
 
     #[test]
