@@ -2,7 +2,7 @@
 //! `/proc/self/status`). The harness runs itself again as that process, so nothing the
 //! harness holds (the Python figures, the other benchmarks) is counted.
 
-use std::{path::Path, process::Command};
+use std::{ffi::OsStr, path::Path, process::Command};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,13 +21,25 @@ pub struct Usage {
 }
 
 /// A field of `/proc/self/status` in KiB (Linux only).
-fn status_kib(field: &str) -> anyhow::Result<u64> {
+pub fn status_kib(field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no {field} in /proc/self/status"))
+}
+
+/// Runs this harness again with `args` (a child mode) and reads the JSON it prints.
+pub fn run_child<T: serde::de::DeserializeOwned>(args: &[&OsStr]) -> anyhow::Result<T> {
+    let output = Command::new(std::env::current_exe()?).args(args).output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{} child failed: {}",
+        args.first().map_or("".into(), |a| a.to_string_lossy()),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
 }
 
 /// The child's work: read the event file, handle it once, print the usage as JSON.
@@ -48,20 +60,10 @@ pub fn child(event_file: &Path) -> anyhow::Result<()> {
 
 /// Runs the child `runs` times on `event_file` and reports its peak RSS.
 pub fn figures(event_file: &Path, runs: usize) -> anyhow::Result<Vec<Figure>> {
-    let exe = std::env::current_exe()?;
     let mut peaks = Vec::new();
     let mut before = Vec::new();
     for _ in 0..runs {
-        let output = Command::new(&exe)
-            .arg("--memory-child")
-            .arg(event_file)
-            .output()?;
-        anyhow::ensure!(
-            output.status.success(),
-            "memory child failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let usage: Usage = serde_json::from_slice(&output.stdout)?;
+        let usage: Usage = run_child(&["--memory-child".as_ref(), event_file.as_os_str()])?;
         peaks.push(usage.peak_kib as f64 / 1024.0);
         before.push(usage.before_kib as f64 / 1024.0);
     }

@@ -11,8 +11,6 @@
 //! child's growth during the run plus the group's bytes plus the runtime's own baseline. That
 //! sum is computed, not measured, and says so.
 
-use std::process::Command;
-
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use compactor::{Compactor, CompactorConfig, Run, handle};
 use lake::{
@@ -20,7 +18,12 @@ use lake::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{core::runtime, event::record, figure::Figure};
+use crate::{
+    core::runtime,
+    event::record,
+    figure::Figure,
+    memory::{run_child, status_kib},
+};
 
 /// Records per original, as the trigger's `BatchSize` cuts them.
 const RECORDS_PER_OBJECT: usize = 500;
@@ -37,15 +40,6 @@ pub struct MergeUsage {
     pub before_kib: u64,
     /// Peak resident set after the run.
     pub peak_kib: u64,
-}
-
-fn vm_hwm_kib() -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc/self/status"))
 }
 
 /// 12:00 UTC of the hour the child fills.
@@ -124,9 +118,9 @@ pub fn child(target_mib: u64) -> anyhow::Result<()> {
         started: now,
         deadline: now + Duration::minutes(15),
     };
-    let before_kib = vm_hwm_kib()?;
+    let before_kib = status_kib("VmHWM")?;
     let summary = runtime.block_on(handle(&compactor, &run))?;
-    let peak_kib = vm_hwm_kib()?;
+    let peak_kib = status_kib("VmHWM")?;
     anyhow::ensure!(
         summary.rows as u64 == rows,
         "merged {} of {rows} rows",
@@ -146,19 +140,11 @@ pub fn child(target_mib: u64) -> anyhow::Result<()> {
 
 /// One child per target; the peak growth during the merge and the Lambda estimate of each.
 pub fn figures(targets: &[u64]) -> anyhow::Result<Vec<Figure>> {
-    let exe = std::env::current_exe()?;
     let mut figures = Vec::new();
     for &target in targets {
-        let output = Command::new(&exe)
-            .arg("--compactor-memory-child")
-            .arg(target.to_string())
-            .output()?;
-        anyhow::ensure!(
-            output.status.success(),
-            "compactor memory child failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let usage: MergeUsage = serde_json::from_slice(&output.stdout)?;
+        let target_arg = target.to_string();
+        let usage: MergeUsage =
+            run_child(&["--compactor-memory-child".as_ref(), target_arg.as_ref()])?;
         let growth = usage.peak_kib.saturating_sub(usage.before_kib) as f64 / 1024.0;
         let input = usage.input_bytes as f64 / 1_048_576.0;
         figures.push(

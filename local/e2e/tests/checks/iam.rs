@@ -179,12 +179,7 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
     ));
     assert!(stored["written"].as_u64().unwrap() > 0, "{stored}");
     assert!(stored["rejected"].as_u64().unwrap() > 0, "{stored}");
-    let keys: Vec<String> = rt
-        .block_on(admin_lake.list(""))
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let keys = rt.block_on(e2e::lake::keys(&admin_lake, ""));
     for root in ["users/", "users_jsonl/", "users_csv/", "_errors/"] {
         assert!(
             keys.iter().any(|k| k.starts_with(root)),
@@ -234,16 +229,10 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
         "{compacted}"
     );
     assert!(compacted.get("skipped_for").is_none(), "{compacted}");
-    let after: Vec<String> = rt
-        .block_on(admin_lake.list("users/"))
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let after = rt.block_on(e2e::lake::keys(&admin_lake, "users/"));
     assert!(after.iter().all(|k| k.contains("/compacted-")), "{after:?}");
     assert!(
-        rt.block_on(admin_lake.list("_compactor/"))
-            .unwrap()
+        rt.block_on(e2e::lake::keys(&admin_lake, "_compactor/"))
             .is_empty()
     );
 
