@@ -175,7 +175,7 @@ async fn a_value_that_is_not_utf8_is_rejected_with_its_exact_bytes() {
     assert_eq!((summary.written, summary.rejected), (1, 1));
     let lines = error_lines(&store);
     let reason = lines[0]["reason"].as_str().unwrap();
-    assert!(reason.contains("invalid unicode code point"), "{reason}");
+    assert!(reason.contains("Invalid UTF-8"), "{reason}");
     assert_eq!(lines[0]["raw_base64"], BASE64.encode(&bytes));
     assert_eq!(lake_users(&store), vec![good]);
 }
