@@ -60,13 +60,26 @@ impl<'a> MskEvent<'a> {
     /// Reads an event from its JSON text, borrowing from it. Well-formed events are read in one
     /// pass; when any entry is malformed, the event is read again with every entry kept raw, so
     /// that the malformed one rejects only itself, with its JSON.
+    ///
+    /// The plain shape every event source mapping sends is read first by a SIMD scanner
+    /// ([`crate::scan`]), which leaves anything else to these two readings.
     pub fn from_json(json: &'a str) -> Result<Self, serde_json::Error> {
-        match serde_json::from_str::<Envelope<'a, MskRecord<'a>>>(json) {
-            Ok(event) => Ok(event.into_event(Entry::Record)),
-            Err(_) => serde_json::from_str::<Envelope<'a, &'a RawValue>>(json)
+        if let Some(event) = crate::scan::event(json) {
+            return Ok(event);
+        }
+        match serde_reading(json) {
+            Some(event) => Ok(event),
+            None => serde_json::from_str::<Envelope<'a, &'a RawValue>>(json)
                 .map(|event| event.into_event(Entry::Raw)),
         }
     }
+}
+
+/// The one-pass serde reading, for an event whose every entry is well formed.
+pub(crate) fn serde_reading(json: &str) -> Option<MskEvent<'_>> {
+    serde_json::from_str::<Envelope<'_, MskRecord<'_>>>(json)
+        .ok()
+        .map(|event| event.into_event(Entry::Record))
 }
 
 /// One entry of `records`, as MSK sends it. `headers` are not kept in the lake and so not read.
