@@ -8,11 +8,14 @@
 //! - [`deadline`]: the invocation's deadline, or none when the runtime gave one in the past;
 //! - [`classify`]: every error a function returns is reported to Lambda as
 //!   `<Kind>.<Retryable|Fatal>`, decided from the error itself (for AWS SDK errors, from the
-//!   service's status and error code), never from its text.
+//!   service's status and error code), never from its text;
+//! - [`raw_body`]: a handler run on the invocation's body as bytes, for payloads too large to
+//!   read twice.
 
 pub mod classify;
 pub mod deadline;
 pub mod emf;
+pub mod raw_body;
 pub mod settings;
 
 #[cfg(feature = "aws")]

@@ -6,8 +6,8 @@
 //! Every invocation, failed or not, ends with one summary line that is also its CloudWatch
 //! metrics ([`metrics`]).
 //!
-//! `main.rs` builds the S3 client once per cold start and calls [`handle_json`] for every
-//! event; the replay calls [`handle`] with records read from the topic; tests call either with
+//! `main.rs` builds the S3 client once per cold start and calls [`handle_bytes`] with every
+//! event's raw body; the replay calls [`handle`] with records read from the topic; tests call either with
 //! an in-memory lake and a captured metrics writer.
 
 pub mod batch;
@@ -56,6 +56,12 @@ pub enum SinkError {
         #[source]
         source: serde_json::Error,
     },
+    /// The payload is not UTF-8 text, so not JSON; not retried usefully either.
+    #[error("the payload is not UTF-8 text, so not an MSK event: {source}")]
+    NotUtf8 {
+        #[source]
+        source: std::str::Utf8Error,
+    },
     /// The accepted records could not be laid out in the lake schema (a defect: not retried
     /// usefully, look at the logs).
     #[error("cannot build the Arrow batch for {topic}-{partition}: {source}")]
@@ -94,7 +100,7 @@ pub enum SinkError {
 impl Classified for SinkError {
     fn kind(&self) -> &'static str {
         match self {
-            SinkError::NotAnMskEvent { .. } => "NotAnMskEvent",
+            SinkError::NotAnMskEvent { .. } | SinkError::NotUtf8 { .. } => "NotAnMskEvent",
             SinkError::Arrow { .. } => "ArrowBuildFailed",
             SinkError::Encode { .. } => "ParquetEncodeFailed",
             SinkError::Format { .. } => "OutputEncodeFailed",
@@ -150,7 +156,33 @@ struct Object {
     content_type: &'static str,
 }
 
-/// Handles one invocation payload as the runtime hands it over, as JSON text; the event's
+/// Handles one invocation body as the Runtime API sent it: checked as UTF-8, then as
+/// [`handle_json`]. A body that is not UTF-8 fails with [`SinkError::NotUtf8`] and a summary.
+pub async fn handle_bytes<S: ObjectStore>(
+    body: &[u8],
+    sink: &Sink<S>,
+    now: DateTime<Utc>,
+) -> Result<SinkSummary, SinkError> {
+    match std::str::from_utf8(body) {
+        Ok(json) => handle_json(json, sink, now).await,
+        Err(source) => failed(SinkError::NotUtf8 { source }, sink, now),
+    }
+}
+
+/// Reports a payload that could not be read at all with the same summary as any failure.
+fn failed<S>(
+    error: SinkError,
+    sink: &Sink<S>,
+    now: DateTime<Utc>,
+) -> Result<SinkSummary, SinkError> {
+    let result = Err(error);
+    let observed = Observed::default();
+    sink.metrics
+        .emit(&metrics::summary(&sink.metrics, now, &observed, &result));
+    result
+}
+
+/// Handles one invocation payload as JSON text; the event's
 /// entries are read in place from it. A payload that is not an MSK event fails the invocation
 /// with [`SinkError::NotAnMskEvent`] and a summary like any other failure.
 pub async fn handle_json<S: ObjectStore>(
@@ -160,13 +192,7 @@ pub async fn handle_json<S: ObjectStore>(
 ) -> Result<SinkSummary, SinkError> {
     match MskEvent::from_json(json) {
         Ok(event) => handle(Batch::Event(&event), sink, now).await,
-        Err(source) => {
-            let result = Err(SinkError::NotAnMskEvent { source });
-            let observed = Observed::default();
-            sink.metrics
-                .emit(&metrics::summary(&sink.metrics, now, &observed, &result));
-            result
-        }
+        Err(source) => failed(SinkError::NotAnMskEvent { source }, sink, now),
     }
 }
 

@@ -2,9 +2,8 @@
 
 use lake::S3Store;
 use lambda_kit::settings::ProcessEnv;
-use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
-use serde_json::value::RawValue;
-use sink::{Sink, SinkConfig, handle_json};
+use lambda_runtime::{Error, tracing};
+use sink::{Sink, SinkConfig, handle_bytes};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,11 +11,10 @@ async fn main() -> Result<(), Error> {
     let config = SinkConfig::from_source(&ProcessEnv)?;
     let store = S3Store::new(config.lake.s3_client().await, &config.lake.bucket);
     let sink = &Sink::new(store, &config);
-    // The payload stays JSON text so that the sink reads the event's entries in place.
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<Box<RawValue>>| async move {
-            handle_json(event.payload.get(), sink, chrono::Utc::now()).await
-        },
-    ))
+    // The sink reads the event's entries in place from the body as the Runtime API sent it,
+    // so the runtime's own pass over the 6 MB payload is skipped (lambda_kit::raw_body).
+    lambda_kit::raw_body::run(move |body, _context| async move {
+        handle_bytes(&body, sink, chrono::Utc::now()).await
+    })
     .await
 }

@@ -6,7 +6,7 @@ use arrow::array::AsArray;
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use lambda_kit::Classified;
-use sink::{SinkError, handle_json};
+use sink::{SinkError, handle_bytes, handle_json};
 use user_record::UserRecord;
 
 /// The records of a sample event, decoded independently of the sink, by (partition, offset).
@@ -425,6 +425,32 @@ async fn a_payload_that_is_not_an_msk_event_fails_clearly_and_is_not_retried() {
         );
         assert_eq!(line["errorType"], "NotAnMskEvent.Fatal");
     }
+}
+
+#[tokio::test]
+async fn a_raw_body_is_handled_as_its_text_and_one_that_is_not_utf8_fails_clearly() {
+    // given the sample event as raw bytes, and the same bytes with one made invalid UTF-8
+    let text = event("msk-users.json");
+    let mut broken = text.clone().into_bytes();
+    broken[1] = 0xff;
+
+    // when each is handled as the Lambda runtime hands the body over
+    let (sink, _) = sink_with(MemoryStore::default(), &[]);
+    let from_bytes = handle_bytes(text.as_bytes(), &sink, now()).await.unwrap();
+    let (reference, _) = sink_with(MemoryStore::default(), &[]);
+    let from_text = handle_json(&text, &reference, now()).await.unwrap();
+    let (bad, captured) = sink_with(MemoryStore::default(), &[]);
+    let error = handle_bytes(&broken, &bad, now()).await.unwrap_err();
+
+    // then the bytes write what the text writes, and the broken body is a fatal, counted error
+    assert_eq!(from_bytes, from_text);
+    assert_eq!(sink.store.keys(), reference.store.keys());
+    assert!(matches!(error, SinkError::NotUtf8 { .. }), "{error:?}");
+    assert_eq!(error.error_type(), "NotAnMskEvent.Fatal");
+    assert!(bad.store.keys().is_empty());
+    let line: serde_json::Value =
+        serde_json::from_str(&captured.lines().pop().expect("a summary line")).unwrap();
+    assert_eq!(line["errorType"], "NotAnMskEvent.Fatal");
 }
 
 #[tokio::test]
