@@ -11,21 +11,34 @@ use parquet::{
 /// unique per row (ids, names, emails), where a dictionary only costs time.
 const DICTIONARY_COLUMNS: [&str; 3] = ["gender", "kafka_topic", "kafka_partition"];
 
+/// Columns whose min and max per row group let a reader skip row groups: time, place on the
+/// topic, and the few-valued ones. The others are random per row (ids, emails, addresses),
+/// where every row group spans nearly the whole range, so their statistics would only cost the
+/// sink comparisons on every value.
+pub const STATISTICS_COLUMNS: [&str; 7] = [
+    "dob",
+    "registered_date",
+    "gender",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+];
+
 /// Writer settings for every lake object; `created_by` names the writer (`user-lake sink 0.1.0`).
 pub fn writer_properties(compression: Compression, created_by: &str) -> WriterProperties {
-    DICTIONARY_COLUMNS
-        .iter()
-        .fold(
-            WriterProperties::builder()
-                .set_compression(compression)
-                .set_dictionary_enabled(false)
-                .set_statistics_enabled(EnabledStatistics::Chunk)
-                .set_created_by(created_by.into()),
-            |builder, column| {
-                builder.set_column_dictionary_enabled(ColumnPath::from(*column), true)
-            },
-        )
-        .build()
+    let builder = WriterProperties::builder()
+        .set_compression(compression)
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_created_by(created_by.into());
+    let builder = DICTIONARY_COLUMNS.iter().fold(builder, |builder, column| {
+        builder.set_column_dictionary_enabled(ColumnPath::from(*column), true)
+    });
+    let builder = STATISTICS_COLUMNS.iter().fold(builder, |builder, column| {
+        builder.set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::Chunk)
+    });
+    builder.build()
 }
 
 /// Parses `zstd`, `zstd(3)`, `snappy`, `gzip`, `gzip(9)`, `lz4`, `none`. A bare `zstd` means
@@ -49,6 +62,16 @@ pub fn parse_compression(value: &str) -> Result<Compression, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statistics_are_kept_only_where_they_can_skip_row_groups() {
+        let properties = writer_properties(Compression::UNCOMPRESSED, "test");
+        let level = |column: &str| properties.statistics_enabled(&ColumnPath::from(column));
+        assert_eq!(level("kafka_offset"), EnabledStatistics::Chunk);
+        assert_eq!(level("registered_date"), EnabledStatistics::Chunk);
+        assert_eq!(level("address"), EnabledStatistics::None);
+        assert_eq!(level("id"), EnabledStatistics::None);
+    }
 
     #[test]
     fn every_documented_codec_parses() {
