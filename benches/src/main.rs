@@ -12,6 +12,7 @@ mod merge_memory;
 mod python;
 mod report;
 mod stack;
+mod targets;
 
 use std::path::PathBuf;
 
@@ -41,6 +42,9 @@ struct Args {
     /// Skip the parts that need the local stack (producer, end to end).
     #[arg(long)]
     no_stack: bool,
+    /// Only the sink core and its stages: what a cross-compiled run on another CPU measures.
+    #[arg(long)]
+    core_only: bool,
     /// Users to send through the whole flow.
     #[arg(long, default_value_t = 100_000)]
     e2e_users: usize,
@@ -93,6 +97,10 @@ fn main() -> anyhow::Result<()> {
     let mut skipped = Vec::new();
     eprintln!("[bench] sink core");
     benchmarks.extend(core::figures(&event.bytes, event.records, repeats)?);
+    if args.core_only {
+        skipped.push("everything but the sink core (--core-only)".into());
+        return finish(&args, "not run".into(), &event, benchmarks, skipped, None);
+    }
     eprintln!("[bench] sink memory and codecs");
     benchmarks.extend(memory::figures(
         &event_file,
@@ -134,7 +142,7 @@ fn main() -> anyhow::Result<()> {
     benchmarks.extend(merge_memory::figures(&merge_sizes)?);
 
     eprintln!("[bench] cold start");
-    let bin_dir = match args.bin_dir {
+    let bin_dir = match args.bin_dir.clone() {
         Some(dir) => dir,
         None => std::env::current_exe()?
             .parent()
@@ -163,20 +171,47 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
+    finish(
+        &args,
+        python_version,
+        &event,
+        benchmarks,
+        skipped,
+        stack_failure,
+    )
+}
+
+/// Prints the table, writes `results.json`, then fails if the stack's part failed or, in a
+/// smoke run, if any figure is absurd.
+fn finish(
+    args: &Args,
+    python_version: String,
+    event: &event::Event,
+    benchmarks: Vec<Figure>,
+    skipped: Vec<String>,
+    stack_failure: Option<anyhow::Error>,
+) -> anyhow::Result<()> {
     let report = Report {
         machine: Machine::here(python_version),
         event: EventInfo {
             bytes: event.bytes.len(),
             records: event.records,
         },
+        targets: targets::evaluate(&benchmarks),
         benchmarks,
         skipped,
     };
     println!(
-        "\nuser-lake benchmarks on {} ({} cores); event {} bytes, {} records\n",
-        report.machine.cpu, report.machine.cores, report.event.bytes, report.event.records
+        "\nuser-lake benchmarks on {} ({} cores, {}); event {} bytes, {} records\n",
+        report.machine.cpu,
+        report.machine.cores,
+        std::env::consts::ARCH,
+        report.event.bytes,
+        report.event.records
     );
     print!("{}", report.table());
+    println!("\ntargets (ratios of this run's medians)\n");
+    print!("{}", targets::table(&report.targets));
     report.write_json(&args.out)?;
     println!("\nfigures written to {}", args.out.display());
     if let Some(error) = stack_failure {

@@ -13,6 +13,8 @@ pub struct Report {
     pub machine: Machine,
     pub event: EventInfo,
     pub benchmarks: Vec<Figure>,
+    /// The targets this run's figures allow judging.
+    pub targets: Vec<crate::targets::Target>,
     /// Parts that were not run, and why.
     pub skipped: Vec<String>,
 }
@@ -124,6 +126,7 @@ mod tests {
                 records: 1,
             },
             benchmarks: figures,
+            targets: Vec::new(),
             skipped: vec!["end to end".into()],
         }
     }

@@ -144,6 +144,12 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
         &produce,
     );
 
+    let client_only = Figure::of(
+        "producer: rdkafka alone, 10,000 records, acks awaited",
+        "ms",
+        &rdkafka_only(&config, &records, repeats, runtime)?,
+    );
+
     let api = producer::Producer {
         source: RandomUserApi::new(&config)?,
         publisher,
@@ -174,9 +180,56 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
             10_000.0,
             &produce,
         ),
+        Figure::rate(
+            "producer: rdkafka alone, records/s to the broker",
+            "records/s",
+            10_000.0,
+            &client_only,
+        ),
         produce,
+        client_only,
         fetch_produce,
     ])
+}
+
+/// The same records sent by a bare rdkafka producer with the producer's settings, already
+/// serialised, every delivery awaited: what the client and the broker allow, the producer's
+/// own work (serialising, keys, bookkeeping) left out.
+fn rdkafka_only(
+    config: &ProducerConfig,
+    records: &[user_record::UserRecord],
+    repeats: Repeats,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Vec<f64>> {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let messages: Vec<(String, Vec<u8>)> = records.iter().map(|r| (r.key(), r.to_json())).collect();
+    let mut client = KafkaClient::plaintext(&config.kafka.brokers).client_config("user-lake-bench");
+    client
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("compression.type", &config.kafka_compression)
+        .set("linger.ms", "5");
+    let producer: FutureProducer = client.create()?;
+    let send_all = || {
+        runtime.block_on(async {
+            let sends = messages.iter().map(|(key, payload)| {
+                producer.send(
+                    FutureRecord::to(&config.kafka_topic)
+                        .key(key)
+                        .payload(payload),
+                    std::time::Duration::from_secs(30),
+                )
+            });
+            let failed = futures::future::join_all(sends)
+                .await
+                .into_iter()
+                .filter(Result::is_err)
+                .count();
+            (failed == 0).then_some(()).ok_or(failed)
+        })
+    };
+    send_all().map_err(|failed| anyhow::anyhow!("{failed} deliveries failed"))?;
+    Ok(time_ms(repeats, send_all))
 }
 
 /// Starts a fresh stack under the target directory, measures, and stops it.
