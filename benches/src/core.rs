@@ -122,6 +122,12 @@ pub fn figures(bytes: &[u8], records: usize, repeats: Repeats) -> anyhow::Result
     );
     let mib = bytes.len() as f64 / (1024.0 * 1024.0);
     let mut figures = vec![
+        // The same bytes on every CPU: the aarch64 run is checked against the x86-64 one by it.
+        Figure::single(
+            "sink core: Parquet bytes written per event",
+            "bytes",
+            summary.bytes as f64,
+        ),
         Figure::rate("sink core: throughput", "records/s", records as f64, &whole),
         Figure::rate("sink core: payload", "MiB/s", mib, &whole),
         whole,

@@ -25,6 +25,8 @@ const SEED: &str = "user-lake-bench";
 pub struct Event {
     pub bytes: Vec<u8>,
     pub records: usize,
+    /// The records' JSON values together, as they sit on the topic (before base64).
+    pub value_bytes: usize,
 }
 
 /// A version 4 UUID derived from `index` (splitmix64), so that ids are unique and stable.
@@ -49,9 +51,10 @@ pub fn record(index: usize) -> anyhow::Result<UserRecord> {
     Ok(record)
 }
 
-/// One entry of the event's `records`, as MSK sends it.
-fn entry(index: usize, partition: i32, offset: i64) -> anyhow::Result<String> {
+/// One entry of the event's `records`, as MSK sends it, and its value's size.
+fn entry(index: usize, partition: i32, offset: i64) -> anyhow::Result<(String, usize)> {
     let record = record(index)?;
+    let value = record.to_json();
     let entry = json!({
         "topic": TOPIC,
         "partition": partition,
@@ -59,10 +62,10 @@ fn entry(index: usize, partition: i32, offset: i64) -> anyhow::Result<String> {
         "timestamp": FIRST_TIMESTAMP_MS + 10 * index as i64,
         "timestampType": "CREATE_TIME",
         "key": BASE64.encode(record.key()),
-        "value": BASE64.encode(record.to_json()),
+        "value": BASE64.encode(&value),
         "headers": [],
     });
-    Ok(serde_json::to_string(&entry)?)
+    Ok((serde_json::to_string(&entry)?, value.len()))
 }
 
 /// The largest event of whole records whose JSON stays within `max_bytes`.
@@ -78,14 +81,16 @@ pub fn msk_event(max_bytes: usize) -> anyhow::Result<Event> {
     let mut size =
         head.len() + "\"records\":{".len() + 2 + PARTITIONS as usize * partition_overhead;
     let mut partitions: Vec<Vec<String>> = vec![Vec::new(); PARTITIONS as usize];
+    let mut value_bytes = 0;
     for index in 0.. {
         let partition = index as i32 % PARTITIONS;
         let offset = partitions[partition as usize].len() as i64;
-        let entry = entry(index, partition, offset)?;
+        let (entry, value_len) = entry(index, partition, offset)?;
         if size + entry.len() + 1 > max_bytes {
             break;
         }
         size += entry.len() + 1;
+        value_bytes += value_len;
         partitions[partition as usize].push(entry);
     }
     let records = partitions.iter().map(Vec::len).sum();
@@ -107,6 +112,7 @@ pub fn msk_event(max_bytes: usize) -> anyhow::Result<Event> {
     Ok(Event {
         bytes: text.into_bytes(),
         records,
+        value_bytes,
     })
 }
 

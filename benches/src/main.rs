@@ -196,6 +196,7 @@ fn finish(
         event: EventInfo {
             bytes: event.bytes.len(),
             records: event.records,
+            value_bytes: event.value_bytes,
         },
         targets: targets::evaluate(&benchmarks),
         benchmarks,

@@ -31,6 +31,8 @@ pub struct Machine {
 pub struct EventInfo {
     pub bytes: usize,
     pub records: usize,
+    /// The records' JSON values together (the bytes on the topic).
+    pub value_bytes: usize,
 }
 
 impl Machine {
@@ -124,6 +126,7 @@ mod tests {
             event: EventInfo {
                 bytes: 1,
                 records: 1,
+                value_bytes: 1,
             },
             benchmarks: figures,
             targets: Vec::new(),

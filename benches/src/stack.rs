@@ -12,7 +12,7 @@ use std::{
 
 use e2e::{
     env_file::local_env,
-    stack::{Stack, summary},
+    stack::{Stack, json_lines, summary},
 };
 use kafka_client::KafkaClient;
 use lambda_kit::emf::{Metrics, MetricsConfig};
@@ -68,7 +68,7 @@ fn end_to_end(
     let runs = users.div_ceil(USERS_PER_RUN);
     let per_run = users.div_ceil(runs);
     let started = SystemTime::now();
-    emulator(
+    let schedule = emulator(
         root,
         debug_dir,
         "schedule",
@@ -82,12 +82,14 @@ fn end_to_end(
             "--fail-fast",
         ],
     )?;
-    let delivered = summary(&emulator(
+    let scheduled_at = SystemTime::now();
+    let trigger = emulator(
         root,
         debug_dir,
         "msk-trigger",
         &["--until-idle", "5s", "--max-retries", "5"],
-    )?);
+    )?;
+    let delivered = summary(&trigger);
     let written = delivered["written"].as_u64().unwrap_or(0) as usize;
     anyhow::ensure!(
         written >= runs * per_run,
@@ -101,22 +103,67 @@ fn end_to_end(
     let last = newest_file(&users_dir)?
         .ok_or_else(|| anyhow::anyhow!("no object under {}", users_dir.display()))?;
     let seconds = last.duration_since(started)?.as_secs_f64();
-    Ok(vec![
-        Figure::single(
-            &format!(
-                "end to end: {} users, first run -> last object",
-                runs * per_run
-            ),
-            "s",
-            seconds,
-        )
-        .with_note("functions are debug builds under cargo lambda watch"),
-        Figure::single(
-            "end to end: throughput",
-            "users/s",
-            (runs * per_run) as f64 / seconds,
+    // The schedule runs to its end before the trigger starts, so the wall time splits into the
+    // producer's invocations, the schedule's spacing between runs, the sink's invocations, and
+    // the trigger's own work (polling the broker, batching windows, building events).
+    let schedule_s = scheduled_at.duration_since(started)?.as_secs_f64();
+    let producer_s = invoked_seconds(&schedule.stdout, "invoked");
+    let sink_s = invoked_seconds(&trigger.stdout, "delivered");
+    let share = |part: f64| part / seconds * 100.0;
+    let shares = [
+        ("producer invocations", producer_s),
+        (
+            "schedule spacing (--every 1s) and start-up",
+            schedule_s - producer_s,
         ),
-    ])
+        ("sink invocations", sink_s),
+        (
+            "trigger: broker reads, batching, events",
+            seconds - schedule_s - sink_s,
+        ),
+    ];
+    let mut figures: Vec<Figure> = shares
+        .iter()
+        .map(|(part, s)| {
+            Figure::single(
+                &format!("end to end: share of wall time, {part}"),
+                "%",
+                share(*s).max(f64::MIN_POSITIVE),
+            )
+            .with_note(format!("{s:.1} s"))
+        })
+        .collect();
+    figures.splice(
+        0..0,
+        [
+            Figure::single(
+                &format!(
+                    "end to end: {} users, first run -> last object",
+                    runs * per_run
+                ),
+                "s",
+                seconds,
+            )
+            .with_note("functions are debug builds under cargo lambda watch"),
+            Figure::single(
+                "end to end: throughput",
+                "users/s",
+                (runs * per_run) as f64 / seconds,
+            ),
+        ],
+    );
+    Ok(figures)
+}
+
+/// The seconds spent in invocations, from an emulator's JSON lines (`duration_ms` of each line
+/// whose `event` is `event`).
+fn invoked_seconds(stdout: &[u8], event: &str) -> f64 {
+    json_lines(stdout)
+        .iter()
+        .filter(|line| line["event"] == event)
+        .filter_map(|line| line["duration_ms"].as_f64())
+        .sum::<f64>()
+        / 1e3
 }
 
 /// The producer's own work against the real broker and users API, in this process.
