@@ -128,13 +128,13 @@ def main():
     lines, fixed, firehose, ours, value_gb = rows(results)
     print("| per million users | USD | from |\n| --- | ---: | --- |")
     for name, cost, basis in lines:
-        print(f"| {name} | {cost:.4f} | {basis} |")
+        print(f"| {name} | {cost:.6f} | {basis} |")
     total = sum(cost for _, cost, _ in lines)
-    print(f"| **total, per million users** | **{total:.4f}** | computed |")
+    print(f"| **total, per million users** | **{total:.6f}** | computed |")
     for name, cost in fixed:
         print(f"| {name} (fixed, not per user) | {cost:.2f} | {HOURS_PER_MONTH} h |")
-    print(f"| MSK to S3 as Parquet: this sink, compactor and PUTs | {ours:.4f} | computed |")
-    print(f"| MSK to S3 as Parquet: Amazon Data Firehose | {firehose:.4f} | "
+    print(f"| MSK to S3 as Parquet: this sink, compactor and PUTs | {ours:.6f} | computed |")
+    print(f"| MSK to S3 as Parquet: Amazon Data Firehose | {firehose:.6f} | "
           f"{value_gb * 1e3:.0f} MB at ingestion + format conversion prices |")
     print()
     for key, (value, unit, page) in PRICES.items():
