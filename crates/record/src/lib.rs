@@ -69,12 +69,22 @@ const MAX_SIMD_BRACKETS: usize = 64;
 /// Why a message value is not a user record: the parser's own words, with the line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    /// Rejected by the SIMD parser (every ordinary value).
-    #[error(transparent)]
+    /// Rejected by the SIMD parser (every ordinary value). Only the first line of its message
+    /// is kept: the rest quotes the value, which an error line already carries in base64.
+    #[error("{}", first_line(.0))]
     Json(#[from] sonic_rs::Error),
     /// Rejected by serde_json (values with many brackets, read with a depth limit).
     #[error(transparent)]
     DeepJson(#[from] serde_json::Error),
+}
+
+fn first_line(error: &sonic_rs::Error) -> String {
+    let text = error.to_string();
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
 }
 
 /// A record that owns its strings: what the producer builds and what tests compare.

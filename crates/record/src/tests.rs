@@ -71,6 +71,7 @@ fn missing_field_is_rejected_with_its_name() {
     value.as_object_mut().unwrap().remove("email");
     let err = UserRecord::from_json_owned(value.to_string().as_bytes()).unwrap_err();
     assert!(err.to_string().contains("missing field `email`"), "{err}");
+    assert!(!err.to_string().contains('\n'), "one line: {err:?}");
 }
 
 #[test]

@@ -329,7 +329,7 @@ fn poison_records_go_to_errors_and_their_batch_lands(ctx: &Ctx) {
     assert_eq!(reasons.len(), 4, "{reasons:?}");
     assert_eq!(reasons[&offset(1)], "record has no value");
     assert!(
-        reasons[&offset(2)].starts_with("value is not a valid user record: expected value"),
+        reasons[&offset(2)].starts_with("value is not a valid user record: Invalid JSON value"),
         "{reasons:?}"
     );
     assert!(
