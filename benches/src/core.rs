@@ -194,13 +194,7 @@ fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
             .map(|v| UserRecordRef::from_json(v).unwrap())
             .collect()
     };
-    // Every parser, the sink's included, is timed the same way: each record parsed and handed
-    // to black_box.
-    let record_parse = time_ms(repeats, || {
-        for value in &values {
-            std::hint::black_box(UserRecordRef::from_json(value).unwrap());
-        }
-    });
+    let record_parse = time_parses(&values, repeats, |v| UserRecordRef::from_json(v).unwrap());
     let parsers = parser_figures(&values, repeats);
     let accepted: Vec<Accepted<'_>> = records
         .iter()
@@ -249,18 +243,28 @@ fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
     Ok(figures)
 }
 
+/// Every value parsed by `parse` and handed to black_box, timed: the one way each parser,
+/// the sink's included, is measured.
+fn time_parses<'v, R>(
+    values: &'v [Vec<u8>],
+    repeats: Repeats,
+    parse: impl Fn(&'v [u8]) -> R,
+) -> Vec<f64> {
+    time_ms(repeats, || {
+        for value in values {
+            std::hint::black_box(parse(value));
+        }
+    })
+}
+
 /// The record parse with each JSON parser measured, on the same decoded values, into the same
 /// borrowed record: the figure the sink's own parse is held against.
 fn parser_figures(values: &[Vec<u8>], repeats: Repeats) -> Vec<Figure> {
-    let serde_json = time_ms(repeats, || {
-        for value in values {
-            std::hint::black_box(serde_json::from_slice::<UserRecordRef<'_>>(value).unwrap());
-        }
+    let serde_json = time_parses(values, repeats, |v| {
+        serde_json::from_slice::<UserRecordRef<'_>>(v).unwrap()
     });
-    let sonic = time_ms(repeats, || {
-        for value in values {
-            std::hint::black_box(sonic_rs::from_slice::<UserRecordRef<'_>>(value).unwrap());
-        }
+    let sonic = time_parses(values, repeats, |v| {
+        sonic_rs::from_slice::<UserRecordRef<'_>>(v).unwrap()
     });
     // simd-json parses in place, so each value is first copied into one reused buffer (as the
     // sink decodes base64 into one); its scratch buffers are reused too.

@@ -122,36 +122,30 @@ fn end_to_end(
             seconds - schedule_s - sink_s,
         ),
     ];
-    let mut figures: Vec<Figure> = shares
-        .iter()
-        .map(|(part, s)| {
-            Figure::single(
-                &format!("end to end: share of wall time, {part}"),
-                "%",
-                share(*s).max(f64::MIN_POSITIVE),
-            )
-            .with_note(format!("{s:.1} s"))
-        })
-        .collect();
-    figures.splice(
-        0..0,
-        [
-            Figure::single(
-                &format!(
-                    "end to end: {} users, first run -> last object",
-                    runs * per_run
-                ),
-                "s",
-                seconds,
-            )
-            .with_note("functions are debug builds under cargo lambda watch"),
-            Figure::single(
-                "end to end: throughput",
-                "users/s",
-                (runs * per_run) as f64 / seconds,
+    let mut figures = vec![
+        Figure::single(
+            &format!(
+                "end to end: {} users, first run -> last object",
+                runs * per_run
             ),
-        ],
-    );
+            "s",
+            seconds,
+        )
+        .with_note("functions are debug builds under cargo lambda watch"),
+        Figure::single(
+            "end to end: throughput",
+            "users/s",
+            (runs * per_run) as f64 / seconds,
+        ),
+    ];
+    figures.extend(shares.iter().map(|(part, s)| {
+        Figure::single(
+            &format!("end to end: share of wall time, {part}"),
+            "%",
+            share(*s).max(f64::MIN_POSITIVE),
+        )
+        .with_note(format!("{s:.1} s"))
+    }));
     Ok(figures)
 }
 
@@ -250,13 +244,9 @@ fn rdkafka_only(
 ) -> anyhow::Result<Vec<f64>> {
     use rdkafka::producer::{FutureProducer, FutureRecord};
     let messages: Vec<(String, Vec<u8>)> = records.iter().map(|r| (r.key(), r.to_json())).collect();
-    let mut client = KafkaClient::plaintext(&config.kafka.brokers).client_config("user-lake-bench");
-    client
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("compression.type", &config.kafka_compression)
-        .set("linger.ms", "5");
-    let producer: FutureProducer = client.create()?;
+    let kafka = KafkaClient::plaintext(&config.kafka.brokers);
+    let producer: FutureProducer<_> =
+        producer::publish::client_config(config, &kafka).create_with_context(kafka.context())?;
     let send_all = || {
         runtime.block_on(async {
             let sends = messages.iter().map(|(key, payload)| {

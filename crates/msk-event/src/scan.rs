@@ -44,6 +44,14 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
     }
 }
 
+/// How many ASCII digits start at `at`.
+fn digit_run(bytes: &[u8], at: usize) -> usize {
+    bytes[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count()
+}
+
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -119,10 +127,7 @@ impl<'a> Scanner<'a> {
         self.whitespace();
         let negative = self.bytes.get(self.at) == Some(&b'-');
         let start = self.at + usize::from(negative);
-        let digits = self.bytes[start..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let digits = digit_run(self.bytes, start);
         let text = &self.bytes[start..start + digits];
         let plain = match text {
             [] | [b'0', _, ..] => false,
@@ -165,12 +170,7 @@ impl<'a> Scanner<'a> {
     /// Any JSON number, checked and skipped.
     fn number(&mut self) -> Option<()> {
         let bytes = self.bytes;
-        let digits = |at: usize| {
-            bytes[at..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count()
-        };
+        let digits = |at: usize| digit_run(bytes, at);
         let mut at = self.at + usize::from(bytes.get(self.at) == Some(&b'-'));
         match digits(at) {
             0 => return None,
@@ -192,32 +192,26 @@ impl<'a> Scanner<'a> {
 
     /// The members of an object whose `{` was consumed, each handed to `member` after its key.
     fn members(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        if self.eat(b'}') {
-            return Some(());
-        }
-        loop {
-            let key = self.string()?;
-            if !self.eat(b':') {
-                return None;
-            }
-            member(self, key)?;
-            if self.eat(b'}') {
-                return Some(());
-            }
-            if !self.eat(b',') {
-                return None;
-            }
-        }
+        self.items(b'}', |scanner| {
+            let key = scanner.string()?;
+            scanner.eat(b':').then_some(())?;
+            member(scanner, key)
+        })
     }
 
     /// The elements of an array whose `[` was consumed.
-    fn elements(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        if self.eat(b']') {
+    fn elements(&mut self, element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.items(b']', element)
+    }
+
+    /// Comma-separated items up to `close`, which may come at once.
+    fn items(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        if self.eat(close) {
             return Some(());
         }
         loop {
-            element(self)?;
-            if self.eat(b']') {
+            item(self)?;
+            if self.eat(close) {
                 return Some(());
             }
             if !self.eat(b',') {

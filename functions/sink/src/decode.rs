@@ -8,8 +8,9 @@
 //! Each record is decoded on its own: a malformed entry, a missing value, bad base64 or a value
 //! that breaks the record contract rejects that one record (with its reason) and never the
 //! batch. This is the sink's hot path, so nothing is copied that need not be: each value is
-//! base64-decoded (SIMD) into one reused buffer, and the record is read in place ([`UserRecordRef`])
-//! and handed to the caller, which copies its fields once, into Arrow columns.
+//! base64-decoded (SIMD) into one reused buffer, and the record is read in place
+//! ([`UserRecordRef`]) and handed to the caller, which copies its fields once, into Arrow
+//! columns.
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
@@ -226,18 +227,17 @@ fn decode_record(
         Value::Bytes(bytes) => bytes,
         Value::Base64(encoded) => {
             buffer.clear();
-            // SIMD decoding for every value; the `base64` crate only to say what is wrong
-            // with one that fails (both take the standard alphabet with padding).
+            // SIMD decoding for every value; a value it refuses is decoded again by the
+            // `base64` crate, which decides, and words the reason when it refuses too.
             if base64_simd::STANDARD
                 .decode_append(encoded, buffer)
                 .is_err()
             {
-                let error = match BASE64.decode(encoded) {
-                    Err(error) => error.to_string(),
-                    Ok(_) => "not canonical".to_string(),
-                };
-                let reason = format!("value is not valid base64: {error}");
-                return Err(reject(partition, reason, Some(BASE64.encode(encoded))));
+                buffer.clear();
+                if let Err(error) = BASE64.decode_vec(encoded, buffer) {
+                    let reason = format!("value is not valid base64: {error}");
+                    return Err(reject(partition, reason, Some(BASE64.encode(encoded))));
+                }
             }
             buffer
         }

@@ -7,8 +7,8 @@
 //! metrics ([`metrics`]).
 //!
 //! `main.rs` builds the S3 client once per cold start and calls [`handle_bytes`] with every
-//! event's raw body; the replay calls [`handle`] with records read from the topic; tests call either with
-//! an in-memory lake and a captured metrics writer.
+//! event's raw body; the replay calls [`handle`] with records read from the topic; tests call
+//! any of them with an in-memory lake and a captured metrics writer.
 
 pub mod batch;
 pub mod config;
@@ -182,8 +182,7 @@ fn failed<S>(
     result
 }
 
-/// Handles one invocation payload as JSON text; the event's
-/// entries are read in place from it. A payload that is not an MSK event fails the invocation
+/// Handles one invocation payload as JSON text; the event's entries are read in place from it. A payload that is not an MSK event fails the invocation
 /// with [`SinkError::NotAnMskEvent`] and a summary like any other failure.
 pub async fn handle_json<S: ObjectStore>(
     json: &str,
