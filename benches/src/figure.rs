@@ -89,6 +89,33 @@ pub fn time_ms<T>(repeats: Repeats, mut step: impl FnMut() -> T) -> Vec<f64> {
         .collect()
 }
 
+/// Runs two steps in turn, `a` then `b`, `warmup` times and then `samples` times, and returns
+/// each one's measured runs in ms. Two figures held against each other are measured this way
+/// when what they run against drifts over a run (a broker's store grows with every record), so
+/// that both see the same drift.
+pub fn time_alternating_ms<A, B>(
+    repeats: Repeats,
+    mut a: impl FnMut() -> A,
+    mut b: impl FnMut() -> B,
+) -> (Vec<f64>, Vec<f64>) {
+    let timed = |step: &mut dyn FnMut()| {
+        let started = Instant::now();
+        step();
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    for _ in 0..repeats.warmup {
+        std::hint::black_box(a());
+        std::hint::black_box(b());
+    }
+    (0..repeats.samples)
+        .map(|_| {
+            let first = timed(&mut || drop(std::hint::black_box(a())));
+            let second = timed(&mut || drop(std::hint::black_box(b())));
+            (first, second)
+        })
+        .unzip()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +149,20 @@ mod tests {
         );
         assert_eq!((runs, samples.len()), (5, 3));
         assert!(samples.iter().all(|ms| *ms >= 0.0));
+    }
+
+    #[test]
+    fn alternating_timing_runs_the_two_steps_in_turn() {
+        let order = std::cell::RefCell::new(String::new());
+        let (a, b) = time_alternating_ms(
+            Repeats {
+                warmup: 1,
+                samples: 2,
+            },
+            || order.borrow_mut().push('a'),
+            || order.borrow_mut().push('b'),
+        );
+        assert_eq!(order.into_inner(), "ababab");
+        assert_eq!((a.len(), b.len()), (2, 2));
     }
 }

@@ -15,6 +15,7 @@
 pub mod batcher;
 pub mod build;
 pub mod parse;
+mod plain_run;
 pub mod record;
 mod scan;
 

@@ -1,6 +1,6 @@
 //! The fast reading of an MSK event: the plain shape every event source mapping sends, read
-//! by a scanner that finds the end of each string many bytes at a time (memchr: SSE2/AVX2 on
-//! x86-64, NEON on aarch64).
+//! by a scanner that finds the end of each string sixteen bytes at a time
+//! ([`crate::plain_run`]).
 //!
 //! A 6 MB event is nearly all base64 values, so reading it is mostly finding where each value
 //! ends; serde_json does that eight bytes at a time and spent a fifth of the sink's time on it.
@@ -13,7 +13,10 @@
 
 use std::{borrow::Cow, collections::BTreeMap};
 
-use crate::parse::{Entry, Millis, MskEvent, MskRecord};
+use crate::{
+    parse::{Entry, Millis, MskEvent, MskRecord},
+    plain_run::plain_run,
+};
 
 /// Deeper nesting (in an ignored field) is left to serde_json and its recursion limit.
 const MAX_DEPTH: usize = 64;
@@ -28,20 +31,6 @@ pub(crate) fn event(json: &str) -> Option<MskEvent<'_>> {
     let event = scanner.envelope()?;
     scanner.whitespace();
     (scanner.at == scanner.bytes.len()).then_some(event)
-}
-
-/// Where the first `"` or `\` is. Keys and small values are found byte by byte, since
-/// starting a SIMD search costs more than a short string; long ones by memchr.
-fn string_end(bytes: &[u8]) -> Option<usize> {
-    const SHORT: usize = 24;
-    let head = &bytes[..bytes.len().min(SHORT)];
-    match head.iter().position(|&b| b == b'"' || b == b'\\') {
-        Some(at) => Some(at),
-        None if bytes.len() > SHORT => {
-            memchr::memchr2(b'"', b'\\', &bytes[SHORT..]).map(|at| SHORT + at)
-        }
-        None => None,
-    }
 }
 
 /// How many ASCII digits start at `at`.
@@ -95,11 +84,8 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let start = self.at;
-        let end = start + string_end(&self.bytes[start..])?;
-        let raw = &self.bytes[start..end];
-        // No early exit, so that the check is vectorised like the search.
-        let controls = raw.iter().fold(0u8, |seen, &b| seen | u8::from(b < 0x20));
-        if self.bytes[end] != b'"' || controls != 0 {
+        let end = start + plain_run(&self.bytes[start..]);
+        if self.bytes.get(end) != Some(&b'"') {
             return None;
         }
         self.at = end + 1;

@@ -66,6 +66,21 @@ pub struct UserRecordRef<'a> {
 /// [`UserRecordRef::from_json`]); sonic-rs's recursion is safe far beyond it.
 const MAX_SIMD_BRACKETS: usize = 64;
 
+/// How many `[` and `{` the bytes hold. Counted in runs of 255 bytes into a byte-wide sum,
+/// which the compiler turns into sixteen (or more) bytes a step; a count filtered byte by
+/// byte took a fifth of the record parse.
+fn opening_brackets(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(usize::from(u8::MAX))
+        .map(|run| {
+            let count = run
+                .iter()
+                .fold(0u8, |count, &b| count + u8::from((b == b'[') | (b == b'{')));
+            usize::from(count)
+        })
+        .sum()
+}
+
 /// Why a message value is not a user record: the parser's own words, with the line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -100,8 +115,7 @@ impl<'a> UserRecordRef<'a> {
     /// brackets to nest deeply is read by serde_json instead, whose depth limit turns hostile
     /// nesting into an error rather than a stack overflow. A record has one.
     pub fn from_json(bytes: &'a [u8]) -> Result<Self, RecordError> {
-        let brackets = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
-        match brackets <= MAX_SIMD_BRACKETS {
+        match opening_brackets(bytes) <= MAX_SIMD_BRACKETS {
             true => sonic_rs::from_slice(bytes).map_err(RecordError::from),
             false => serde_json::from_slice(bytes).map_err(RecordError::from),
         }

@@ -204,3 +204,34 @@ fn borrowed_parser_copies_only_strings_with_escapes() {
     let record = UserRecordRef::from_json(escaped).unwrap();
     assert!(matches!(record.first_name, std::borrow::Cow::Owned(ref s) if s == "a\"b"));
 }
+
+#[test]
+fn opening_brackets_are_counted_across_runs_of_every_length() {
+    // Runs of 255 bytes each sum into a byte: a run of brackets only must not wrap.
+    for len in [0, 1, 254, 255, 256, 510, 511, 1000] {
+        let brackets = "[{".repeat(len).into_bytes();
+        assert_eq!(opening_brackets(&brackets[..len]), len, "{len} brackets");
+    }
+    let mixed = br#"{"a":[1,{"b":"[x]{"}],"c":"]}"}"#;
+    assert_eq!(opening_brackets(mixed), 5);
+}
+
+#[test]
+fn values_nested_past_the_simd_limit_are_read_without_overflowing_the_stack() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    // an unknown field however deep is skipped, as the contract allows
+    let padded = sample_json_with_extra(&deep);
+    assert!(opening_brackets(padded.as_bytes()) > MAX_SIMD_BRACKETS);
+    assert_eq!(
+        UserRecord::from_json_owned(padded.as_bytes()).unwrap(),
+        sample()
+    );
+    // and a value that is only nesting is an error
+    assert!(UserRecord::from_json_owned(deep.as_bytes()).is_err());
+}
+
+/// The sample record's JSON with one more field, `extra`, holding `raw` as it is.
+fn sample_json_with_extra(raw: &str) -> String {
+    let json = String::from_utf8(sample().to_json()).unwrap();
+    format!(r#"{{"extra":{raw},{}"#, &json[1..])
+}
