@@ -80,13 +80,14 @@ pub fn time_ms<T>(repeats: Repeats, mut step: impl FnMut() -> T) -> Vec<f64> {
     for _ in 0..repeats.warmup {
         std::hint::black_box(step());
     }
-    (0..repeats.samples)
-        .map(|_| {
-            let started = Instant::now();
-            std::hint::black_box(step());
-            started.elapsed().as_secs_f64() * 1e3
-        })
-        .collect()
+    (0..repeats.samples).map(|_| once_ms(&mut step)).collect()
+}
+
+/// One run of `step`, in ms; its result goes to black_box.
+fn once_ms<T>(step: &mut impl FnMut() -> T) -> f64 {
+    let started = Instant::now();
+    std::hint::black_box(step());
+    started.elapsed().as_secs_f64() * 1e3
 }
 
 /// Runs two steps in turn, `a` then `b`, `warmup` times and then `samples` times, and returns
@@ -98,21 +99,12 @@ pub fn time_alternating_ms<A, B>(
     mut a: impl FnMut() -> A,
     mut b: impl FnMut() -> B,
 ) -> (Vec<f64>, Vec<f64>) {
-    let timed = |step: &mut dyn FnMut()| {
-        let started = Instant::now();
-        step();
-        started.elapsed().as_secs_f64() * 1e3
-    };
     for _ in 0..repeats.warmup {
         std::hint::black_box(a());
         std::hint::black_box(b());
     }
     (0..repeats.samples)
-        .map(|_| {
-            let first = timed(&mut || drop(std::hint::black_box(a())));
-            let second = timed(&mut || drop(std::hint::black_box(b())));
-            (first, second)
-        })
+        .map(|_| (once_ms(&mut a), once_ms(&mut b)))
         .unzip()
 }
 

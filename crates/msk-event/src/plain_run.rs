@@ -3,7 +3,7 @@
 //!
 //! The scanner asks this once for every string of an event: eleven short ones per entry (keys,
 //! the topic, the timestamp type, the key) and one long one (the base64 value). Reading byte by
-//! byte made the short strings the larger part of an event's parse, and a search for `"` and `\`
+//! byte made the short strings a large part of an event's parse, and a search for `"` and `\`
 //! followed by a second pass for control characters read the long ones twice. Here every string
 //! is read once, sixteen bytes at a time, with the vector instructions every CPU of the target
 //! has (SSE2 on x86-64, NEON on aarch64, so no run-time detection); other targets read byte by
@@ -33,58 +33,35 @@ mod vector {
     };
 
     /// How many bytes at the start are plain, read 16 bytes at a time: exact when a block
-    /// holds a stop, else a multiple of 16 that leaves the tail to the caller. Most strings
-    /// end in their first block; a long one is then read 64 bytes a step until the step that
-    /// holds its end.
+    /// holds a stop, else a multiple of 16 that leaves the tail to the caller.
     pub(super) fn plain_blocks(bytes: &[u8]) -> usize {
+        let mut at = 0;
         // SAFETY: SSE2 is part of the x86-64 baseline, so these intrinsics are always
-        // available; every load reads the 16 bytes at `at` only after checking
-        // `at + 16 <= bytes.len()` (`at + 64` for the four loads of a long step), and
+        // available; every load reads 16 bytes at `at` with `at + 16 <= bytes.len()`, and
         // `_mm_loadu_si128` takes unaligned addresses.
         unsafe {
             let quote = _mm_set1_epi8(b'"' as i8);
             let backslash = _mm_set1_epi8(b'\\' as i8);
             let control_max = _mm_set1_epi8(0x1f);
-            // Every byte of the block at `at` that stops a run, as 0xff.
-            let stops = |at: usize| {
+            while at + 16 <= bytes.len() {
                 let block = _mm_loadu_si128(bytes.as_ptr().add(at).cast::<__m128i>());
                 // A control character is one whose minimum with 0x1f is itself.
                 let control = _mm_cmpeq_epi8(_mm_min_epu8(block, control_max), block);
-                let marks = _mm_cmpeq_epi8(block, quote);
-                _mm_or_si128(
-                    _mm_or_si128(marks, _mm_cmpeq_epi8(block, backslash)),
+                let special = _mm_or_si128(
+                    _mm_or_si128(
+                        _mm_cmpeq_epi8(block, quote),
+                        _mm_cmpeq_epi8(block, backslash),
+                    ),
                     control,
-                )
-            };
-            let first_stop = |at: usize| match _mm_movemask_epi8(stops(at)) {
-                0 => None,
-                mask => Some(at + mask.trailing_zeros() as usize),
-            };
-            let mut at = 0;
-            if bytes.len() >= 16 {
-                if let Some(end) = first_stop(0) {
-                    return end;
-                }
-                at = 16;
-            }
-            while at + 64 <= bytes.len() {
-                let any = _mm_or_si128(
-                    _mm_or_si128(stops(at), stops(at + 16)),
-                    _mm_or_si128(stops(at + 32), stops(at + 48)),
                 );
-                if _mm_movemask_epi8(any) != 0 {
-                    break;
-                }
-                at += 64;
-            }
-            while at + 16 <= bytes.len() {
-                if let Some(end) = first_stop(at) {
-                    return end;
+                let mask = _mm_movemask_epi8(special);
+                if mask != 0 {
+                    return at + mask.trailing_zeros() as usize;
                 }
                 at += 16;
             }
-            at
         }
+        at
     }
 }
 
