@@ -5,8 +5,10 @@
 //! flattened by the producer's own mapping, so the records are those the pipeline carries;
 //! only the ids, random in the producer, are derived from the record's index here.
 
-use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
-use serde_json::json;
+use msk_event::{
+    EventSource, RecordTimestamp, SourceRecord, build::string_json_len, envelope_json_len,
+    event_json, group_key, record_json_len,
+};
 use user_record::UserRecord;
 use users_api::{NatSet, generate::user_at};
 
@@ -51,67 +53,49 @@ pub fn record(index: usize) -> anyhow::Result<UserRecord> {
     Ok(record)
 }
 
-/// One entry of the event's `records`, as MSK sends it, and its value's size.
-fn entry(index: usize, partition: i32, offset: i64) -> anyhow::Result<(String, usize)> {
-    let record = record(index)?;
-    let value = record.to_json();
-    let entry = json!({
-        "topic": TOPIC,
-        "partition": partition,
-        "offset": offset,
-        "timestamp": FIRST_TIMESTAMP_MS + 10 * index as i64,
-        "timestampType": "CREATE_TIME",
-        "key": BASE64.encode(record.key()),
-        "value": BASE64.encode(&value),
-        "headers": [],
-    });
-    Ok((serde_json::to_string(&entry)?, value.len()))
-}
-
-/// The largest event of whole records whose JSON stays within `max_bytes`.
+/// The largest event of whole records whose JSON stays within `max_bytes`, written by the
+/// project's own builder of Lambda's event (its fields in Lambda's order).
 pub fn msk_event(max_bytes: usize) -> anyhow::Result<Event> {
-    let head = json!({
-        "eventSource": "aws:kafka",
-        "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/user-lake/0b1e2e7a-bench",
-        "bootstrapServers": "b-1.user-lake.kafka.us-east-1.amazonaws.com:9098",
-    })
-    .to_string();
-    // `{...head, "records":{` + per partition `"users_created-N":[` + `]` and commas + `}}`
-    let partition_overhead = format!("\"{TOPIC}-0\":[],").len();
-    let mut size =
-        head.len() + "\"records\":{".len() + 2 + PARTITIONS as usize * partition_overhead;
-    let mut partitions: Vec<Vec<String>> = vec![Vec::new(); PARTITIONS as usize];
+    let source = EventSource {
+        arn: "arn:aws:kafka:us-east-1:123456789012:cluster/user-lake/0b1e2e7a-bench".into(),
+        bootstrap_servers: "b-1.user-lake.kafka.us-east-1.amazonaws.com:9098".into(),
+    };
+    // `"users_created-N":[]` and a comma for each partition, all of which are used
+    let partition_overhead = string_json_len(&group_key(TOPIC, 0)) + ":[],".len();
+    let mut size = envelope_json_len(&source) + PARTITIONS as usize * partition_overhead;
+    let mut records = Vec::new();
     let mut value_bytes = 0;
     for index in 0.. {
-        let partition = index as i32 % PARTITIONS;
-        let offset = partitions[partition as usize].len() as i64;
-        let (entry, value_len) = entry(index, partition, offset)?;
-        if size + entry.len() + 1 > max_bytes {
+        let user = record(index)?;
+        let value = user.to_json();
+        let value_len = value.len();
+        let entry = SourceRecord {
+            topic: TOPIC.into(),
+            partition: index as i32 % PARTITIONS,
+            offset: (index / PARTITIONS as usize) as i64,
+            timestamp: RecordTimestamp::CreateTime(FIRST_TIMESTAMP_MS + 10 * index as i64),
+            key: Some(user.key().into_bytes()),
+            value: Some(value),
+            headers: Vec::new(),
+        };
+        // the entry and the comma after it
+        let added = record_json_len(&entry) + 1;
+        if size + added > max_bytes {
             break;
         }
-        size += entry.len() + 1;
+        size += added;
         value_bytes += value_len;
-        partitions[partition as usize].push(entry);
+        records.push(entry);
     }
-    let records = partitions.iter().map(Vec::len).sum();
-    let body: Vec<String> = partitions
-        .iter()
-        .enumerate()
-        .map(|(p, entries)| format!("\"{TOPIC}-{p}\":[{}]", entries.join(",")))
-        .collect();
-    let text = format!(
-        "{},\"records\":{{{}}}}}",
-        head.trim_end_matches('}'),
-        body.join(",")
-    );
+    let bytes = event_json(&source, &records);
     anyhow::ensure!(
-        text.len() <= max_bytes,
+        bytes.len() <= max_bytes,
         "event is {} bytes, over {max_bytes}",
-        text.len()
+        bytes.len()
     );
     Ok(Event {
-        bytes: text.into_bytes(),
-        records,
+        bytes,
+        records: records.len(),
         value_bytes,
     })
 }

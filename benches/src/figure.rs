@@ -1,7 +1,7 @@
 //! Measuring and recording: repeated timings with a warm-up, and the figure each benchmark
 //! reports (median, min, max, unit), which the table and `results.json` are made of.
 
-use std::time::Instant;
+use std::{cell::RefCell, time::Instant};
 
 use serde::Serialize;
 
@@ -90,22 +90,51 @@ fn once_ms<T>(step: &mut impl FnMut() -> T) -> f64 {
     started.elapsed().as_secs_f64() * 1e3
 }
 
-/// Runs two steps in turn, `a` then `b`, `warmup` times and then `samples` times, and returns
-/// each one's measured runs in ms. Two figures held against each other are measured this way
-/// when what they run against drifts over a run (a broker's store grows with every record), so
-/// that both see the same drift.
-pub fn time_alternating_ms<A, B>(
+/// As [`time_ms`], for a step that can fail: any failure, in the warm-up or a sample, is the
+/// result (the first one), so that a failed run is never counted as a fast one.
+pub fn time_checked_ms<T, E>(
     repeats: Repeats,
-    mut a: impl FnMut() -> A,
-    mut b: impl FnMut() -> B,
-) -> (Vec<f64>, Vec<f64>) {
-    for _ in 0..repeats.warmup {
-        std::hint::black_box(a());
-        std::hint::black_box(b());
+    step: impl FnMut() -> Result<T, E>,
+) -> Result<Vec<f64>, E> {
+    let failure = RefCell::new(None);
+    let samples = time_ms(repeats, checked(&failure, step));
+    failure.into_inner().map_or(Ok(samples), Err)
+}
+
+/// Runs two steps that can fail in turn, `a` then `b`, `warmup` times and then `samples`
+/// times, and returns each one's measured runs in ms, or the first failure. Two figures held
+/// against each other are measured this way when what they run against drifts over a run (a
+/// broker's store grows with every record), so that both see the same drift.
+pub fn time_alternating_ms<A, B, E>(
+    repeats: Repeats,
+    a: impl FnMut() -> Result<A, E>,
+    b: impl FnMut() -> Result<B, E>,
+) -> Result<(Vec<f64>, Vec<f64>), E> {
+    let failure = RefCell::new(None);
+    let samples = {
+        let (mut a, mut b) = (checked(&failure, a), checked(&failure, b));
+        for _ in 0..repeats.warmup {
+            a();
+            b();
+        }
+        (0..repeats.samples)
+            .map(|_| (once_ms(&mut a), once_ms(&mut b)))
+            .unzip()
+    };
+    failure.into_inner().map_or(Ok(samples), Err)
+}
+
+/// `step`, its result kept from the optimiser and its first failure kept in `failure`.
+fn checked<T, E>(
+    failure: &RefCell<Option<E>>,
+    mut step: impl FnMut() -> Result<T, E>,
+) -> impl FnMut() {
+    move || match step() {
+        Ok(out) => drop(std::hint::black_box(out)),
+        Err(error) => {
+            failure.borrow_mut().get_or_insert(error);
+        }
     }
-    (0..repeats.samples)
-        .map(|_| (once_ms(&mut a), once_ms(&mut b)))
-        .unzip()
 }
 
 #[cfg(test)]
@@ -145,16 +174,50 @@ mod tests {
 
     #[test]
     fn alternating_timing_runs_the_two_steps_in_turn() {
-        let order = std::cell::RefCell::new(String::new());
+        let order = RefCell::new(String::new());
+        let step = |name| {
+            let order = &order;
+            move || {
+                order.borrow_mut().push(name);
+                Ok::<_, ()>(())
+            }
+        };
         let (a, b) = time_alternating_ms(
             Repeats {
                 warmup: 1,
                 samples: 2,
             },
-            || order.borrow_mut().push('a'),
-            || order.borrow_mut().push('b'),
-        );
+            step('a'),
+            step('b'),
+        )
+        .unwrap();
         assert_eq!(order.into_inner(), "ababab");
         assert_eq!((a.len(), b.len()), (2, 2));
+    }
+
+    #[test]
+    fn a_step_that_fails_in_any_run_gives_its_first_failure_not_timings() {
+        let repeats = Repeats {
+            warmup: 1,
+            samples: 3,
+        };
+        let mut runs = 0;
+        let failing_third = || {
+            runs += 1;
+            if runs >= 3 { Err(runs) } else { Ok(runs) }
+        };
+        assert_eq!(time_checked_ms(repeats, failing_third), Err(3));
+        assert_eq!(
+            time_checked_ms(repeats, || Ok::<_, ()>(1)).map(|s| s.len()),
+            Ok(3)
+        );
+
+        let mut runs = 0;
+        let failing_second = || {
+            runs += 1;
+            if runs == 2 { Err("b") } else { Ok(()) }
+        };
+        let fine = || Ok(());
+        assert_eq!(time_alternating_ms(repeats, fine, failing_second), Err("b"));
     }
 }

@@ -20,7 +20,7 @@ use producer::{KafkaPublisher, ProducerConfig, Publisher, RandomUserApi};
 
 use crate::{
     event,
-    figure::{Figure, Repeats, time_alternating_ms, time_ms},
+    figure::{Figure, Repeats, time_alternating_ms, time_checked_ms},
 };
 
 /// Users per scheduled run: the producer's bound on one run.
@@ -179,12 +179,15 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
     let publish = || {
         runtime
             .block_on(publisher.publish(&records, &Default::default()))
-            .map_err(|e| e.to_string())
+            .map_err(anyhow::Error::from)
     };
-    publish().map_err(anyhow::Error::msg)?;
-    bare.send_all(runtime)
-        .map_err(|failed| anyhow::anyhow!("{failed} deliveries failed"))?;
-    let (produce, client_only) = time_alternating_ms(repeats, publish, || bare.send_all(runtime));
+    let send_bare = || {
+        bare.send_all(runtime)
+            .map_err(|failed| anyhow::anyhow!("bare rdkafka: {failed} deliveries failed"))
+    };
+    publish()?;
+    send_bare()?;
+    let (produce, client_only) = time_alternating_ms(repeats, publish, send_bare)?;
     let produce = Figure::of(
         "producer: produce 10,000 records, acks awaited",
         "ms",
@@ -208,16 +211,21 @@ fn producer_figures(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Vec<Fig
         "account": "123456789012", "time": "2026-01-01T12:00:00Z", "region": "us-east-1",
         "resources": [], "detail": {"count": 5000}
     }))?;
-    let run = || {
-        runtime
-            .block_on(producer::handle(&scheduled, &api))
-            .map(|s| s.produced)
+    let run = || -> anyhow::Result<()> {
+        let produced = runtime
+            .block_on(producer::handle(&scheduled, &api))?
+            .produced;
+        anyhow::ensure!(
+            produced == 5_000,
+            "a run produced {produced} of 5,000 users"
+        );
+        Ok(())
     };
-    anyhow::ensure!(run()? == 5_000, "a run did not produce 5,000 users");
+    run()?;
     let fetch_produce = Figure::of(
         "producer: fetch + produce 5,000 users",
         "ms",
-        &time_ms(repeats, run),
+        &time_checked_ms(repeats, run)?,
     );
     Ok(vec![
         Figure::rate(
