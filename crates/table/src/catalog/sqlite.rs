@@ -1,0 +1,1 @@
+//! A SQLite file in the tables pyiceberg's `SqlCatalog` uses, as the local catalog.

@@ -1,0 +1,275 @@
+//! The table's data files: the lake's rows as Parquet that Iceberg readers accept. Two things
+//! differ from the plain-files layout's objects: every column carries its Iceberg field id
+//! (`PARQUET:field_id`), which readers match columns by, and timestamps are microseconds, the
+//! unit of Iceberg's `timestamptz`. The rest (codec, dictionaries, statistics) is the lake's one
+//! set of writer settings.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use arrow::{
+    array::{Array, AsArray, RecordBatch},
+    compute::{cast, concat_batches},
+    datatypes::{
+        DataType, Field, Int32Type, Int64Type, Schema as ArrowSchema, TimeUnit,
+        TimestampMicrosecondType,
+    },
+    error::ArrowError,
+};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use parquet::{
+    arrow::{
+        ArrowWriter, PARQUET_FIELD_ID_META_KEY, arrow_reader::ParquetRecordBatchReaderBuilder,
+    },
+    errors::ParquetError,
+    file::properties::WriterProperties,
+};
+
+use crate::{manifest::DataFile, spec::Schema};
+
+/// Hours since 1970-01-01T00:00Z: the value of Iceberg's `hour` transform.
+pub fn hour_of(timestamp: DateTime<Utc>) -> i32 {
+    timestamp.timestamp().div_euclid(3600) as i32
+}
+
+/// The partition's folder name, as Iceberg writers name it (`kafka_timestamp_hour=2026-12-07-08`).
+pub fn partition_path(hour: i32) -> String {
+    let start = DateTime::from_timestamp(i64::from(hour) * 3600, 0).unwrap_or_default();
+    format!(
+        "{}={}",
+        crate::spec::PARTITION_FIELD_NAME,
+        start.format("%Y-%m-%d-%H")
+    )
+}
+
+fn timestamp_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// The lake's rows (the lake's Arrow schema, milliseconds) as the table stores them: each
+/// column with its field id from `schema`, timestamps in microseconds. Columns of `schema`
+/// the batch lacks are an error; the batch's columns `schema` lacks are dropped.
+pub fn to_table_batch(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, ArrowError> {
+    let mut fields = Vec::with_capacity(schema.fields.len());
+    let mut columns = Vec::with_capacity(schema.fields.len());
+    for field in &schema.fields {
+        let column = batch.column_by_name(&field.name).ok_or_else(|| {
+            ArrowError::SchemaError(format!("the batch has no column {}", field.name))
+        })?;
+        let column = match column.data_type() {
+            DataType::Timestamp(_, _) => cast(column, &timestamp_micros())?,
+            _ => column.clone(),
+        };
+        let metadata = std::collections::HashMap::from([(
+            PARQUET_FIELD_ID_META_KEY.to_string(),
+            field.id.to_string(),
+        )]);
+        fields.push(
+            Field::new(&field.name, column.data_type().clone(), !field.required)
+                .with_metadata(metadata),
+        );
+        columns.push(column);
+    }
+    RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)
+}
+
+/// A table batch back in the lake's Arrow schema (timestamps in milliseconds), for the
+/// readers built on the lake's rows (export, replay's checks, the tests).
+pub fn to_lake_batch(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let lake = lake::lake_schema();
+    let columns = lake
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = batch.column_by_name(field.name()).ok_or_else(|| {
+                ArrowError::SchemaError(format!("the data file has no column {}", field.name()))
+            })?;
+            cast(column, field.data_type())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(lake, columns)
+}
+
+/// Smallest and largest value of a column, in Iceberg's single-value binary form
+/// (little-endian ints, longs and microsecond timestamps; UTF-8 strings).
+fn bounds(batch: &RecordBatch, name: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let column = batch.column_by_name(name)?;
+    if column.is_empty() {
+        return None;
+    }
+    match column.data_type() {
+        DataType::Int32 => {
+            let values = column.as_primitive::<Int32Type>();
+            let min = arrow::compute::min(values)?;
+            let max = arrow::compute::max(values)?;
+            Some((min.to_le_bytes().to_vec(), max.to_le_bytes().to_vec()))
+        }
+        DataType::Int64 => {
+            let values = column.as_primitive::<Int64Type>();
+            let min = arrow::compute::min(values)?;
+            let max = arrow::compute::max(values)?;
+            Some((min.to_le_bytes().to_vec(), max.to_le_bytes().to_vec()))
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            let values = column.as_primitive::<TimestampMicrosecondType>();
+            let min = arrow::compute::min(values)?;
+            let max = arrow::compute::max(values)?;
+            Some((min.to_le_bytes().to_vec(), max.to_le_bytes().to_vec()))
+        }
+        DataType::Utf8 => {
+            let values = column.as_string::<i32>();
+            let min = arrow::compute::min_string(values)?;
+            let max = arrow::compute::max_string(values)?;
+            Some((min.as_bytes().to_vec(), max.as_bytes().to_vec()))
+        }
+        _ => None,
+    }
+}
+
+/// Columns whose bounds go into the manifest: where each file sits on the topic and in time,
+/// which is what readers prune by and what the offset check looks rows up by.
+pub const BOUNDED_COLUMNS: [&str; 4] = [
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+];
+
+/// A data file encoded and described, ready to store and to list in a manifest.
+#[derive(Debug, Clone)]
+pub struct EncodedFile {
+    pub body: Vec<u8>,
+    pub data_file: DataFile,
+}
+
+/// Encodes a table batch (from [`to_table_batch`]) whose rows share one hour of Kafka time as
+/// one Parquet data file at `file_path`.
+pub fn encode(
+    batch: &RecordBatch,
+    schema: &Schema,
+    hour: i32,
+    file_path: String,
+    properties: &WriterProperties,
+) -> Result<EncodedFile, ParquetError> {
+    let mut writer = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties.clone()))?;
+    writer.write(batch)?;
+    let body = writer.into_inner()?;
+    let mut lower_bounds = BTreeMap::new();
+    let mut upper_bounds = BTreeMap::new();
+    for name in BOUNDED_COLUMNS {
+        if let (Some(field), Some((low, high))) = (schema.field(name), bounds(batch, name)) {
+            lower_bounds.insert(field.id, low);
+            upper_bounds.insert(field.id, high);
+        }
+    }
+    Ok(EncodedFile {
+        data_file: DataFile {
+            file_path,
+            partition_hour: Some(hour),
+            record_count: batch.num_rows() as i64,
+            file_size_in_bytes: body.len() as i64,
+            lower_bounds,
+            upper_bounds,
+        },
+        body,
+    })
+}
+
+/// Every row of a data file, as one batch in the lake's Arrow schema.
+pub fn decode(body: Bytes) -> Result<RecordBatch, ParquetError> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(body)?.build()?;
+    let batches = reader
+        .map(|b| b.and_then(|b| to_lake_batch(&b)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(concat_batches(&lake::lake_schema(), &batches)?)
+}
+
+/// A little-endian integer bound of `width` bytes, widened to i64.
+pub fn bound_value(bytes: &[u8]) -> Option<i64> {
+    match bytes.len() {
+        4 => Some(i32::from_le_bytes(bytes.try_into().ok()?).into()),
+        8 => Some(i64::from_le_bytes(bytes.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::lake_table_schema;
+    use lake::{LakeRow, RowsBuilder};
+    use parquet::{basic::Compression, file::reader::FileReader};
+
+    fn rows() -> RecordBatch {
+        let mut builder = RowsBuilder::default();
+        for offset in 3..6 {
+            builder.push_row(&LakeRow {
+                record: user_record::UserRecord::from_json_owned(
+                    format!(
+                        r#"{{"id":"6f1c2f8e-2b7a-4c3e-9d1a-0a5b8c7d6e{offset:02x}","first_name":"A","last_name":"B",
+                        "gender":"female","address":"1 Main St","post_code":"0567","email":"a@b.c",
+                        "username":"a","dob":"1987-05-04T10:11:12.345Z",
+                        "registered_date":"2015-02-03T04:05:06Z","phone":"22","picture":"https://x/p.jpg"}}"#
+                    )
+                    .as_bytes(),
+                )
+                .unwrap(),
+                topic: "users_created".into(),
+                partition: 1,
+                offset,
+                timestamp: DateTime::from_timestamp_millis(1_795_525_198_100 + offset).unwrap(),
+            });
+        }
+        builder.finish().unwrap()
+    }
+
+    #[test]
+    fn a_data_file_carries_field_ids_microseconds_and_bounds_and_reads_back() {
+        let schema = lake_table_schema();
+        let lake_batch = rows();
+        let table_batch = to_table_batch(&lake_batch, &schema).unwrap();
+        let properties = lake::writer::writer_properties(Compression::SNAPPY, "test");
+        let hour = hour_of(DateTime::from_timestamp_millis(1_795_525_198_100).unwrap());
+        let file = encode(
+            &table_batch,
+            &schema,
+            hour,
+            "s3://b/f.parquet".into(),
+            &properties,
+        )
+        .unwrap();
+        assert_eq!(file.data_file.record_count, 3);
+        assert_eq!(bound_value(&file.data_file.lower_bounds[&15]), Some(3));
+        assert_eq!(bound_value(&file.data_file.upper_bounds[&15]), Some(5));
+        assert_eq!(bound_value(&file.data_file.lower_bounds[&14]), Some(1));
+        assert_eq!(file.data_file.lower_bounds[&13], b"users_created");
+
+        let reader = parquet::file::serialized_reader::SerializedFileReader::new(Bytes::from(
+            file.body.clone(),
+        ))
+        .unwrap();
+        let parquet_schema = reader.metadata().file_metadata().schema_descr();
+        let ids: Vec<i32> = parquet_schema
+            .columns()
+            .iter()
+            .map(|c| c.self_type().get_basic_info().id())
+            .collect();
+        assert_eq!(ids, (1..=16).collect::<Vec<_>>());
+        let dob = parquet_schema.column(8);
+        assert!(
+            format!("{:?}", dob.logical_type_ref()).contains("MICROS"),
+            "{:?}",
+            dob.logical_type_ref()
+        );
+        assert_eq!(decode(Bytes::from(file.body)).unwrap(), lake_batch);
+    }
+
+    #[test]
+    fn partition_paths_name_the_hour_as_iceberg_writers_do() {
+        let at = DateTime::parse_from_rfc3339("2026-12-07T08:59:59Z").unwrap();
+        let hour = hour_of(at.with_timezone(&Utc));
+        assert_eq!(partition_path(hour), "kafka_timestamp_hour=2026-12-07-08");
+        let before_1970 = DateTime::parse_from_rfc3339("1969-12-31T23:30:00Z").unwrap();
+        assert_eq!(hour_of(before_1970.with_timezone(&Utc)), -1);
+    }
+}
