@@ -394,3 +394,86 @@ impl ObjectStore for S3Store {
         }
     }
 }
+
+/// Writes `body` under `key` unless an object is already there: the same bytes again is an
+/// idempotent success (a redelivered batch); other bytes are never overwritten but kept beside
+/// them under the key with the body's digest before its extension (`…-0-9~1a2b3c4d5e6f7a8b.parquet`),
+/// as when a topic deleted and created again reuses offsets. Returns the key written (or found).
+pub async fn put_once<S: ObjectStore + ?Sized>(
+    store: &S,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &'static str,
+) -> Result<String, StoreError> {
+    let digest = format!("{:016x}", fnv1a(&body));
+    let (stem, extension) = match key.rsplit_once('.') {
+        Some((stem, extension)) if !extension.contains('/') => (stem, format!(".{extension}")),
+        _ => (key, String::new()),
+    };
+    for candidate in [key.to_string(), format!("{stem}~{digest}{extension}")] {
+        if store
+            .put_if(&candidate, body.clone(), content_type, Condition::Absent)
+            .await?
+        {
+            return Ok(candidate);
+        }
+        let existing = store.get_tagged(&candidate).await?;
+        if existing.is_some_and(|e| e.body.as_ref() == body.as_slice()) {
+            return Ok(candidate);
+        }
+    }
+    // Both names hold other bytes: a digest collision of two different bodies, never expected.
+    Err(StoreError::Put {
+        bucket: String::new(),
+        key: key.to_string(),
+        code: Some("KeyTaken".into()),
+        retry: Retry::Fatal,
+        message: "the key and its digest-named sibling both hold other content".into(),
+    })
+}
+
+/// A stable 64-bit digest (FNV-1a) of an object's body.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod put_once_tests {
+    use super::*;
+    use crate::testing::MemoryStore;
+
+    #[tokio::test]
+    async fn the_same_bytes_again_succeed_and_other_bytes_land_beside_never_over() {
+        let store = MemoryStore::default();
+        let key = "users/dt=2026-12-07/hour=08/users_created-0-0-9.parquet";
+        assert_eq!(
+            put_once(&store, key, b"first".to_vec(), "x").await.unwrap(),
+            key
+        );
+        assert_eq!(
+            put_once(&store, key, b"first".to_vec(), "x").await.unwrap(),
+            key
+        );
+
+        let beside = put_once(&store, key, b"second".to_vec(), "x")
+            .await
+            .unwrap();
+
+        assert_ne!(beside, key);
+        assert!(
+            beside.starts_with("users/dt=2026-12-07/hour=08/users_created-0-0-9~"),
+            "{beside}"
+        );
+        assert!(beside.ends_with(".parquet"), "{beside}");
+        assert_eq!(store.body(key).as_ref(), b"first");
+        assert_eq!(store.body(&beside).as_ref(), b"second");
+        assert_eq!(
+            put_once(&store, key, b"second".to_vec(), "x")
+                .await
+                .unwrap(),
+            beside
+        );
+    }
+}

@@ -126,9 +126,11 @@ fn bounds(batch: &RecordBatch, name: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     }
 }
 
-/// Columns whose bounds go into the manifest: where each file sits on the topic and in time,
-/// which is what readers prune by and what the offset check looks rows up by.
-pub const BOUNDED_COLUMNS: [&str; 4] = [
+/// Columns whose bounds go into the manifest: where each file sits on the topic and in time, and
+/// the two dates of the record; readers prune by them and the offset check looks rows up by them.
+pub const BOUNDED_COLUMNS: [&str; 6] = [
+    "dob",
+    "registered_date",
     "kafka_topic",
     "kafka_partition",
     "kafka_offset",
@@ -156,6 +158,14 @@ pub fn encode(
     let body = writer.into_inner()?;
     let mut lower_bounds = BTreeMap::new();
     let mut upper_bounds = BTreeMap::new();
+    let mut value_counts = BTreeMap::new();
+    let mut null_value_counts = BTreeMap::new();
+    for field in &schema.fields {
+        if let Some(column) = batch.column_by_name(&field.name) {
+            value_counts.insert(field.id, column.len() as i64);
+            null_value_counts.insert(field.id, column.null_count() as i64);
+        }
+    }
     for name in BOUNDED_COLUMNS {
         if let (Some(field), Some((low, high))) = (schema.field(name), bounds(batch, name)) {
             lower_bounds.insert(field.id, low);
@@ -168,6 +178,8 @@ pub fn encode(
             partition_hour: Some(hour),
             record_count: batch.num_rows() as i64,
             file_size_in_bytes: body.len() as i64,
+            value_counts,
+            null_value_counts,
             lower_bounds,
             upper_bounds,
         },

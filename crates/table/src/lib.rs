@@ -6,9 +6,11 @@
 //! - [`files`]: the data files, the lake's rows as Parquet with field ids;
 //! - [`marks`]: each Kafka partition's highest offset in the table, kept in every commit;
 //! - [`catalog`]: the pointer to the current metadata and its compare-and-swap (Glue, SQLite);
-//! - [`table`]: loading, the commit, and the exactly-once append.
+//! - [`table`]: loading, the commit, and the exactly-once append;
+//! - [`config`]: `LAKE_FORMAT` and the catalog settings, and the catalog they open.
 
 pub mod catalog;
+pub mod config;
 pub mod files;
 pub mod manifest;
 pub mod marks;
@@ -16,5 +18,6 @@ pub mod spec;
 pub mod table;
 
 pub use catalog::{Catalog, CatalogError, Pointer, Swap};
+pub use config::{AnyCatalog, TableConfig};
 pub use marks::Marks;
 pub use table::{AppendReport, Change, Slice, State, Table, TableError, TableLocation};

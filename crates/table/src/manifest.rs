@@ -60,6 +60,10 @@ pub struct DataFile {
     pub partition_hour: Option<i32>,
     pub record_count: i64,
     pub file_size_in_bytes: i64,
+    /// Per field id, how many values the file holds (nulls included).
+    pub value_counts: BTreeMap<i32, i64>,
+    /// Per field id, how many of them are null.
+    pub null_value_counts: BTreeMap<i32, i64>,
     /// Per field id, the smallest value, in Iceberg's single-value binary form.
     pub lower_bounds: BTreeMap<i32, Vec<u8>>,
     /// Per field id, the largest value.
@@ -206,16 +210,16 @@ fn none() -> Value {
     Value::Union(0, Box::new(Value::Null))
 }
 
-fn map_value(map: &BTreeMap<i32, Vec<u8>>) -> Value {
+fn map_value<V>(map: &BTreeMap<i32, V>, value: impl Fn(&V) -> Value) -> Value {
     if map.is_empty() {
         return none();
     }
     some(Value::Array(
         map.iter()
-            .map(|(key, value)| {
+            .map(|(key, v)| {
                 Value::Record(vec![
                     ("key".into(), Value::Int(*key)),
-                    ("value".into(), Value::Bytes(value.clone())),
+                    ("value".into(), value(v)),
                 ])
             })
             .collect(),
@@ -244,8 +248,10 @@ fn entry_value(entry: &ManifestEntry) -> Value {
     ];
     for (name, ..) in MAPS {
         let value = match name {
-            "lower_bounds" => map_value(&file.lower_bounds),
-            "upper_bounds" => map_value(&file.upper_bounds),
+            "value_counts" => map_value(&file.value_counts, |v| Value::Long(*v)),
+            "null_value_counts" => map_value(&file.null_value_counts, |v| Value::Long(*v)),
+            "lower_bounds" => map_value(&file.lower_bounds, |v| Value::Bytes(v.clone())),
+            "upper_bounds" => map_value(&file.upper_bounds, |v| Value::Bytes(v.clone())),
             _ => none(),
         };
         data_file.push((name.into(), value));
@@ -466,6 +472,18 @@ impl Fields {
         }
         Ok(map)
     }
+
+    fn counts(&mut self, name: &str) -> Result<BTreeMap<i32, i64>, ManifestError> {
+        let mut map = BTreeMap::new();
+        if let Some(Value::Array(items)) = self.take(name) {
+            for item in items {
+                let mut pair = Fields::of(item)?;
+                let key = pair.int("key")?;
+                map.insert(key, pair.long("value")?);
+            }
+        }
+        Ok(map)
+    }
 }
 
 fn unwrap(value: Value) -> Value {
@@ -523,6 +541,8 @@ pub fn read_manifest(
                 partition_hour,
                 record_count: file.long("record_count")?,
                 file_size_in_bytes: file.long("file_size_in_bytes")?,
+                value_counts: file.counts("value_counts")?,
+                null_value_counts: file.counts("null_value_counts")?,
                 lower_bounds: file.bounds("lower_bounds")?,
                 upper_bounds: file.bounds("upper_bounds")?,
             },
@@ -638,6 +658,8 @@ mod tests {
                 partition_hour: Some(hour),
                 record_count: rows,
                 file_size_in_bytes: 1234,
+                value_counts: BTreeMap::from([(1, rows), (15, rows)]),
+                null_value_counts: BTreeMap::from([(1, 0), (15, 0)]),
                 lower_bounds: BTreeMap::from([(15, 10i64.to_le_bytes().to_vec())]),
                 upper_bounds: BTreeMap::from([(15, 99i64.to_le_bytes().to_vec())]),
             },

@@ -6,6 +6,7 @@ use lambda_kit::{
     emf::MetricsConfig,
     settings::{SettingError, Source, or_default},
 };
+use table::TableConfig;
 
 /// Everything the sink needs to know, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +16,9 @@ pub struct SinkConfig {
     pub lake: LakeConfig,
     /// Formats each slot is written in, Parquet first (`OUTPUT_FORMATS`).
     pub output_formats: Vec<OutputFormat>,
+    /// The Iceberg table and its catalog; `None` for the plain-files layout (`LAKE_FORMAT`,
+    /// `ICEBERG_*`).
+    pub table: Option<TableConfig>,
     /// Namespace and `FunctionName` of the metrics (`METRICS_NAMESPACE`,
     /// `AWS_LAMBDA_FUNCTION_NAME`).
     pub metrics: MetricsConfig,
@@ -26,12 +30,24 @@ impl SinkConfig {
         let formats: String = or_default(env, "OUTPUT_FORMATS", "parquet".into())?;
         let output_formats = parse_formats(&formats).map_err(|reason| SettingError::Invalid {
             name: "OUTPUT_FORMATS",
-            value: formats,
+            value: formats.clone(),
             reason,
         })?;
+        let table = TableConfig::from_source(env)?;
+        if table.is_some() && output_formats != [OutputFormat::Parquet] {
+            return Err(SettingError::Invalid {
+                name: "OUTPUT_FORMATS",
+                value: formats,
+                reason: "the Iceberg table (LAKE_FORMAT=iceberg) holds Parquet only: set \
+                         OUTPUT_FORMATS=parquet and export JSON and CSV from the table, or set \
+                         LAKE_FORMAT=files for JSON Lines and CSV objects beside the Parquet"
+                    .into(),
+            });
+        }
         Ok(Self {
             lake: LakeConfig::from_source(env)?,
             output_formats,
+            table,
             metrics: MetricsConfig::from_source(env, "sink")?,
         })
     }
@@ -42,9 +58,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_parquet_only_and_the_sinks_own_metrics() {
+    fn defaults_are_the_iceberg_table_parquet_only_and_the_sinks_own_metrics() {
         let config = SinkConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap();
         assert_eq!(config.lake.bucket, "data-lake");
+        assert_eq!(config.table.unwrap().table, "users");
         assert_eq!(config.output_formats, vec![OutputFormat::Parquet]);
         assert_eq!(config.metrics.namespace, "UserLake");
         assert_eq!(config.metrics.function_name, "sink");
@@ -54,12 +71,19 @@ mod tests {
     fn output_formats_are_read_and_a_bad_set_is_named() {
         let env = [
             ("LAKE_BUCKET", "data-lake"),
+            ("LAKE_FORMAT", "files"),
             ("OUTPUT_FORMATS", "parquet,csv,jsonl"),
         ];
         assert_eq!(
             SinkConfig::from_source(&env).unwrap().output_formats,
             OutputFormat::ALL.to_vec()
         );
+        let env = [
+            ("LAKE_BUCKET", "data-lake"),
+            ("OUTPUT_FORMATS", "parquet,csv"),
+        ];
+        let err = SinkConfig::from_source(&env).unwrap_err();
+        assert!(err.to_string().contains("holds Parquet only"), "{err}");
         let env = [
             ("LAKE_BUCKET", "data-lake"),
             ("OUTPUT_FORMATS", "parquet,xml"),

@@ -1,8 +1,12 @@
 //! The sink function: decode an MSK batch, lay the good records out as Arrow batches per
-//! topic-partition and hour, encode them as Parquet (and, when `OUTPUT_FORMATS` asks, as JSON
-//! Lines and CSV) and store them in the lake; rejected records go to `_errors/` with their
-//! reasons. Nothing is dropped: a record is either in the lake's objects or in an error object,
-//! and a failed write fails the invocation so that the event source mapping retries the batch.
+//! topic-partition and hour, and add them to the lake: by default to the Iceberg table, in one
+//! exactly-once commit per invocation (`table::Table::append`: records at or below their
+//! partition's offset mark are not added again); with `LAKE_FORMAT=files`, as Parquet objects
+//! (and, when `OUTPUT_FORMATS` asks, JSON Lines and CSV) named by their offsets. Rejected records
+//! go to `_errors/` with their reasons. Nothing is dropped and nothing is overwritten: a record is
+//! either in the lake or in an error object, an object key that holds other bytes is kept and
+//! the new bytes land beside it, and a failed write or commit fails the invocation so that the
+//! event source mapping retries the batch.
 //! Every invocation, failed or not, ends with one summary line that is also its CloudWatch
 //! metrics ([`metrics`]).
 //!
@@ -20,10 +24,14 @@ use std::{collections::BTreeMap, time::Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
-use lake::{ErrorKey, ErrorRange, Layout, ObjectStore, OutputFormat, StoreError};
+use lake::{
+    ErrorKey, ErrorRange, Layout, ObjectStore, OutputFormat, StoreError,
+    store::{fnv1a, put_once},
+};
 use lambda_kit::{Classified, Retry, emf::Metrics};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
+use table::{AnyCatalog, Table, TableError, TableLocation};
 
 pub use config::SinkConfig;
 pub use decode::{Batch, Rejected};
@@ -44,6 +52,17 @@ pub struct SinkSummary {
     pub objects: Vec<String>,
     /// Bytes written, all objects together.
     pub bytes: usize,
+    /// Records at or below their partition's offset mark that the table already held (a
+    /// redelivery, a replay): not added again.
+    #[serde(default)]
+    pub duplicates: usize,
+    /// Records at or below their partition's mark that the table did not hold: the topic's
+    /// offsets went backwards (it was deleted and created again). Added, and reported.
+    #[serde(default)]
+    pub rewound: usize,
+    /// The table snapshot the invocation committed, if it added rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<i64>,
 }
 
 /// Why an invocation failed.
@@ -86,6 +105,16 @@ pub enum SinkError {
         #[source]
         source: arrow::error::ArrowError,
     },
+    /// The sink is set up for the Iceberg table but was given no catalog (a wiring defect).
+    #[error("LAKE_FORMAT=iceberg but the sink was built without a catalog")]
+    NoCatalog,
+    /// The table commit failed; a retryable failure (the catalog or S3 unavailable, commits
+    /// contended) is retried with the batch, which adds nothing twice.
+    #[error("cannot add the batch to the table: {source}")]
+    Table {
+        #[source]
+        source: TableError,
+    },
     /// Objects could not be stored; the event source mapping retries the batch. `first` is the
     /// first failure that needs someone to act (a denied or missing bucket), else the first.
     #[error("{failed} of {attempted} object(s) were not stored, first: {first}")]
@@ -105,13 +134,16 @@ impl Classified for SinkError {
             SinkError::Encode { .. } => "ParquetEncodeFailed",
             SinkError::Format { .. } => "OutputEncodeFailed",
             SinkError::Store { .. } => "StoreFailed",
+            SinkError::NoCatalog => "NoCatalog",
+            SinkError::Table { .. } => "TableCommitFailed",
         }
     }
 
-    /// Only a store failure can pass: the others are the same for the same batch.
+    /// Only a store or table failure can pass: the others are the same for the same batch.
     fn retry(&self) -> Retry {
         match self {
             SinkError::Store { first, .. } => first.retry(),
+            SinkError::Table { source } => source.retry(),
             _ => Retry::Fatal,
         }
     }
@@ -123,9 +155,18 @@ impl From<SinkError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// The Iceberg table the sink commits to.
+pub struct TableTarget {
+    pub location: TableLocation,
+    /// Opened at start-up by `main.rs` (or a test) with [`Sink::with_catalog`].
+    pub catalog: Option<AnyCatalog>,
+}
+
 /// The long-lived parts of the sink, built once per cold start.
 pub struct Sink<S> {
     pub store: S,
+    /// The table, unless the lake is plain files (`LAKE_FORMAT=files`).
+    pub table: Option<TableTarget>,
     pub layout: Layout,
     pub properties: WriterProperties,
     /// Formats each slot is written in, Parquet first.
@@ -138,6 +179,10 @@ impl<S> Sink<S> {
     pub fn new(store: S, config: &SinkConfig) -> Self {
         Self {
             store,
+            table: config.table.as_ref().map(|table| TableTarget {
+                location: table.location(&config.lake.bucket, config.lake.layout.prefix()),
+                catalog: None,
+            }),
             layout: config.lake.layout.clone(),
             properties: lake::writer::writer_properties(
                 config.lake.compression,
@@ -146,6 +191,16 @@ impl<S> Sink<S> {
             formats: config.output_formats.clone(),
             metrics: Metrics::stdout(config.metrics.clone()),
         }
+    }
+}
+
+impl<S> Sink<S> {
+    /// The sink with the table's catalog opened (a sink for the plain-files layout ignores it).
+    pub fn with_catalog(mut self, catalog: AnyCatalog) -> Self {
+        if let Some(table) = &mut self.table {
+            table.catalog = Some(catalog);
+        }
+        self
     }
 }
 
@@ -233,23 +288,27 @@ async fn store_batch<S: ObjectStore>(
         partition: error.slot.partition,
         source: error.source,
     })?;
-    let mut objects = data_objects(&slots, sink, observed)?;
+    let mut objects = match &sink.table {
+        Some(_) => Vec::new(),
+        None => data_objects(&slots, sink, observed)?,
+    };
     objects.extend(error_objects(&decoded.rejected, &sink.layout, now));
 
-    let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+    let attempted = objects.len();
     let puts = objects.into_iter().map(|o| async move {
         let size = o.body.len();
-        sink.store
-            .put(&o.key, o.body, o.content_type)
+        put_once(&sink.store, &o.key, o.body, o.content_type)
             .await
-            .map(|()| size)
+            .map(|key| (key, size))
     });
     let mut failures = Vec::new();
+    let mut keys = Vec::with_capacity(attempted);
     for put in join_all(puts).await {
         match put {
-            Ok(size) => {
+            Ok((key, size)) => {
                 observed.objects += 1;
                 observed.bytes += size;
+                keys.push(key);
             }
             Err(error) => failures.push(error),
         }
@@ -259,26 +318,33 @@ async fn store_batch<S: ObjectStore>(
     let needs_action = failures.iter().position(|e| !e.retry().is_retryable());
     if let Some(first) = needs_action.or((!failures.is_empty()).then_some(0)) {
         let first = failures.swap_remove(first);
-        let attempted = keys.len();
         if first.retry().is_retryable() {
             tracing::warn!(failed, attempted, error = %first, "lake write failed; the batch will be retried");
         } else {
             tracing::error!(failed, attempted, error = %first, code = first.code(), "lake write refused; the batch fails until the bucket or the role is fixed");
         }
         return Err(SinkError::Store {
-            attempted: keys.len(),
+            attempted,
             failed,
             first,
         });
     }
 
-    let summary = SinkSummary {
+    // The table's commit comes after the error objects: a batch whose rejected records could
+    // not be kept is retried before any of its rows become visible.
+    let mut summary = SinkSummary {
         records: decoded.len(),
         written: decoded.accepted,
         rejected: decoded.rejected.len(),
         objects: keys,
         bytes: observed.bytes,
+        duplicates: 0,
+        rewound: 0,
+        snapshot_id: None,
     };
+    if let Some(target) = &sink.table {
+        commit(target, slots, sink, now, observed, &mut summary).await?;
+    }
     if let Some(first) = decoded.rejected.first() {
         tracing::warn!(
             rejected = summary.rejected,
@@ -290,6 +356,61 @@ async fn store_batch<S: ObjectStore>(
         );
     }
     Ok(summary)
+}
+
+/// Adds the batch's rows to the table, exactly once.
+async fn commit<S: ObjectStore>(
+    target: &TableTarget,
+    slots: Vec<batch::SlotBatch>,
+    sink: &Sink<S>,
+    now: DateTime<Utc>,
+    observed: &mut Observed,
+    summary: &mut SinkSummary,
+) -> Result<(), SinkError> {
+    let catalog = target.catalog.as_ref().ok_or(SinkError::NoCatalog)?;
+    let table = Table::new(&sink.store, catalog, target.location.clone());
+    let slices: Vec<table::Slice> = slots
+        .into_iter()
+        .map(|slot| table::Slice {
+            hour: table::files::hour_of(slot.slot.hour.start()),
+            topic: slot.slot.topic,
+            partition: slot.slot.partition,
+            batch: slot.batch,
+        })
+        .collect();
+    let started = Instant::now();
+    // Boxed: the commit's future is deep, and the runtime's future holds the handler's.
+    let report = Box::pin(table.append(&slices, &sink.properties, now))
+        .await
+        .map_err(|source| {
+            if source.retry().is_retryable() {
+                tracing::warn!(error = %source, "table commit failed; the batch will be retried");
+            } else {
+                tracing::error!(error = %source, "table commit refused; the batch fails until the table, catalog or role is fixed");
+            }
+            SinkError::Table { source }
+        })?;
+    observed.commit = started.elapsed();
+    observed.conflicts = report.conflicts as usize;
+    observed.duplicates = report.duplicates;
+    observed.rewound = report.rewound;
+    if !report.rewound_partitions.is_empty() {
+        tracing::error!(
+            rewound = report.rewound,
+            partitions = ?report.rewound_partitions,
+            "offsets went backwards below the table's marks (was the topic deleted and created again?); the new records were added beside the earlier ones, none was overwritten"
+        );
+    }
+    summary.written = report.written;
+    summary.duplicates = report.duplicates;
+    summary.rewound = report.rewound;
+    summary.snapshot_id = report.snapshot_id;
+    for file in &report.files {
+        if let Some(key) = target.location.key_of(file) {
+            summary.objects.push(key);
+        }
+    }
+    Ok(())
 }
 
 fn data_objects<S>(
@@ -364,11 +485,4 @@ fn error_objects(rejected: &[Rejected], layout: &Layout, now: DateTime<Utc>) -> 
             }
         })
         .collect()
-}
-
-/// A stable 64-bit digest (FNV-1a), to name error objects whose entries carry no offset.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }

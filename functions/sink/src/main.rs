@@ -1,4 +1,5 @@
-//! Wires the sink: tracing, settings (fail fast), the S3 client, then the runtime.
+//! Wires the sink: tracing, settings (fail fast), the S3 client and the table's catalog, then
+//! the runtime.
 
 use lake::S3Store;
 use lambda_kit::settings::ProcessEnv;
@@ -9,8 +10,14 @@ use sink::{Sink, SinkConfig, handle_bytes};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = SinkConfig::from_source(&ProcessEnv)?;
-    let store = S3Store::new(config.lake.s3_client().await, &config.lake.bucket);
-    let sink = &Sink::new(store, &config);
+    let shared = aws_config::load_from_env().await;
+    let store = S3Store::new(config.lake.s3_client_from(&shared), &config.lake.bucket);
+    let mut sink = Sink::new(store, &config);
+    if let (Some(table), Some(target)) = (&config.table, &sink.table) {
+        let catalog = table.open(&shared, &target.location).await?;
+        sink = sink.with_catalog(catalog);
+    }
+    let sink = &sink;
     // The sink reads the event's entries in place from the body as the Runtime API sent it,
     // so the runtime's own pass over the 6 MB payload is skipped (lambda_kit::raw_body).
     lambda_kit::raw_body::run(move |body, _context| async move {

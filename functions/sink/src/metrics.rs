@@ -12,6 +12,10 @@
 //! | `BytesWritten` | Bytes | bytes of those objects |
 //! | `ParquetEncodeTime` | Milliseconds | time spent encoding Parquet |
 //! | `Lag` | Milliseconds | now minus the oldest Kafka timestamp in the batch |
+//! | `RecordsDuplicate` | Count | records the table already held (a redelivery or replay), not added again |
+//! | `RecordsRewound` | Count | records below their partition's offset mark that the table did not hold: the topic's offsets went backwards; added beside the earlier rows |
+//! | `CommitConflicts` | Count | table commits lost to another writer and retried |
+//! | `CommitTime` | Milliseconds | time spent committing to the table |
 //! | `Errors` | Count | 1 when the invocation failed, else 0 |
 
 use std::time::Duration;
@@ -37,6 +41,14 @@ pub struct Observed {
     pub parquet_encode: Duration,
     /// The oldest Kafka timestamp in the batch, accepted or rejected.
     pub oldest: Option<DateTime<Utc>>,
+    /// Time spent committing to the table.
+    pub commit: Duration,
+    /// Commits lost to another writer and retried.
+    pub conflicts: usize,
+    /// Records the table already held.
+    pub duplicates: usize,
+    /// Records below their mark that the table did not hold.
+    pub rewound: usize,
 }
 
 /// The summary document of an invocation that ended with `result`.
@@ -57,7 +69,11 @@ pub fn summary(
         .metric("RecordsRejected", Unit::Count, rejected)
         .metric("ObjectsWritten", Unit::Count, observed.objects)
         .metric("BytesWritten", Unit::Bytes, observed.bytes)
-        .duration("ParquetEncodeTime", observed.parquet_encode);
+        .duration("ParquetEncodeTime", observed.parquet_encode)
+        .metric("RecordsDuplicate", Unit::Count, observed.duplicates)
+        .metric("RecordsRewound", Unit::Count, observed.rewound)
+        .metric("CommitConflicts", Unit::Count, observed.conflicts)
+        .duration("CommitTime", observed.commit);
     if let Some(oldest) = observed.oldest {
         let lag = (now - oldest).num_milliseconds().max(0);
         document = document.metric("Lag", Unit::Milliseconds, lag);

@@ -11,8 +11,13 @@ use lambda_kit::emf::{Captured, Metrics};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sink::{Sink, SinkConfig};
 
+/// Settings for the plain-files layout (the object-level tests' subject) unless `env` names
+/// `LAKE_FORMAT`, with `LAKE_BUCKET` set.
 pub fn config(env: &[(&'static str, &'static str)]) -> SinkConfig {
     let mut all = vec![("LAKE_BUCKET", "data-lake")];
+    if !env.iter().any(|(k, _)| *k == "LAKE_FORMAT") {
+        all.push(("LAKE_FORMAT", "files"));
+    }
     all.extend_from_slice(env);
     SinkConfig::from_source(&all).unwrap()
 }

@@ -9,3 +9,4 @@ mod hostile_input;
 mod metrics;
 mod outputs;
 mod real_store;
+mod table;

@@ -40,6 +40,10 @@ async fn a_batch_emits_one_emf_document_with_its_counts_and_lag() {
             {"Name": "ObjectsWritten", "Unit": "Count"},
             {"Name": "BytesWritten", "Unit": "Bytes"},
             {"Name": "ParquetEncodeTime", "Unit": "Milliseconds"},
+            {"Name": "RecordsDuplicate", "Unit": "Count"},
+            {"Name": "RecordsRewound", "Unit": "Count"},
+            {"Name": "CommitConflicts", "Unit": "Count"},
+            {"Name": "CommitTime", "Unit": "Milliseconds"},
             {"Name": "Lag", "Unit": "Milliseconds"},
             {"Name": "Errors", "Unit": "Count"},
         ])
