@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole flow on one machine, with no cloud, no internet and no Docker:
 # start the local stack, fire the producer's schedule a few times, let the MSK trigger emulator
-# deliver every record to the sink, run the compactor over the hours written, query the lake
-# with DuckDB, export the lake to output/users_data.{json,csv,parquet}, stop, and summarise.
+# deliver every record to the sink (which commits it to the Iceberg table), run the compactor,
+# query the table with DuckDB, export it to output/users_data.{json,csv,parquet}, stop, and
+# summarise. With LAKE_FORMAT=files in local.env, the same over the plain-files layout.
 #
 #   infra/local/demo.sh [runs] [users-per-run]      (make demo: 3 runs of 200 users)
 #
@@ -16,6 +17,10 @@ runs=${1:-3}
 users=${2:-200}
 set -a; . infra/local/local.env; set +a
 lake_root=${USER_LAKE_OUTPUT:-$root/output}
+# The table's catalog lives beside the lake's files, as stack.sh places it.
+export ICEBERG_CATALOG="sqlite:$lake_root/iceberg-catalog.db"
+table=false; [ "$LAKE_FORMAT" = iceberg ] && table=true
+if $table; then data_dir="$lake_root/$LAKE_BUCKET/iceberg/$ICEBERG_TABLE/data"; else data_dir="$lake_root/$LAKE_BUCKET/users"; fi
 state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
 mkdir -p "$state"
 demo_started=$SECONDS
@@ -63,7 +68,17 @@ cleanup() { if $started_here; then step "stopping the local stack"; infra/local/
 trap cleanup EXIT
 
 bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
-before=$(count "$lake_root/$LAKE_BUCKET/users" '*.parquet')
+# The table's data files in its current snapshot (DuckDB's count), or the layout's objects.
+data_files() {
+  if $table; then
+    [ -f "$lake_root/iceberg-catalog.db" ] || { echo 0; return; }
+    "$USER_LAKE_VENV/bin/python" infra/local/query.py --table "$lake_root/iceberg-catalog.db" "$KAFKA_TOPIC" 2>/dev/null \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin).get("files", 0))' || echo 0
+  else
+    count "$data_dir" '*.parquet'
+  fi
+}
+before=$(data_files)
 
 step "EventBridge schedule: $runs run(s) of the producer, $users users each (the first one starts the function)"
 "$bin/schedule" --times "$runs" --every 2s --count "$users" --fail-fast | tee "$state/schedule.out"
@@ -84,12 +99,13 @@ summary = [l for l in lines if "event" not in l][-1]
 print(summary.get("records", 0), summary.get("written", 0), summary.get("rejected", 0))
 PY
 )
-after=$(count "$lake_root/$LAKE_BUCKET/users" '*.parquet')
+after=$(data_files)
 errors=$(count "$lake_root/$LAKE_BUCKET/_errors" '*.jsonl')
 
-# Objects per hour partition, as `  <count> users/dt=…/hour=…`.
+# Objects per hour partition, as `  <count> users/dt=…/hour=…` (the table: every data file on
+# disk, those a compaction replaced included until the compactor removes them).
 per_hour() {
-  find "$lake_root/$LAKE_BUCKET/users" -name '*.parquet' | sed "s|^$lake_root/$LAKE_BUCKET/||; s|/[^/]*\$||" \
+  find "$data_dir" -name '*.parquet' | sed "s|^$lake_root/$LAKE_BUCKET/||; s|/[^/]*\$||" \
     | sort | uniq -c | sed 's/^ */    /'
 }
 step "compactor: merging each closed hour's small objects into one (the clock is set 3 h ahead so that this hour counts as closed)"
@@ -109,14 +125,20 @@ else
   echo "  objects per hour after merging:"
 fi
 per_hour
-compacted=$(count "$lake_root/$LAKE_BUCKET/users" '*.parquet')
+compacted=$(data_files)
 
-step "DuckDB: the lake's files as one Hive-partitioned table"
-query="$USER_LAKE_VENV/bin/python infra/local/query.py $lake_root/$LAKE_BUCKET/users $KAFKA_TOPIC"
+if $table; then
+  step "DuckDB: the Iceberg table through its catalog and the S3 endpoint (iceberg_scan)"
+  query="$USER_LAKE_VENV/bin/python infra/local/query.py --table $lake_root/iceberg-catalog.db $KAFKA_TOPIC"
+else
+  step "DuckDB: the lake's files as one Hive-partitioned table"
+  query="$USER_LAKE_VENV/bin/python infra/local/query.py $lake_root/$LAKE_BUCKET/users $KAFKA_TOPIC"
+fi
 echo "  \$ $query"
 answer=$($query)
 echo "  $answer"
 rows=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rows"])' "$answer")
+sql=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sql"])' "$answer")
 
 step "export: every user in the lake, once, read back through the S3 endpoint, as the original pipeline's files"
 exported=$("$bin/export" --out "$lake_root")
@@ -128,10 +150,10 @@ cat <<SUMMARY
   records delivered   $records
   records written     $written
   poison records      $rejected
-  Parquet objects     $((after - before)) new, $after in all before compaction, $compacted after
-  rows in the lake    $rows (DuckDB: SELECT count(*) ... WHERE kafka_topic = '$KAFKA_TOPIC')
+  Parquet files       $((after - before)) new, $after in all before compaction, $compacted after
+  rows in the lake    $rows (DuckDB: $sql)
   error objects       $errors
-  lake on disk        $lake_root/$LAKE_BUCKET/users/   (s3://$LAKE_BUCKET/users/ at $AWS_ENDPOINT_URL_S3)
+  lake on disk        $data_dir/   (s3://${data_dir#"$lake_root/"} at $AWS_ENDPOINT_URL_S3)
   exported            $lake_root/users_data.json, users_data.csv, users_data.parquet
 SUMMARY
 

@@ -1,28 +1,99 @@
-"""Query the local lake with DuckDB: the files under output/<bucket>/users/ as one Hive-partitioned
-table. Prints one JSON line: rows, distinct ids, and rows per hour partition for a topic.
+"""Query the local lake with DuckDB. Prints one JSON line: rows, distinct ids, and rows per hour
+for a topic, with the SQL that counted them.
+
+The Iceberg table (LAKE_FORMAT=iceberg, the default): the table's current metadata file is
+found in the local SQL catalog, and DuckDB's iceberg extension (loaded from its PyPI wheel,
+nothing downloaded) scans it through the local S3 endpoint:
+
+    $USER_LAKE_VENV/bin/python infra/local/query.py --table output/iceberg-catalog.db [topic]
+
+The plain-files layout (LAKE_FORMAT=files): the files under output/<bucket>/users/ as one
+Hive-partitioned table:
 
     $USER_LAKE_VENV/bin/python infra/local/query.py output/data-lake/users [topic]
+
+The S3 endpoint and credentials of --table come from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY and AWS_REGION (infra/local/local.env sets them), the table's name from
+ICEBERG_DATABASE and ICEBERG_TABLE.
 """
 import json
+import os
+import sqlite3
 import sys
+from urllib.parse import urlparse
 
 import duckdb
 
-users = sys.argv[1].rstrip("/")
-topic = sys.argv[2] if len(sys.argv) > 2 else "users_created"
-lake = f"read_parquet('{users}/*/*/*.parquet', hive_partitioning = true)"
-con = duckdb.connect()
-rows, ids = con.execute(
-    f"SELECT count(*), count(DISTINCT id) FROM {lake} WHERE kafka_topic = ?", [topic]
-).fetchone()
-by_hour = con.execute(
-    f"""SELECT dt, hour, count(*) AS n, count(DISTINCT filename) AS files
-        FROM read_parquet('{users}/*/*/*.parquet', hive_partitioning = true, filename = true)
-        WHERE kafka_topic = ? GROUP BY dt, hour ORDER BY dt, hour""",
-    [topic],
-).fetchall()
-print(json.dumps({
-    "rows": rows,
-    "distinct_ids": ids,
-    "by_hour": [{"dt": str(d), "hour": int(h), "rows": n, "files": f} for d, h, n, f in by_hour],
-}))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "local", "e2e", "python"))
+from read_table import duckdb_extension, sql_string  # noqa: E402  (the one loader of the extensions)
+
+
+def current_metadata(catalog_file, namespace, table):
+    """The table's metadata file as the SQL catalog names it (pyiceberg's SqlCatalog tables)."""
+    with sqlite3.connect(f"file:{catalog_file}?mode=ro", uri=True) as con:
+        row = con.execute(
+            "SELECT metadata_location FROM iceberg_tables WHERE table_namespace = ? AND table_name = ?",
+            (namespace, table),
+        ).fetchone()
+    if row is None:
+        sys.exit(f"query.py: no table {namespace}.{table} in {catalog_file} (has the sink committed yet?)")
+    return row[0]
+
+
+def table_scan(con, catalog_file):
+    """Loads the extensions, makes the S3 secret and returns the iceberg_scan(...) expression."""
+    for name in ("avro", "httpfs", "iceberg"):
+        con.execute(f"LOAD {sql_string(duckdb_extension(name))}")
+    con.execute("SET TimeZone = 'UTC'")
+    endpoint = urlparse(os.environ["AWS_ENDPOINT_URL_S3"])
+    con.execute(
+        f"""CREATE SECRET lake (TYPE s3, PROVIDER config,
+            KEY_ID {sql_string(os.environ['AWS_ACCESS_KEY_ID'])},
+            SECRET {sql_string(os.environ['AWS_SECRET_ACCESS_KEY'])},
+            REGION {sql_string(os.environ.get('AWS_REGION', 'us-east-1'))},
+            ENDPOINT {sql_string(endpoint.netloc)}, URL_STYLE 'path',
+            USE_SSL {'true' if endpoint.scheme == 'https' else 'false'})"""
+    )
+    metadata = current_metadata(
+        catalog_file,
+        os.environ.get("ICEBERG_DATABASE", "user_lake"),
+        os.environ.get("ICEBERG_TABLE", "users"),
+    )
+    return f"iceberg_scan({sql_string(metadata)})", metadata
+
+
+def main(argv):
+    con = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                 "autoload_known_extensions": False})
+    if argv[0] == "--table":
+        lake, metadata = table_scan(con, argv[1])
+        topic = argv[2] if len(argv) > 2 else "users_created"
+        hour = "date_trunc('hour', kafka_timestamp)"
+        by_hour_sql = f"""SELECT strftime({hour}, '%Y-%m-%d') AS dt, hour({hour}) AS hour,
+                count(*) AS n, NULL AS files FROM {lake} WHERE kafka_topic = ? GROUP BY ALL ORDER BY ALL"""
+    else:
+        users = argv[0].rstrip("/")
+        topic = argv[1] if len(argv) > 1 else "users_created"
+        lake, metadata = f"read_parquet('{users}/*/*/*.parquet', hive_partitioning = true)", None
+        by_hour_sql = f"""SELECT dt, hour, count(*) AS n, count(DISTINCT filename) AS files
+            FROM read_parquet('{users}/*/*/*.parquet', hive_partitioning = true, filename = true)
+            WHERE kafka_topic = ? GROUP BY dt, hour ORDER BY dt, hour"""
+    count_sql = f"SELECT count(*), count(DISTINCT id) FROM {lake} WHERE kafka_topic = ?"
+    rows, ids = con.execute(count_sql, [topic]).fetchone()
+    by_hour = con.execute(by_hour_sql, [topic]).fetchall()
+    answer = {
+        "rows": rows,
+        "distinct_ids": ids,
+        "by_hour": [
+            {"dt": str(d), "hour": int(h), "rows": n, **({"files": f} if f is not None else {})}
+            for d, h, n, f in by_hour
+        ],
+        "sql": count_sql.replace("?", f"'{topic}'"),
+    }
+    if metadata:
+        answer["metadata_location"] = metadata
+    print(json.dumps(answer))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -30,6 +30,10 @@ for key in "${!caller[@]}"; do export "$key=${caller[$key]}"; done
 state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
 lake_root=${USER_LAKE_OUTPUT:-$root/output}
 mkdir -p "$state/logs"
+# The table's catalog file lives beside the lake's files, wherever they are.
+if [ -z "${caller[ICEBERG_CATALOG]+x}" ]; then
+  export ICEBERG_CATALOG="sqlite:$lake_root/iceberg-catalog.db"
+fi
 
 say() { printf '[stack] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }

@@ -781,6 +781,10 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
             rows: slices.iter().map(|s| s.batch.num_rows()).sum(),
             ..AppendReport::default()
         };
+        if report.rows == 0 {
+            // Nothing to add: the catalog is not even asked.
+            return Ok(report);
+        }
         // Data files already written by an earlier attempt, by slice, with the rows they hold.
         let mut written: Vec<Option<(BooleanArray, DataFile)>> = vec![None; slices.len()];
         for attempt in 0..self.max_attempts {

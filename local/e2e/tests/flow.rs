@@ -743,11 +743,19 @@ fn main() -> ExitCode {
         println!("0 passed, 0 failed (no scenario matches {filters:?})");
         return ExitCode::SUCCESS;
     }
+    // This suite is the plain-files layout's (every output format); the table's is table_flow.
+    let layout = [
+        ("LAKE_FORMAT", "files"),
+        ("OUTPUT_FORMATS", "parquet,jsonl,csv"),
+    ];
+    e2e::env_file::override_local_env(&layout);
     let env = local_env();
     let dir = std::env::temp_dir().join("user-lake-e2e");
     // A short delivery deadline, so that the broker-outage scenario fails its run in seconds.
     let message_timeout = faults::MESSAGE_TIMEOUT_MS.to_string();
-    let stack = match Stack::up_with(&dir, &[("KAFKA_MESSAGE_TIMEOUT_MS", &message_timeout)]) {
+    let mut stack_env = vec![("KAFKA_MESSAGE_TIMEOUT_MS", message_timeout.as_str())];
+    stack_env.extend(layout);
+    let stack = match Stack::up_with(&dir, &stack_env) {
         Ok(stack) => stack,
         Err(error) => {
             eprintln!("e2e: cannot start the local stack: {error:#}");

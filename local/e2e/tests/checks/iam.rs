@@ -174,7 +174,7 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
         &moto,
         "sink",
         "SinkFunction",
-        &[("OUTPUT_FORMATS", "parquet,jsonl,csv")],
+        &[("LAKE_FORMAT", "files"), ("OUTPUT_FORMATS", "parquet,jsonl,csv")],
         &event("msk-mixed.json"),
     ));
     assert!(stored["written"].as_u64().unwrap() > 0, "{stored}");
@@ -272,7 +272,7 @@ fn a_narrowed_grant_is_denied_and_fails_the_sink() {
         &moto,
         "sink",
         "SinkFunction",
-        &[("OUTPUT_FORMATS", "parquet,jsonl,csv")],
+        &[("LAKE_FORMAT", "files"), ("OUTPUT_FORMATS", "parquet,jsonl,csv")],
         &event("msk-users.json"),
     );
 
