@@ -108,6 +108,8 @@ pub fn child(target_mib: u64) -> anyhow::Result<()> {
     let target = target_mib.to_string();
     let config = CompactorConfig::from_source(&[
         ("LAKE_BUCKET", "bench-lake"),
+        // the merge of the plain-files layout's objects, which this bench fills the lake with
+        ("LAKE_FORMAT", "files"),
         ("COMPACTION_TARGET_MIB", target.as_str()),
         ("COMPACTION_DELETE_DELAY_MINUTES", "0"),
     ])?;

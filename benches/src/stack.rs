@@ -96,10 +96,14 @@ fn end_to_end(
         "the sink wrote {written} of {} users: {delivered}",
         runs * per_run
     );
+    // The stack's defaults: the Iceberg table's data files.
+    let env = local_env();
     let users_dir = stack
         .lake_root
-        .join(&local_env()["LAKE_BUCKET"])
-        .join("users");
+        .join(&env["LAKE_BUCKET"])
+        .join("iceberg")
+        .join(&env["ICEBERG_TABLE"])
+        .join("data");
     let last = newest_file(&users_dir)?
         .ok_or_else(|| anyhow::anyhow!("no object under {}", users_dir.display()))?;
     let seconds = last.duration_since(started)?.as_secs_f64();

@@ -274,3 +274,37 @@ pub fn summary(output: &Output) -> serde_json::Value {
             )
         })
 }
+
+/// Has `cargo lambda watch` start the functions before any scenario runs: the first
+/// invocation of each may wait for a build, and an invocation abandoned by a client time-out
+/// during that build leaves the function's process unable to serve. One request each, waited
+/// for as long as a build takes; a refused connection (the server busy starting) is retried.
+pub async fn warm_functions() {
+    let endpoint = &local_env()["LAMBDA_ENDPOINT"];
+    let events = [
+        ("sink", r#"{"eventSource":"aws:kafka","records":{}}"#),
+        // a count the producer refuses: it starts, produces nothing and answers with an error
+        ("producer", r#"{"detail":{"count":0}}"#),
+    ];
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(1200))
+        .build()
+        .unwrap();
+    for (function, event) in events {
+        let url = format!("{endpoint}/2015-03-31/functions/{function}/invocations");
+        let mut answered = false;
+        for _ in 0..10 {
+            match client.post(&url).body(event).send().await {
+                Ok(response) => {
+                    answered = response.text().await.is_ok();
+                    break;
+                }
+                Err(error) if error.is_connect() => {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await
+                }
+                Err(_) => break,
+            }
+        }
+        eprintln!("e2e: {function} warm: {answered}");
+    }
+}

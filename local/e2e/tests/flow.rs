@@ -625,39 +625,6 @@ async fn invoke_function(url: &str, body: String) -> String {
     text
 }
 
-/// Has `cargo lambda watch` start the functions before any scenario runs: the first
-/// invocation of each may wait for a build, and an invocation abandoned by a client time-out
-/// during that build leaves the function's process unable to serve. One request each, waited
-/// for as long as a build takes; a refused connection (the server busy starting) is retried.
-fn warm_functions(ctx: &Ctx) {
-    let endpoint = &local_env()["LAMBDA_ENDPOINT"];
-    let events = [
-        ("sink", r#"{"eventSource":"aws:kafka","records":{}}"#),
-        // a count the producer refuses: it starts, produces nothing and answers with an error
-        ("producer", r#"{"detail":{"count":0}}"#),
-    ];
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(1200))
-        .build()
-        .unwrap();
-    for (function, event) in events {
-        let url = format!("{endpoint}/2015-03-31/functions/{function}/invocations");
-        let answered = ctx.rt.block_on(async {
-            for _ in 0..10 {
-                match client.post(&url).body(event).send().await {
-                    Ok(response) => return response.text().await.is_ok(),
-                    Err(error) if error.is_connect() => {
-                        tokio::time::sleep(std::time::Duration::from_secs(5)).await
-                    }
-                    Err(_) => return false,
-                }
-            }
-            false
-        });
-        eprintln!("e2e: {function} warm: {answered}");
-    }
-}
-
 const SCENARIOS: [Scenario; 17] = [
     (
         "every_produced_user_lands_exactly_once",
@@ -773,7 +740,7 @@ fn main() -> ExitCode {
         brokers: env["KAFKA_BROKERS"].clone(),
         topic: env["KAFKA_TOPIC"].clone(),
     };
-    warm_functions(&ctx);
+    ctx.rt.block_on(e2e::stack::warm_functions());
     let (mut passed, mut failed) = (0, 0);
     for (name, scenario) in chosen {
         eprintln!("e2e: {name} ...");

@@ -45,7 +45,11 @@ impl Ctx {
         let mut args = vec!["--until-idle", "3s", "--max-retries", "5"];
         args.extend_from_slice(extra);
         let output = emulator("msk-trigger", &args);
-        assert!(output.status.success(), "msk-trigger failed: {}", output.status);
+        assert!(
+            output.status.success(),
+            "msk-trigger failed: {}",
+            output.status
+        );
         let lines = json_lines(&output.stdout);
         (lines, summary(&output))
     }
@@ -53,9 +57,21 @@ impl Ctx {
     /// Fires the producer's schedule; the users it reported as produced.
     fn schedule(&self, times: u32, count: u32) -> u64 {
         let (times, count) = (times.to_string(), count.to_string());
-        let args = ["--times", &times, "--every", "1s", "--count", &count, "--fail-fast"];
+        let args = [
+            "--times",
+            &times,
+            "--every",
+            "1s",
+            "--count",
+            &count,
+            "--fail-fast",
+        ];
         let output = emulator("schedule", &args);
-        assert!(output.status.success(), "schedule failed: {}", output.status);
+        assert!(
+            output.status.success(),
+            "schedule failed: {}",
+            output.status
+        );
         json_lines(&output.stdout)
             .iter()
             .filter(|l| l["event"] == "invoked" && l["ok"] == true)
@@ -156,10 +172,17 @@ fn every_produced_user_is_in_the_table_once_for_every_reader(ctx: &Ctx) {
     let expected = good_messages(&ctx.topic_messages());
     for (name, reader) in read["readers"].as_object().unwrap() {
         assert_eq!(reader["rows"], expected.len() as u64, "{name}: {read}");
-        assert_eq!(reader["distinct_ids"], expected.len() as u64, "{name}: {read}");
+        assert_eq!(
+            reader["distinct_ids"],
+            expected.len() as u64,
+            "{name}: {read}"
+        );
     }
     let text = std::fs::read_to_string(&rows_file).unwrap();
-    let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), expected.len());
     for row in rows {
         let key = (
@@ -186,7 +209,11 @@ fn every_produced_user_is_in_the_table_once_for_every_reader(ctx: &Ctx) {
             ),
         ];
         for (field, want) in text_fields {
-            assert_eq!(row[field].as_str(), Some(want.as_str()), "{field} of {key:?}");
+            assert_eq!(
+                row[field].as_str(),
+                Some(want.as_str()),
+                "{field} of {key:?}"
+            );
         }
         assert_eq!(row["kafka_topic"], ctx.topic());
     }
@@ -217,7 +244,9 @@ fn the_previous_snapshot_reads_the_previous_count(ctx: &Ctx) {
     // given a table, and then one more batch of users
     ctx.trigger(&[]);
     let before = ctx.read("pyiceberg", None, None);
-    let earlier = before["snapshot_id"].as_i64().expect("the table has a snapshot");
+    let earlier = before["snapshot_id"]
+        .as_i64()
+        .expect("the table has a snapshot");
     let rows_before = before["readers"]["pyiceberg"]["rows"].as_u64().unwrap();
     ctx.schedule(1, 30);
     ctx.trigger(&[]);
@@ -241,7 +270,10 @@ fn a_replay_from_the_beginning_adds_nothing(ctx: &Ctx) {
     let output = std::process::Command::new(bin_dir().join("replay"))
         .args(["--from", "beginning"])
         .envs(&ctx.env)
-        .env("ICEBERG_CATALOG", format!("sqlite:{}", ctx.catalog_path().display()))
+        .env(
+            "ICEBERG_CATALOG",
+            format!("sqlite:{}", ctx.catalog_path().display()),
+        )
         .output()
         .unwrap();
 
@@ -254,7 +286,10 @@ fn a_replay_from_the_beginning_adds_nothing(ctx: &Ctx) {
     assert_eq!(replayed["written"], 0, "{replayed}");
     let after = ctx.read("pyiceberg", None, None);
     assert_eq!(after["readers"], before["readers"]);
-    assert_eq!(after["snapshot_id"], before["snapshot_id"], "no new snapshot");
+    assert_eq!(
+        after["snapshot_id"], before["snapshot_id"],
+        "no new snapshot"
+    );
 }
 
 /// A topic deleted and created again starts its offsets at 0: no earlier row is lost, the new
@@ -291,7 +326,11 @@ fn a_recreated_topic_loses_no_row_and_is_reported(ctx: &Ctx) {
 
     // then every new user is in, beside every earlier one, each once
     assert_eq!(answered(&lines, "written"), produced);
-    assert_eq!(answered(&lines, "rewound"), produced, "the sink reports the rewound offsets");
+    assert_eq!(
+        answered(&lines, "rewound"),
+        produced,
+        "the sink reports the rewound offsets"
+    );
     let read = ctx.read("pyiceberg,duckdb,polars", None, None);
     assert_eq!(read["agree"], true, "{read}");
     let rows = read["readers"]["pyiceberg"]["rows"].as_u64().unwrap();
@@ -355,11 +394,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(e2e::stack::warm_functions());
     let mut env = local_env();
     // The stack puts the catalog beside its lake; the commands run here must find it there.
     env.insert(
         "ICEBERG_CATALOG".into(),
-        format!("sqlite:{}", stack.lake_root.join("iceberg-catalog.db").display()),
+        format!(
+            "sqlite:{}",
+            stack.lake_root.join("iceberg-catalog.db").display()
+        ),
     );
     let ctx = Ctx {
         lake_root: stack.lake_root.clone(),
