@@ -125,7 +125,7 @@ fn optional(name: &str, id: i32, avro_type: serde_json::Value) -> serde_json::Va
 }
 
 /// The manifest entry's Avro schema for this table's partition spec.
-fn manifest_schema() -> AvroSchema {
+fn manifest_schema() -> serde_json::Value {
     use serde_json::json;
     let mut data_file = vec![
         json!({"name": "content", "type": "int", "field-id": 134}),
@@ -170,11 +170,11 @@ fn manifest_schema() -> AvroSchema {
         {"name": "data_file", "type": {"type": "record", "name": "r2", "fields": data_file},
          "field-id": 2}
     ]});
-    AvroSchema::parse(&schema).expect("the manifest schema is valid Avro")
+    schema
 }
 
 /// The manifest list's Avro schema.
-fn manifest_list_schema() -> AvroSchema {
+fn manifest_list_schema() -> serde_json::Value {
     use serde_json::json;
     let schema = json!({"type": "record", "name": "manifest_file", "fields": [
         {"name": "manifest_path", "type": "string", "field-id": 500},
@@ -199,7 +199,63 @@ fn manifest_list_schema() -> AvroSchema {
             ]}})),
         optional("key_metadata", 519, json!("bytes"))
     ]});
-    AvroSchema::parse(&schema).expect("the manifest list schema is valid Avro")
+    schema
+}
+
+/// Appends Avro's variable-length zig-zag encoding of `n`.
+fn put_long(out: &mut Vec<u8>, n: i64) {
+    let mut z = ((n << 1) ^ (n >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_long(out, bytes.len() as i64);
+    out.extend_from_slice(bytes);
+}
+
+/// An Avro object container file of `values` with `schema`.
+///
+/// The header is written here, not by the Avro library, for two things readers need that the
+/// library leaves out: the schema exactly as given (the library re-serialises it and drops
+/// the `logicalType: map` of Iceberg's map arrays, without which DuckDB reads them as lists),
+/// and an explicit `avro.codec` of `null` (pyiceberg takes a file without one to be gzip).
+fn container(
+    schema: &serde_json::Value,
+    metadata: &[(&str, String)],
+    values: impl IntoIterator<Item = Value>,
+) -> Result<Vec<u8>, ManifestError> {
+    let parsed = AvroSchema::parse(schema)?;
+    let marker: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
+    let mut out = b"Obj\x01".to_vec();
+    let schema_text = serde_json::to_string(schema).expect("a schema serialises");
+    let entries: Vec<(&str, &[u8])> = [
+        ("avro.schema", schema_text.as_bytes()),
+        ("avro.codec", b"null".as_slice()),
+    ]
+    .into_iter()
+    .chain(metadata.iter().map(|(k, v)| (*k, v.as_bytes())))
+    .collect();
+    put_long(&mut out, entries.len() as i64);
+    for (key, value) in entries {
+        put_bytes(&mut out, key.as_bytes());
+        put_bytes(&mut out, value);
+    }
+    put_long(&mut out, 0);
+    out.extend_from_slice(&marker);
+    let mut writer = Writer::builder()
+        .schema(&parsed)
+        .writer(out)
+        .marker(marker)
+        .has_header(true)
+        .build()?;
+    for value in values {
+        writer.append_value(value)?;
+    }
+    Ok(writer.into_inner()?)
 }
 
 fn some(value: Value) -> Value {
@@ -285,24 +341,17 @@ pub fn write_manifest(
     schema: &Schema,
     spec: &PartitionSpec,
 ) -> Result<Vec<u8>, ManifestError> {
-    let avro = manifest_schema();
-    let mut writer = Writer::new(&avro, Vec::new())?;
     let schema_json = serde_json::to_string(schema).expect("schema serialises");
     let spec_json = serde_json::to_string(&spec.fields).expect("spec serialises");
-    for (key, value) in [
+    let metadata = [
         ("schema", schema_json),
         ("schema-id", schema.schema_id.to_string()),
         ("partition-spec", spec_json),
         ("partition-spec-id", spec.spec_id.to_string()),
         ("format-version", "2".into()),
         ("content", "data".into()),
-    ] {
-        writer.add_user_metadata(key.into(), value)?;
-    }
-    for entry in entries {
-        writer.append_value(entry_value(entry))?;
-    }
-    Ok(writer.into_inner()?)
+    ];
+    container(&manifest_schema(), &metadata, entries.iter().map(entry_value))
 }
 
 fn manifest_file_value(file: &ManifestFile) -> Value {
@@ -379,9 +428,7 @@ pub fn write_manifest_list(
     parent_snapshot_id: Option<i64>,
     sequence_number: i64,
 ) -> Result<Vec<u8>, ManifestError> {
-    let avro = manifest_list_schema();
-    let mut writer = Writer::new(&avro, Vec::new())?;
-    for (key, value) in [
+    let metadata = [
         ("snapshot-id", snapshot_id.to_string()),
         (
             "parent-snapshot-id",
@@ -389,13 +436,12 @@ pub fn write_manifest_list(
         ),
         ("sequence-number", sequence_number.to_string()),
         ("format-version", "2".into()),
-    ] {
-        writer.add_user_metadata(key.into(), value)?;
-    }
-    for file in files {
-        writer.append_value(manifest_file_value(file))?;
-    }
-    Ok(writer.into_inner()?)
+    ];
+    container(
+        &manifest_list_schema(),
+        &metadata,
+        files.iter().map(manifest_file_value),
+    )
 }
 
 /// A record's fields by name, unions unwrapped, nulls as `None`.
@@ -683,9 +729,19 @@ mod tests {
         assert_eq!(metadata["format-version"], b"2");
         assert_eq!(metadata["content"], b"data");
         let schema_text = String::from_utf8(reader_schema_json(&bytes).into_bytes()).unwrap();
-        for id in ["\"field-id\":102", "\"field-id\":1000", "\"field-id\":126"] {
+        for id in [
+            "\"field-id\":102",
+            "\"field-id\":1000",
+            "\"field-id\":126",
+            "\"logicalType\":\"map\"",
+        ] {
             assert!(schema_text.contains(id), "{id} missing from {schema_text}");
         }
+        // avro.codec, then "null" as Avro bytes (length 4, zig-zag encoded as 8)
+        assert!(
+            bytes.windows(15).any(|w| w == b"avro.codec\x08null"),
+            "no explicit null codec in the header"
+        );
     }
 
     /// The Avro schema a reader finds in the file's header.
