@@ -3,10 +3,20 @@
 //! user of the topic in the lake once, with the record's twelve fields.
 //!
 //! The lake is read through the store (S3, or the local S3-protocol endpoint), never from files
-//! on disk, so the same command exports a real bucket. Rows are de-duplicated on their Kafka
-//! coordinates: during a compaction, or after a batch was cut two ways, a row may sit in two
-//! objects for a while; the export holds it once. An optional time range (on the Kafka
+//! on disk, so the same command exports a real bucket. An optional time range (on the Kafka
 //! timestamp) limits which hours are read and which rows are kept.
+//!
+//! The Iceberg table (`LAKE_FORMAT=iceberg`, the default) is read at one snapshot, the current
+//! one or an earlier one still kept ([`table_rows`]): the data files its manifests list, whose
+//! rows are already there exactly once (the sink's commit adds no record twice, a compaction
+//! swaps files for others holding the same rows in one commit). Nothing is de-duplicated: two
+//! rows at the same offset are two records (a topic deleted and created again starts its
+//! offsets anew), and both are exported. The summary names the snapshot read, so the same
+//! export can be made again later with `--snapshot-id`.
+//!
+//! The plain-files layout (`LAKE_FORMAT=files`) is read by listing its objects
+//! ([`selected_rows`]); rows are de-duplicated on their Kafka coordinates there, because during
+//! a compaction, or after a batch was cut two ways, a row may sit in two objects for a while.
 
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
@@ -19,6 +29,7 @@ use lake::{
 use lambda_kit::{Classified, Retry};
 use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
 use serde::Serialize;
+use table::{Catalog, Table, TableError, spec::TableMetadata};
 use user_record::RECORD_FIELDS;
 
 /// The files written, in the original pipeline's names.
@@ -52,14 +63,22 @@ impl Selection {
 /// What an export did; printed as the command's JSON summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExportSummary {
-    /// Parquet objects read.
+    /// Parquet objects (the table's data files) read.
     pub objects: usize,
     /// Rows written to each file.
     pub rows: usize,
-    /// Rows found more than once (in an original and a merged object) and written once.
+    /// Rows found more than once (in an original and a merged object) and written once; always
+    /// 0 for the table, which holds each record once.
     pub duplicates: usize,
     /// The files written.
     pub files: Vec<String>,
+    /// The table snapshot read (absent for the plain-files layout, and for a table that has
+    /// no snapshot yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<i64>,
+    /// When that snapshot was committed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_at: Option<DateTime<Utc>>,
 }
 
 /// Why an export failed.
@@ -74,6 +93,14 @@ pub enum ExportError {
     /// An object could not be read back.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// The table's metadata, manifests or data files could not be read, or its catalog not
+    /// opened.
+    #[error(transparent)]
+    Table(#[from] TableError),
+    /// The snapshot asked for is not among those the table's metadata keeps (expired, or
+    /// never this table's).
+    #[error("the table has no snapshot {snapshot_id} (snapshots kept: {kept})")]
+    NoSnapshot { snapshot_id: i64, kept: String },
     /// The rows could not be laid out or encoded (a defect).
     #[error("cannot encode the export: {0}")]
     Encode(String),
@@ -92,6 +119,8 @@ impl Classified for ExportError {
             ExportError::Setting(_) => "InvalidSetting",
             ExportError::Store(_) => "StoreFailed",
             ExportError::Read(_) => "ReadFailed",
+            ExportError::Table(_) => "TableReadFailed",
+            ExportError::NoSnapshot { .. } => "NoSuchSnapshot",
             ExportError::Encode(_) => "EncodeFailed",
             ExportError::Write { .. } => "WriteFailed",
         }
@@ -101,12 +130,13 @@ impl Classified for ExportError {
         match self {
             ExportError::Store(error) => error.retry(),
             ExportError::Read(ReadError::Store(error)) => error.retry(),
+            ExportError::Table(error) => error.retry(),
             _ => Retry::Fatal,
         }
     }
 }
 
-/// Every selected row of the lake, once, in (partition, offset) order.
+/// Every selected row of the plain-files lake, once, in (partition, offset) order.
 pub async fn selected_rows<S: ObjectStore>(
     store: &S,
     layout: &Layout,
@@ -139,6 +169,69 @@ pub async fn selected_rows<S: ObjectStore>(
     }
     summary.rows = rows.len();
     Ok((rows.into_values().collect(), summary))
+}
+
+/// Every selected row of the table at `snapshot_id` (the current snapshot when `None`), in
+/// (partition, offset, Kafka time) order. Only the data files of the hours the selection may
+/// hold are read; a table with no snapshot yet exports nothing.
+pub async fn table_rows<S: ObjectStore, C: Catalog>(
+    table: &Table<S, C>,
+    snapshot_id: Option<i64>,
+    selection: &Selection,
+) -> Result<(Vec<LakeRow>, ExportSummary), ExportError> {
+    let mut summary = ExportSummary::default();
+    let state = table.load().await?;
+    let metadata = state.as_ref().map(|s| &s.metadata);
+    let snapshot = match snapshot_id {
+        None => metadata.and_then(|m| m.current_snapshot()),
+        Some(id) => Some(
+            metadata
+                .and_then(|m| m.snapshot(id))
+                .ok_or_else(|| no_snapshot(id, metadata))?,
+        ),
+    };
+    let Some(snapshot) = snapshot else {
+        return Ok((Vec::new(), summary));
+    };
+    summary.snapshot_id = Some(snapshot.snapshot_id);
+    summary.snapshot_at = DateTime::from_timestamp_millis(snapshot.timestamp_ms);
+    let mut rows = Vec::new();
+    for entry in table.live_files(snapshot).await? {
+        let file = &entry.data_file;
+        let hour_start = file
+            .partition_hour
+            .and_then(|h| DateTime::from_timestamp(i64::from(h) * 3600, 0));
+        if hour_start.is_some_and(|start| !selection.may_hold(start)) {
+            continue;
+        }
+        summary.objects += 1;
+        let batch = table.read_data_file(&file.file_path).await?;
+        let read = lake::rows::rows(&batch).map_err(|source| ReadError::Rows {
+            key: file.file_path.clone(),
+            source,
+        })?;
+        rows.extend(read.into_iter().filter(|row| selection.keeps(row)));
+    }
+    rows.sort_by_key(|r| (r.partition, r.offset, r.timestamp));
+    summary.rows = rows.len();
+    Ok((rows, summary))
+}
+
+/// The error for a snapshot id the metadata does not keep, naming those it keeps.
+fn no_snapshot(snapshot_id: i64, metadata: Option<&TableMetadata>) -> ExportError {
+    let kept: Vec<String> = metadata
+        .iter()
+        .flat_map(|m| &m.snapshots)
+        .map(|s| s.snapshot_id.to_string())
+        .collect();
+    ExportError::NoSnapshot {
+        snapshot_id,
+        kept: if kept.is_empty() {
+            "none".into()
+        } else {
+            kept.join(", ")
+        },
+    }
 }
 
 /// The rows as one batch of the record's twelve columns.
@@ -190,7 +283,8 @@ pub fn write_files(
     Ok(written)
 }
 
-/// The whole export: the selected rows of the lake, once, into the three files in `dir`.
+/// The whole export from plain files: the selected rows of the lake, once, into the three
+/// files in `dir`.
 pub async fn export<S: ObjectStore>(
     store: &S,
     layout: &Layout,
@@ -199,6 +293,21 @@ pub async fn export<S: ObjectStore>(
     properties: &WriterProperties,
 ) -> Result<ExportSummary, ExportError> {
     let (rows, mut summary) = selected_rows(store, layout, selection).await?;
+    let batch = record_batch(&rows)?;
+    summary.files = write_files(&batch, dir, properties)?;
+    Ok(summary)
+}
+
+/// The whole export from the table: the selected rows of one snapshot (the current one when
+/// `snapshot_id` is `None`) into the three files in `dir`.
+pub async fn export_table<S: ObjectStore, C: Catalog>(
+    table: &Table<S, C>,
+    snapshot_id: Option<i64>,
+    selection: &Selection,
+    dir: &Path,
+    properties: &WriterProperties,
+) -> Result<ExportSummary, ExportError> {
+    let (rows, mut summary) = table_rows(table, snapshot_id, selection).await?;
     let batch = record_batch(&rows)?;
     summary.files = write_files(&batch, dir, properties)?;
     Ok(summary)

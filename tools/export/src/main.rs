@@ -1,15 +1,21 @@
 //! `export`: every user of the lake, once, into `users_data.json` (JSON Lines),
 //! `users_data.csv` and `users_data.parquet`, read through S3 with the lake's settings from the
-//! environment (`LAKE_BUCKET`, `LAKE_PREFIX`, `AWS_ENDPOINT_URL_S3`, ...). Prints one JSON
-//! summary, or `{"errorType": ..., "error": ...}` and a non-zero exit.
+//! environment (`LAKE_BUCKET`, `LAKE_PREFIX`, `AWS_ENDPOINT_URL_S3`, ...). When the lake is the
+//! Iceberg table (`LAKE_FORMAT=iceberg`, the default) it opens the table's catalog (`ICEBERG_*`)
+//! and reads the current snapshot, or the one `--snapshot-id` names. Prints one JSON summary,
+//! or `{"errorType": ..., "error": ...}` and a non-zero exit.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use export::{ExportError, Selection, export};
+use export::{ExportError, Selection, export, export_table};
 use lake::{LakeConfig, S3Store};
-use lambda_kit::{Classified, error_chain, settings::ProcessEnv};
+use lambda_kit::{
+    Classified, error_chain,
+    settings::{ProcessEnv, SettingError},
+};
+use table::{Table, TableConfig};
 
 /// Export the lake's users to the original pipeline's files.
 #[derive(Debug, Parser)]
@@ -27,6 +33,10 @@ struct Args {
     /// Topic whose users are exported.
     #[arg(long, env = "KAFKA_TOPIC", default_value = user_record::DEFAULT_TOPIC)]
     topic: String,
+    /// Read this snapshot of the table instead of the current one (one the table still keeps;
+    /// `status` lists the current one, each export's summary the one it read).
+    #[arg(long)]
+    snapshot_id: Option<i64>,
 }
 
 #[tokio::main]
@@ -55,7 +65,17 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<serde_json::Value, ExportError> {
     let config = LakeConfig::from_source(&ProcessEnv)?;
-    let store = S3Store::new(config.s3_client().await, &config.bucket);
+    let table = TableConfig::from_source(&ProcessEnv)?;
+    if let (None, Some(id)) = (&table, args.snapshot_id) {
+        return Err(SettingError::Invalid {
+            name: "--snapshot-id",
+            value: id.to_string(),
+            reason: "snapshots are the Iceberg table's; LAKE_FORMAT=files has none".into(),
+        }
+        .into());
+    }
+    let shared = aws_config::load_from_env().await;
+    let store = S3Store::new(config.s3_client_from(&shared), &config.bucket);
     let selection = Selection {
         topic: args.topic,
         from: args.from,
@@ -65,6 +85,17 @@ async fn run(args: Args) -> Result<serde_json::Value, ExportError> {
         config.compression,
         concat!("user-lake export ", env!("CARGO_PKG_VERSION")),
     );
-    let summary = export(&store, &config.layout, &selection, &args.out, &properties).await?;
+    let summary = match table {
+        Some(table) => {
+            let location = table.location(&config.bucket, config.layout.prefix());
+            let catalog = table
+                .open(&shared, &location)
+                .await
+                .map_err(table::TableError::from)?;
+            let table = Table::new(store, catalog, location);
+            export_table(&table, args.snapshot_id, &selection, &args.out, &properties).await?
+        }
+        None => export(&store, &config.layout, &selection, &args.out, &properties).await?,
+    };
     Ok(serde_json::to_value(&summary).unwrap_or_default())
 }

@@ -5,13 +5,16 @@
 //!
 //! With `--failed-batch s3://bucket/key` it stores instead the batch of a failure record that
 //! the sink's trigger wrote to its on-failure destination, with no Kafka needed.
+//!
+//! When the lake is the Iceberg table (`LAKE_FORMAT=iceberg`, the default) it opens the table's
+//! catalog (`ICEBERG_*`) as the sink function does, and every batch is one exactly-once commit.
 
 use std::{process::ExitCode, time::Duration};
 
 use clap::Parser;
 use kafka_client::{KafkaClient, KafkaSettings, Start, TopicReader};
 use lake::{ObjectStore, OutputFormat, S3Store};
-use lambda_kit::{Classified, error_chain, settings::ProcessEnv};
+use lambda_kit::{Classified, emf::Metrics, error_chain, settings::ProcessEnv};
 use msk_event::{EventSource, MAX_PAYLOAD_BYTES};
 use replay::{Cuts, ReplayError, Replayer, failed};
 use sink::{Sink, SinkConfig};
@@ -40,6 +43,7 @@ struct Args {
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     idle: Duration,
     /// Do not align batches with the lake's existing objects (writes new keys beside them).
+    /// Plain-files layout only: the table needs no alignment.
     #[arg(long)]
     no_align: bool,
     /// Instead of reading the topic, store the batch of this failure record (repeatable):
@@ -82,7 +86,9 @@ async fn run(args: Args) -> Result<serde_json::Value, ReplayError> {
     let shared = aws_config::load_from_env().await;
     let lake = S3Store::new(config.lake.s3_client_from(&shared), &config.lake.bucket);
     let layout = &config.lake.layout;
-    let cuts = if args.no_align {
+    // The table's offset marks keep replayed records from being added twice, however the
+    // batches are cut; only plain objects named by their offsets need the cuts.
+    let cuts = if args.no_align || config.table.is_some() {
         Cuts::default()
     } else {
         let root = layout.root(OutputFormat::Parquet);
@@ -93,8 +99,9 @@ async fn run(args: Args) -> Result<serde_json::Value, ReplayError> {
     let region = shared
         .region()
         .map_or("us-east-1".to_string(), ToString::to_string);
+    let sink = sink(lake, &config, &shared).await?;
     let mut replayer = Replayer::new(
-        quiet(Sink::new(lake, &config)),
+        sink,
         cuts,
         args.batch_size,
         args.max_event_bytes,
@@ -123,7 +130,7 @@ async fn replay_failed_batches(
     let shared = aws_config::load_from_env().await;
     let client = config.lake.s3_client_from(&shared);
     let lake = S3Store::new(client.clone(), &config.lake.bucket);
-    let sink = quiet(Sink::new(lake, config));
+    let sink = sink(lake, config, &shared).await?;
     let mut batches = Vec::new();
     for url in urls {
         let (bucket, key) = failed::s3_url(url).map_err(|problem| {
@@ -148,6 +155,9 @@ async fn replay_failed_batches(
             "written": stored.written,
             "rejected": stored.rejected,
             "objects": stored.objects.len(),
+            "duplicates": stored.duplicates,
+            "rewound": stored.rewound,
+            "snapshot_id": stored.snapshot_id,
         }));
     }
     let total = |field: &str| -> u64 { batches.iter().filter_map(|b| b[field].as_u64()).sum() };
@@ -156,12 +166,29 @@ async fn replay_failed_batches(
         "records": total("records"),
         "written": total("written"),
         "rejected": total("rejected"),
+        "duplicates": total("duplicates"),
+        "rewound": total("rewound"),
         "batches": batches,
     }))
 }
 
-/// The sink with its per-batch metric lines on stderr: stdout holds the replay's one summary.
-fn quiet<S>(mut sink: Sink<S>) -> Sink<S> {
-    sink.metrics = lambda_kit::emf::Metrics::stderr(sink.metrics.config().clone());
-    sink
+/// The sink as the function builds it (with the table's catalog opened when the lake is the
+/// table), its per-batch metric lines on stderr: stdout holds the replay's one summary.
+async fn sink(
+    lake: S3Store,
+    config: &SinkConfig,
+    shared: &aws_config::SdkConfig,
+) -> Result<Sink<S3Store>, ReplayError> {
+    let mut sink = Sink::new(lake, config);
+    sink.metrics = Metrics::stderr(sink.metrics.config().clone());
+    if let (Some(table), Some(target)) = (&config.table, &sink.table) {
+        let catalog = table.open(shared, &target.location).await?;
+        tracing::debug!(
+            catalog = %table::Catalog::describe(&catalog),
+            table = %target.location.uri(),
+            "replaying into the table"
+        );
+        sink = sink.with_catalog(catalog);
+    }
+    Ok(sink)
 }

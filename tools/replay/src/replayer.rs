@@ -19,7 +19,7 @@ use sink::{Batch, Sink, SinkError};
 use crate::Cuts;
 
 /// Why a replay stopped. What was delivered before stays in the lake; running the replay again
-/// rewrites the same objects.
+/// rewrites the same objects (plain files) or adds nothing twice (the table).
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// A setting is missing or invalid.
@@ -43,6 +43,9 @@ pub enum ReplayError {
     /// The lake could not be listed to align the batches, or a failure record not read.
     #[error("cannot list the lake or read a failure record: {0}")]
     Lake(#[from] StoreError),
+    /// The table's catalog could not be opened.
+    #[error("cannot open the table's catalog: {0}")]
+    Catalog(#[from] table::CatalogError),
     /// A failure record holds no event to replay.
     #[error(transparent)]
     FailureRecord(#[from] crate::failed::FailureRecordError),
@@ -63,6 +66,7 @@ impl Classified for ReplayError {
             ReplayError::Sink { .. } => "SinkFailed",
             ReplayError::Read(_) => "ReadFailed",
             ReplayError::Lake(_) => "StoreFailed",
+            ReplayError::Catalog(_) => "CatalogFailed",
             ReplayError::FailureRecord(_) => "InvalidFailureRecord",
             ReplayError::FailedBatch { .. } => "SinkFailed",
         }
@@ -77,6 +81,7 @@ impl Classified for ReplayError {
             ReplayError::Read(ReadError::Start { .. }) => Retry::Fatal,
             ReplayError::Read(ReadError::Auth(error)) => error.retry(),
             ReplayError::Lake(error) => error.retry(),
+            ReplayError::Catalog(error) => error.retry(),
             ReplayError::FailureRecord(_) => Retry::Fatal,
             ReplayError::FailedBatch { source, .. } => source.retry(),
         }
@@ -90,7 +95,7 @@ pub struct ReplaySummary {
     pub batches: usize,
     /// Records read from the topic and delivered.
     pub records: usize,
-    /// Records the sink wrote to Parquet.
+    /// Records the sink wrote to Parquet objects, or added to the table.
     pub written: usize,
     /// Records the sink sent to `_errors/`.
     pub rejected: usize,
@@ -100,6 +105,16 @@ pub struct ReplaySummary {
     pub bytes: usize,
     /// Largest batch delivered, in bytes of the MSK event it would make.
     pub largest_event_bytes: usize,
+    /// Records the table already held (at or below their partition's offset mark): not added
+    /// again. Always 0 for the plain-files layout.
+    pub duplicates: usize,
+    /// Records at or below their partition's mark that the table did not hold (the topic's
+    /// offsets went backwards): added beside the earlier ones. Always 0 for plain files.
+    pub rewound: usize,
+    /// The last table snapshot the replay committed; absent when it added nothing (or the
+    /// lake is plain files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<i64>,
 }
 
 /// No batching window: a replay reads as fast as it can, so only count and size close a batch.
@@ -212,8 +227,18 @@ impl<S: ObjectStore> Replayer<S> {
         summary.rejected += done.rejected;
         summary.objects += done.objects.len();
         summary.bytes += done.bytes;
+        summary.duplicates += done.duplicates;
+        summary.rewound += done.rewound;
+        summary.snapshot_id = done.snapshot_id.or(summary.snapshot_id);
         summary.largest_event_bytes = summary.largest_event_bytes.max(event_bytes);
-        tracing::debug!(group, first, last, records = done.records, "batch replayed");
+        tracing::debug!(
+            group,
+            first,
+            last,
+            records = done.records,
+            duplicates = done.duplicates,
+            "batch replayed"
+        );
         Ok(())
     }
 }

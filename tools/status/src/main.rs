@@ -1,16 +1,20 @@
 //! `status`: the topic's partitions, the sink's committed offsets and lag, the lake's hours, its
 //! poison records and the last compaction, for the local stack or a real cluster and bucket
-//! (the `KAFKA_*` and lake settings come from the environment, as for the functions). Prints
-//! one JSON object per look; `--table` prints a table instead, `--watch 5s` looks again every
-//! 5 s until stopped.
+//! (the `KAFKA_*` and lake settings come from the environment, as for the functions). When the
+//! lake is the Iceberg table (`LAKE_FORMAT=iceberg`, the default) it opens the table's catalog
+//! (`ICEBERG_*`) and reports from the table's metadata: the current snapshot, records, data
+//! files and hours, the offset marks and the table's lag behind the topic, the last compaction.
+//! Prints one JSON object per look; `--table` prints a table instead, `--watch 5s` looks again
+//! every 5 s until stopped.
 
 use std::{process::ExitCode, time::Duration};
 
 use clap::Parser;
 use kafka_client::{KafkaClient, KafkaSettings};
-use lake::{LakeConfig, S3Store};
+use lake::{LakeConfig, Layout, S3Store};
 use lambda_kit::{Classified, error_chain, settings::ProcessEnv};
-use status::{Status, StatusError, kafka_status, lake_status, table};
+use status::{LakeView, Status, StatusError, kafka_status, lake_status, table, table_status};
+use table::{AnyCatalog, Table, TableConfig};
 
 /// Show what the pipeline is doing.
 #[derive(Debug, Parser)]
@@ -40,12 +44,12 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let (client, store, layout) = match connect().await {
+    let (client, lake) = match connect().await {
         Ok(parts) => parts,
         Err(error) => return failed(&error),
     };
     loop {
-        match look(&args, &client, &store, &layout).await {
+        match look(&args, &client, &lake).await {
             Ok(status) if args.table => {
                 if args.watch.is_some() {
                     // Clear the terminal so that each look replaces the last.
@@ -67,25 +71,46 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn connect() -> Result<(KafkaClient, S3Store, lake::Layout), StatusError> {
+/// The lake as its layout has it: plain objects, or the table with its catalog opened.
+enum Lake {
+    Files(S3Store, Layout),
+    Table(Table<S3Store, AnyCatalog>, Layout),
+}
+
+async fn connect() -> Result<(KafkaClient, Lake), StatusError> {
     let kafka = KafkaSettings::from_source(&ProcessEnv)?;
     let client = KafkaClient::resolve(&kafka).await?;
     let config = LakeConfig::from_source(&ProcessEnv)?;
-    let store = S3Store::new(config.s3_client().await, &config.bucket);
-    Ok((client, store, config.layout))
+    let table = TableConfig::from_source(&ProcessEnv)?;
+    let shared = aws_config::load_from_env().await;
+    let store = S3Store::new(config.s3_client_from(&shared), &config.bucket);
+    let lake = match table {
+        Some(table) => {
+            let location = table.location(&config.bucket, config.layout.prefix());
+            let catalog = table.open(&shared, &location).await?;
+            Lake::Table(Table::new(store, catalog, location), config.layout)
+        }
+        None => Lake::Files(store, config.layout),
+    };
+    Ok((client, lake))
 }
 
-async fn look(
-    args: &Args,
-    client: &KafkaClient,
-    store: &S3Store,
-    layout: &lake::Layout,
-) -> Result<Status, StatusError> {
+async fn look(args: &Args, client: &KafkaClient, lake: &Lake) -> Result<Status, StatusError> {
     let (client, topic, group) = (client.clone(), args.topic.clone(), args.group.clone());
     // librdkafka's calls block; they run beside the lake's listing.
     let kafka = tokio::task::spawn_blocking(move || kafka_status(&client, &topic, &group));
-    let lake = lake_status(store, layout).await?;
+    let lake = match lake {
+        Lake::Files(store, layout) => LakeView::Files(lake_status(store, layout).await?),
+        Lake::Table(table, layout) => LakeView::Table(table_status(table, layout).await?),
+    };
     let kafka = kafka.await.expect("the Kafka look does not panic")?;
+    let lake = match lake {
+        LakeView::Table(mut table) => {
+            table.measure_lag(&kafka);
+            LakeView::Table(table)
+        }
+        files => files,
+    };
     Ok(Status {
         at: chrono::Utc::now(),
         kafka,

@@ -1,7 +1,7 @@
-//! The replayer against an in-memory lake first filled the way the MSK trigger fills it: a
-//! replay over a complete lake rewrites the same objects with the same bytes, a replay into a
-//! partial lake fills the gap without doubling anything, and batches stay within the record
-//! count and event size they are given.
+//! The replayer against an in-memory lake of plain Parquet objects (`LAKE_FORMAT=files`) first
+//! filled the way the MSK trigger fills it: a replay over a complete lake rewrites the same
+//! objects with the same bytes, a replay into a partial lake fills the gap without doubling
+//! anything, and batches stay within the record count and event size they are given.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ use user_record::UserRecord;
 /// 12:50 UTC on 2026-11-24; records are a minute apart, so they cross into hour 13.
 const T0: i64 = 1_795_524_600_000;
 
-fn record(partition: i32, offset: i64) -> SourceRecord {
+pub(crate) fn record(partition: i32, offset: i64) -> SourceRecord {
     let n = i64::from(partition) * 1000 + offset;
     let user = UserRecord {
         id: format!("00000000-0000-4000-8000-{n:012}").parse().unwrap(),
@@ -49,25 +49,38 @@ fn record(partition: i32, offset: i64) -> SourceRecord {
 }
 
 /// The topic: 3 partitions of 25 records.
-fn topic() -> Vec<SourceRecord> {
+pub(crate) fn topic() -> Vec<SourceRecord> {
     (0..25)
         .flat_map(|offset| (0..3).map(move |p| record(p, offset)))
         .collect()
 }
 
-fn sink(store: &MemoryStore) -> Sink<&MemoryStore> {
-    let config = SinkConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap();
+/// A sink with the settings of `env` (the lake's bucket is `data-lake`), writing to `store`.
+pub(crate) fn sink_with<'a>(store: &'a MemoryStore, env: &[(&str, &str)]) -> Sink<&'a MemoryStore> {
+    let mut env = env.to_vec();
+    env.push(("LAKE_BUCKET", "data-lake"));
+    let config = SinkConfig::from_source(&env).unwrap();
     let mut sink = Sink::new(store, &config);
     // the sink's summary lines stay out of the test output
     sink.metrics = lambda_kit::emf::Metrics::captured(config.metrics).0;
     sink
 }
 
+/// A sink writing plain Parquet objects, the layout these tests align with.
+fn sink(store: &MemoryStore) -> Sink<&MemoryStore> {
+    sink_with(store, &[("LAKE_FORMAT", "files")])
+}
+
 /// Delivers the topic as the trigger did: batches of uneven sizes across partitions, each as
 /// the MSK event JSON the sink is invoked with.
 async fn delivered_by_the_trigger(store: &MemoryStore, records: &[SourceRecord]) {
+    deliver_as_the_trigger(&sink(store), records).await;
+}
+
+/// Delivers `records` to `sink` as the trigger does: batches of uneven sizes across
+/// partitions, each as the MSK event JSON the sink is invoked with.
+pub(crate) async fn deliver_as_the_trigger(sink: &Sink<&MemoryStore>, records: &[SourceRecord]) {
     let source = EventSource::local("us-east-1", "127.0.0.1:9092");
-    let sink = sink(store);
     let mut rest = records;
     for size in [7, 3, 11, 20, 5, 100].into_iter().cycle() {
         if rest.is_empty() {
@@ -77,7 +90,7 @@ async fn delivered_by_the_trigger(store: &MemoryStore, records: &[SourceRecord])
         rest = tail;
         let json = event_json(&source, batch);
         let msk = MskEvent::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
-        sink::handle(Batch::Event(&msk), &sink, chrono::Utc::now())
+        sink::handle(Batch::Event(&msk), sink, chrono::Utc::now())
             .await
             .unwrap();
     }
