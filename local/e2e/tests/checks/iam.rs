@@ -174,7 +174,10 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
         &moto,
         "sink",
         "SinkFunction",
-        &[("LAKE_FORMAT", "files"), ("OUTPUT_FORMATS", "parquet,jsonl,csv")],
+        &[
+            ("LAKE_FORMAT", "files"),
+            ("OUTPUT_FORMATS", "parquet,jsonl,csv"),
+        ],
         &event("msk-mixed.json"),
     ));
     assert!(stored["written"].as_u64().unwrap() > 0, "{stored}");
@@ -214,7 +217,10 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
         &moto,
         "compactor",
         "CompactorFunction",
-        &[("COMPACTION_DELETE_DELAY_MINUTES", "0")],
+        &[
+            ("LAKE_FORMAT", "files"),
+            ("COMPACTION_DELETE_DELAY_MINUTES", "0"),
+        ],
         &serde_json::json!({"detail": {"now": later}}).to_string(),
     ));
 
@@ -240,6 +246,7 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
     let output = Command::new(binary("replay"))
         .env_clear()
         .envs(moto.env("ReplayRole"))
+        .env("LAKE_FORMAT", "files")
         .args([
             "--failed-batch",
             &format!("s3://{failed_bucket}/{failure_key}"),
@@ -272,7 +279,10 @@ fn a_narrowed_grant_is_denied_and_fails_the_sink() {
         &moto,
         "sink",
         "SinkFunction",
-        &[("LAKE_FORMAT", "files"), ("OUTPUT_FORMATS", "parquet,jsonl,csv")],
+        &[
+            ("LAKE_FORMAT", "files"),
+            ("OUTPUT_FORMATS", "parquet,jsonl,csv"),
+        ],
         &event("msk-users.json"),
     );
 

@@ -131,6 +131,7 @@ fn the_compactors_metrics_line_survives_every_log_level() {
         "compactor",
         &[
             ("LAKE_BUCKET", "data-lake"),
+            ("LAKE_FORMAT", "files"),
             ("S3_FORCE_PATH_STYLE", "true"),
             ("AWS_ENDPOINT_URL_S3", &endpoint),
             ("AWS_ACCESS_KEY_ID", "k"),
