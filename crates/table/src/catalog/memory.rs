@@ -30,11 +30,30 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemoryCatalog {
     state: Mutex<State>,
+    /// How long each call takes, as a catalog a network call away does: writers that run at
+    /// the same time then read the same version before any of them swaps.
+    latency: std::time::Duration,
 }
 
 impl MemoryCatalog {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A catalog whose every call takes `latency`.
+    pub fn with_latency(latency: std::time::Duration) -> Self {
+        Self {
+            latency,
+            ..Self::default()
+        }
+    }
+
+    async fn call(&self) {
+        if self.latency.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(self.latency).await;
+        }
     }
 
     /// Makes the next swap fail at `fault` (faults queue up, first in first out).
@@ -62,6 +81,7 @@ impl MemoryCatalog {
 
 impl Catalog for MemoryCatalog {
     async fn load(&self) -> Result<Option<Pointer>, CatalogError> {
+        self.call().await;
         let state = self.state.lock().unwrap();
         Ok(state.location.as_ref().map(|location| Pointer {
             metadata_location: location.clone(),
@@ -82,6 +102,7 @@ impl Catalog for MemoryCatalog {
     }
 
     async fn swap(&self, current: &Pointer, metadata_location: &str) -> Result<Swap, CatalogError> {
+        self.call().await;
         let mut state = self.state.lock().unwrap();
         let fault = (!state.faults.is_empty()).then(|| state.faults.remove(0));
         if fault == Some(Fault::BeforeSwap) {
