@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod config;
 pub mod files;
+pub mod maintenance;
 pub mod manifest;
 pub mod marks;
 pub mod spec;

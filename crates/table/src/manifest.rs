@@ -351,7 +351,11 @@ pub fn write_manifest(
         ("format-version", "2".into()),
         ("content", "data".into()),
     ];
-    container(&manifest_schema(), &metadata, entries.iter().map(entry_value))
+    container(
+        &manifest_schema(),
+        &metadata,
+        entries.iter().map(entry_value),
+    )
 }
 
 fn manifest_file_value(file: &ManifestFile) -> Value {

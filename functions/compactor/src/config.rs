@@ -1,12 +1,19 @@
 //! The compactor's settings, read once at start-up from the environment. The lake's bucket,
-//! prefix, codec and addressing are read by the lake crate, as the sink's are, so the two
-//! functions cannot disagree about where and how the lake is written.
+//! prefix, codec and addressing are read by the lake crate, and the table's format and catalog
+//! by the table crate, as the sink's are, so the two functions cannot disagree about where and
+//! how the lake is written.
 
 use chrono::Duration;
 use lake::LakeConfig;
 use lambda_kit::{
     emf::MetricsConfig,
     settings::{SettingError, Source, check, or_default},
+};
+use table::{
+    TableConfig,
+    maintenance::{
+        DEFAULT_MIN_SNAPSHOTS, DEFAULT_ORPHAN_MIN_AGE_HOURS, DEFAULT_RETENTION_HOURS, Retention,
+    },
 };
 
 /// Default time after an hour's end before its partition is compacted.
@@ -19,6 +26,8 @@ pub const MAX_TARGET_MIB: u64 = 512;
 /// Default age a merged object must reach before the originals it holds are deleted: longer
 /// than a query over the lake usually runs (Athena's default DML time-out is 30 minutes).
 pub const DEFAULT_DELETE_DELAY_MINUTES: i64 = 60;
+/// The longest a setting in hours may be: a year.
+const MAX_HOURS: i64 = 366 * 24;
 
 /// Everything the compactor needs to know, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +43,14 @@ pub struct CompactorConfig {
     /// Age a merged object must reach before the originals it holds are deleted
     /// (`COMPACTION_DELETE_DELAY_MINUTES`); zero deletes them in the run that merged them.
     pub delete_delay: Duration,
+    /// The Iceberg table and its catalog; `None` for the plain-files layout (`LAKE_FORMAT`,
+    /// `ICEBERG_*`).
+    pub table: Option<TableConfig>,
+    /// Which of the table's snapshots stay (`SNAPSHOT_RETENTION_HOURS`, `SNAPSHOT_MIN_KEEP`).
+    pub retention: Retention,
+    /// Age a table file nothing references must reach before it is deleted
+    /// (`ORPHAN_MIN_AGE_HOURS`): longer than any commit can be in flight.
+    pub orphan_min_age: Duration,
     /// Namespace and `FunctionName` of the metrics (`METRICS_NAMESPACE`,
     /// `AWS_LAMBDA_FUNCTION_NAME`).
     pub metrics: MetricsConfig,
@@ -68,11 +85,38 @@ impl CompactorConfig {
             (0..=24 * 60).contains(&delay),
             "must be 0 to 1440 minutes (a day)",
         )?;
+        let retention: i64 = or_default(env, "SNAPSHOT_RETENTION_HOURS", DEFAULT_RETENTION_HOURS)?;
+        let retention = check(
+            "SNAPSHOT_RETENTION_HOURS",
+            retention,
+            (1..=MAX_HOURS).contains(&retention),
+            "must be 1 to 8784 hours (a year): a query reads a snapshot for as long as it runs",
+        )?;
+        let keep: usize = or_default(env, "SNAPSHOT_MIN_KEEP", DEFAULT_MIN_SNAPSHOTS)?;
+        let keep = check(
+            "SNAPSHOT_MIN_KEEP",
+            keep,
+            (1..=10_000).contains(&keep),
+            "must be 1 to 10000 snapshots",
+        )?;
+        let orphan: i64 = or_default(env, "ORPHAN_MIN_AGE_HOURS", DEFAULT_ORPHAN_MIN_AGE_HOURS)?;
+        let orphan = check(
+            "ORPHAN_MIN_AGE_HOURS",
+            orphan,
+            (1..=MAX_HOURS).contains(&orphan),
+            "must be 1 to 8784 hours (a year), and longer than any commit can take",
+        )?;
         Ok(Self {
             lake,
             grace: Duration::minutes(grace),
             target_bytes: target * 1024 * 1024,
             delete_delay: Duration::minutes(delay),
+            table: TableConfig::from_source(env)?,
+            retention: Retention {
+                max_age: Duration::hours(retention),
+                min_snapshots: keep,
+            },
+            orphan_min_age: Duration::hours(orphan),
             metrics: MetricsConfig::from_source(env, "compactor")?,
         })
     }
@@ -90,6 +134,50 @@ mod tests {
         assert_eq!(config.delete_delay, Duration::minutes(60));
         assert_eq!(config.metrics.function_name, "compactor");
         assert_eq!(config.lake.bucket, "data-lake");
+    }
+
+    #[test]
+    fn the_table_is_the_default_with_a_day_of_snapshots_and_a_day_before_orphans_go() {
+        let config = CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap();
+        assert_eq!(config.table.unwrap().table, "users");
+        assert_eq!(
+            config.retention,
+            Retention {
+                max_age: Duration::hours(24),
+                min_snapshots: 5
+            }
+        );
+        assert_eq!(config.orphan_min_age, Duration::hours(24));
+        let files =
+            CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake"), ("LAKE_FORMAT", "files")])
+                .unwrap();
+        assert_eq!(files.table, None);
+    }
+
+    #[test]
+    fn table_maintenance_settings_are_read_and_bad_ones_named() {
+        let config = CompactorConfig::from_source(&[
+            ("LAKE_BUCKET", "data-lake"),
+            ("SNAPSHOT_RETENTION_HOURS", "72"),
+            ("SNAPSHOT_MIN_KEEP", "1"),
+            ("ORPHAN_MIN_AGE_HOURS", "48"),
+        ])
+        .unwrap();
+        assert_eq!(config.retention.max_age, Duration::hours(72));
+        assert_eq!(config.retention.min_snapshots, 1);
+        assert_eq!(config.orphan_min_age, Duration::hours(48));
+        for (name, value) in [
+            ("SNAPSHOT_RETENTION_HOURS", "0"),
+            ("SNAPSHOT_RETENTION_HOURS", "8785"),
+            ("SNAPSHOT_MIN_KEEP", "0"),
+            ("ORPHAN_MIN_AGE_HOURS", "0"),
+            ("ORPHAN_MIN_AGE_HOURS", "a day"),
+            ("LAKE_FORMAT", "delta"),
+        ] {
+            let err = CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake"), (name, value)])
+                .unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -1,24 +1,34 @@
 //! The compactor function: once an hour partition of the lake is closed, merge the sink's many
-//! small Parquet objects into as few as the target size allows, rows sorted by
-//! `kafka_partition, kafka_offset`, and remove the originals.
+//! small Parquet files into as few as the target size allows, and clean up after itself.
 //!
-//! The order of steps is what makes it safe. For each group of originals: read them, write the
-//! merged object (its footer lists the spans of the originals it replaces), and only later
-//! delete the originals: once the merged object is `COMPACTION_DELETE_DELAY_MINUTES` old, so
-//! that a query that listed an original before the merge can still read it (a reader of the
-//! partition meanwhile sees those rows twice, and de-duplicates on the Kafka coordinates). A
-//! run that stops at any point leaves at worst an original beside the merged object that holds
-//! its rows, and a later run, reading the merged objects' footers, deletes that original
-//! instead of merging it again. Rows an earlier merged object holds are never written twice, so
-//! a batch re-delivered into a compacted hour (by a replay, say) is absorbed too.
+//! On the Iceberg table (`LAKE_FORMAT=iceberg`, the default) that is [`iceberg`]: one atomic
+//! rewrite commit per closed hour, rows sorted by `kafka_topic, kafka_partition, kafka_offset`,
+//! then the snapshots that stopped being current more than `SNAPSHOT_RETENTION_HOURS` ago
+//! expired, and the files nothing references any more (and older than `ORPHAN_MIN_AGE_HOURS`)
+//! deleted.
 //!
-//! Only one run works at a time ([`lease`]); a run that finds another at work does nothing.
-//! Every run ends with one summary line that is also its CloudWatch metrics ([`metrics`]).
+//! On the plain-files layout (`LAKE_FORMAT=files`) it merges the objects under `users/`, rows
+//! sorted by `kafka_partition, kafka_offset`, and removes the originals. The order of steps is
+//! what makes that safe. For each group of originals: read them, write the merged object (its
+//! footer lists the spans of the originals it replaces), and only later delete the originals:
+//! once the merged object is `COMPACTION_DELETE_DELAY_MINUTES` old, so that a query that listed
+//! an original before the merge can still read it (a reader of the partition meanwhile sees
+//! those rows twice, and de-duplicates on the Kafka coordinates). A run that stops at any point
+//! leaves at worst an original beside the merged object that holds its rows, and a later run,
+//! reading the merged objects' footers, deletes that original instead of merging it again.
+//! Rows an earlier merged object holds are never written twice, so a batch re-delivered into a
+//! compacted hour (by a replay, say) is absorbed too.
 //!
-//! `main.rs` builds the S3 client once per cold start and calls [`handle`] for every event;
-//! tests call it with the lake crate's in-memory store.
+//! Only one run works at a time, in either layout ([`lease`]); a run that finds another at work
+//! does nothing. Every run ends with one summary line that is also its CloudWatch metrics
+//! ([`metrics`]).
+//!
+//! `main.rs` builds the S3 client (and the table's catalog) once per cold start and calls
+//! [`handle`] for every event; tests call it with the lake crate's in-memory store and the
+//! table crate's in-memory catalog.
 
 pub mod config;
+pub mod iceberg;
 pub mod lease;
 pub mod merge;
 pub mod metrics;
@@ -29,8 +39,10 @@ use lake::{Layout, ObjectStore, OutputFormat, StoreError};
 use lambda_kit::{Classified, Retry, emf::Metrics};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
+use table::{AnyCatalog, TableError};
 
 pub use config::CompactorConfig;
+pub use iceberg::TableTarget;
 
 use merge::MergeError;
 use plan::{Coverage, HourPartition};
@@ -91,6 +103,31 @@ pub struct CompactSummary {
     pub bytes_read: u64,
     /// Bytes of the merged objects written.
     pub bytes_written: u64,
+    /// Table data files replaced by merged ones (committed rewrites only).
+    #[serde(default)]
+    pub files_merged: usize,
+    /// Merged table data files committed.
+    #[serde(default)]
+    pub files_written: usize,
+    /// Closed hours with files to merge left for the next run: the deadline was near, or the
+    /// hour kept changing under its rewrite.
+    #[serde(default)]
+    pub hours_deferred: usize,
+    /// Table commits lost to another writer and tried again.
+    #[serde(default)]
+    pub commit_conflicts: usize,
+    /// Table snapshots expired.
+    #[serde(default)]
+    pub snapshots_expired: usize,
+    /// Table files deleted because nothing references them any more.
+    #[serde(default)]
+    pub files_deleted: usize,
+    /// Table files nothing references that are too young to delete yet.
+    #[serde(default)]
+    pub files_waiting: usize,
+    /// The deadline was near before the snapshot expiry or the file removal ran.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cleanup_deferred: bool,
 }
 
 /// Why a partition could not be compacted.
@@ -102,6 +139,19 @@ pub enum CompactError {
     /// An object could not be merged.
     #[error(transparent)]
     Merge(#[from] MergeError),
+    /// The compactor is set up for the Iceberg table but was given no catalog (a wiring defect).
+    #[error("LAKE_FORMAT=iceberg but the compactor was built without a catalog")]
+    NoCatalog,
+    /// A step on the table failed.
+    #[error("{what}: {source}")]
+    Table {
+        what: String,
+        #[source]
+        source: TableError,
+    },
+    /// A rewrite would not hold exactly the rows it replaces; nothing was committed.
+    #[error("the rewrite of {partition} is refused: {reason}")]
+    Rewrite { partition: String, reason: String },
     /// Some partitions failed; the others were compacted.
     #[error("{failed} partition(s) failed to compact, first {dir}: {first}")]
     Partitions {
@@ -117,6 +167,9 @@ impl Classified for CompactError {
         match self {
             CompactError::Store(_) => "StoreFailed",
             CompactError::Merge(_) => "MergeFailed",
+            CompactError::NoCatalog => "NoCatalog",
+            CompactError::Table { .. } => "TableFailed",
+            CompactError::Rewrite { .. } => "RewriteFailed",
             CompactError::Partitions { .. } => "PartitionsFailed",
         }
     }
@@ -126,7 +179,10 @@ impl Classified for CompactError {
     fn retry(&self) -> Retry {
         match self {
             CompactError::Store(error) => error.retry(),
-            CompactError::Merge(_) => Retry::Fatal,
+            CompactError::Merge(_) | CompactError::NoCatalog | CompactError::Rewrite { .. } => {
+                Retry::Fatal
+            }
+            CompactError::Table { source, .. } => source.retry(),
             CompactError::Partitions { first, .. } => first.retry(),
         }
     }
@@ -149,6 +205,8 @@ pub struct Compactor<S> {
     pub delete_delay: Duration,
     /// Where the run's summary and metrics go (stdout in Lambda).
     pub metrics: Metrics,
+    /// The table, unless the lake is plain files (`LAKE_FORMAT=files`).
+    pub table: Option<TableTarget>,
 }
 
 impl<S> Compactor<S> {
@@ -164,18 +222,33 @@ impl<S> Compactor<S> {
             target_bytes: config.target_bytes,
             delete_delay: config.delete_delay,
             metrics: Metrics::stdout(config.metrics.clone()),
+            table: config.table.as_ref().map(|table| TableTarget {
+                location: table.location(&config.lake.bucket, config.lake.layout.prefix()),
+                catalog: None,
+                retention: config.retention,
+                orphan_min_age: config.orphan_min_age,
+            }),
         }
+    }
+
+    /// The compactor with the table's catalog opened (one for the plain-files layout ignores
+    /// it).
+    pub fn with_catalog(mut self, catalog: AnyCatalog) -> Self {
+        if let Some(table) = &mut self.table {
+            table.catalog = Some(catalog);
+        }
+        self
     }
 }
 
-/// Takes the lease, compacts every closed hour partition that holds originals, gives the lease
-/// back, and emits the run's summary.
+/// Takes the lease, compacts every closed hour partition (and, on the table, expires snapshots
+/// and removes unreferenced files), gives the lease back, and emits the run's summary.
 pub async fn handle<S: ObjectStore>(
     compactor: &Compactor<S>,
     run: &Run,
 ) -> Result<CompactSummary, CompactError> {
     let started = std::time::Instant::now();
-    let result = lease_and_compact(compactor, run).await;
+    let result = lease_and_compact(compactor, run, started).await;
     compactor.metrics.emit(&metrics::summary(
         &compactor.metrics,
         run.started,
@@ -188,6 +261,7 @@ pub async fn handle<S: ObjectStore>(
 async fn lease_and_compact<S: ObjectStore>(
     compactor: &Compactor<S>,
     run: &Run,
+    started: std::time::Instant,
 ) -> Result<CompactSummary, CompactError> {
     let (store, layout) = (&compactor.store, &compactor.layout);
     let lease = match lease::take(store, layout, &run.id, run.started, run.deadline).await? {
@@ -199,7 +273,13 @@ async fn lease_and_compact<S: ObjectStore>(
             });
         }
     };
-    let result = compact(compactor, run).await;
+    let result = match &compactor.table {
+        Some(target) => {
+            let clock = iceberg::Clock::of(run, started);
+            Box::pin(iceberg::maintain(compactor, target, &clock, run.now)).await
+        }
+        None => compact(compactor, run).await,
+    };
     if let Err(error) = lease::give_back(store, layout, &lease).await {
         // The lease expires on its own; the next run takes it over then.
         tracing::warn!(%error, "cannot give the compaction lease back");

@@ -1,4 +1,5 @@
-//! Wires the compactor: tracing, settings (fail fast), the S3 client, then the runtime.
+//! Wires the compactor: tracing, settings (fail fast), the S3 client and the table's catalog,
+//! then the runtime.
 
 use compactor::{CompactRequest, Compactor, CompactorConfig, Run, handle};
 use lake::S3Store;
@@ -14,8 +15,14 @@ use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = CompactorConfig::from_source(&ProcessEnv)?;
-    let store = S3Store::new(config.lake.s3_client().await, &config.lake.bucket);
-    let compactor = &Compactor::new(store, &config);
+    let shared = aws_config::load_from_env().await;
+    let store = S3Store::new(config.lake.s3_client_from(&shared), &config.lake.bucket);
+    let mut compactor = Compactor::new(store, &config);
+    if let (Some(table), Some(target)) = (&config.table, &compactor.table) {
+        let catalog = table.open(&shared, &target.location).await?;
+        compactor = compactor.with_catalog(catalog);
+    }
+    let compactor = &compactor;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<CompactRequest>| async move {
             let started = chrono::Utc::now();

@@ -1,8 +1,8 @@
-//! The compactor against an in-memory lake filled with objects as the sink writes them (the
-//! lake crate's keys, rows and writer settings): closed hours merged and sorted, open hours
-//! untouched, the target size respected, a crash between any two steps followed by a re-run
-//! converging with no row lost or doubled, re-delivered batches absorbed, and a bad object
-//! stopping only its own partition.
+//! The compactor on the plain-files layout (`LAKE_FORMAT=files`) against an in-memory lake
+//! filled with objects as the sink writes them (the lake crate's keys, rows and writer
+//! settings): closed hours merged and sorted, open hours untouched, the target size respected,
+//! a crash between any two steps followed by a re-run converging with no row lost or doubled,
+//! re-delivered batches absorbed, and a bad object stopping only its own partition.
 
 use std::collections::BTreeMap;
 
@@ -91,8 +91,9 @@ async fn deliver(store: &MemoryStore, partition: i32, first: i64, count: i64, ti
     }
 }
 
+/// The plain-files layout's settings (the table's compaction is tested in `table.rs`).
 fn config() -> CompactorConfig {
-    CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap()
+    CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake"), ("LAKE_FORMAT", "files")]).unwrap()
 }
 
 /// Twelve sink batches: hour 12 on three partitions (four batches each of five records), two
