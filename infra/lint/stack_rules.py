@@ -18,17 +18,74 @@ writes it), beside infra/lint/template_rules.py:
   when it creates the mapping, and an inline policy of the role is already ordered before it
   through the function. IAM itself is eventually consistent
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency),
-  which no ordering can remove: docs/deploy.md says what to do then.
+  which no ordering can remove: docs/deploy.md says what to do then;
+- iam-no-wildcard-parameters: no parameter whose AllowedPattern or AllowedValues admits `*` or
+  `?` is substituted into an IAM statement's Resource, NotResource or Condition, where those
+  characters are wildcards
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html#reference_policies_elements_resource_wildcards);
+- no-managed-logs-star: no role attaches a managed policy that allows logs:* actions on "*"
+  (the documents of the AWS managed policies are pinned below, from the AWS Managed Policy
+  Reference; an unknown one fails until it is pinned);
+- service-trust-source-account: every trust policy statement for an AWS service other than
+  Lambda carries an aws:SourceAccount or aws:SourceArn condition
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html,
+  https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html),
+  and a trust of a whole account carries some condition;
+- lifecycle-for-deleted-objects: a versioned bucket whose objects a role of the stack may
+  s3:DeleteObject has a lifecycle rule removing expired object delete markers and one expiring
+  noncurrent versions (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ManagingDelMarkers.html);
+- alarm-threshold-above-burst: an alarm on OffsetLag whose threshold is a parameter has that
+  parameter's MinValue above the MaxValue of UsersPerRun, the records one producer run writes at
+  once, so that a burst the sink drains in seconds is not an alarm;
+- alarm-on-skipped-work: every metric docs/metrics.md marks "work skipped" has an alarm;
+- failed-batches-persist: the S3 on-failure destination of a Kafka mapping is watched by an
+  alarm on its NumberOfObjects (it stays in ALARM while a batch waits), the alarm on the
+  mapping's OnFailureDestinationDeliveredEventCount sends no OK message, and the bucket's records
+  expire after a parameter whose MinValue is at least 14 days.
 
     stack_rules.py translated.json
 
 Prints one JSON line ({"rules": N, "violations": [...]}) and exits 1 if any rule is broken. Only
 the standard library.
 """
+import fnmatch
 import json
+import re
 import sys
+from pathlib import Path
 
-RULES = ("two-stacks", "kafka-mapping-after-grants")
+try:  # Python 3.11 and later
+    import re._parser as sre_parse
+    from re._constants import (ANY, ASSERT, ASSERT_NOT, BRANCH, CATEGORY, IN, LITERAL, MAX_REPEAT,
+                               MIN_REPEAT, NEGATE, NOT_LITERAL, RANGE, SUBPATTERN)
+except ImportError:  # Python 3.10
+    import sre_parse
+    from sre_constants import (ANY, ASSERT, ASSERT_NOT, BRANCH, CATEGORY, IN, LITERAL, MAX_REPEAT,
+                               MIN_REPEAT, NEGATE, NOT_LITERAL, RANGE, SUBPATTERN)
+
+RULES = ("two-stacks", "kafka-mapping-after-grants", "iam-no-wildcard-parameters",
+         "no-managed-logs-star", "service-trust-source-account", "lifecycle-for-deleted-objects",
+         "alarm-threshold-above-burst", "alarm-on-skipped-work", "failed-batches-persist")
+METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+
+# The statements of the AWS managed policies a role of this project might attach, as published
+# in the AWS Managed Policy Reference (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/).
+MANAGED_POLICIES = {
+    # AWSLambdaVPCAccessExecutionRole.html, v3, edited 2024-01-05
+    "AWSLambdaVPCAccessExecutionRole": [{"Effect": "Allow", "Action": [
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+        "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses"], "Resource": "*"}],
+    "AWSLambdaBasicExecutionRole": [{"Effect": "Allow", "Action": [
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}],
+}
+# Service principals that may assume a role of this stack without a source condition: Lambda
+# assumes a function's execution role for the function this stack names it in.
+TRUSTED_WITHOUT_SOURCE = {"lambda.amazonaws.com"}
+# Metric -> the parameter whose largest value the metric reaches in normal work (one burst).
+THRESHOLD_FLOORS = {"OffsetLag": "UsersPerRun"}
+MIN_FAILED_BATCH_DAYS = 14
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -284,8 +341,327 @@ def kafka_mapping_after_grants(template):
     return found
 
 
-def violations(template, overrides=None):
-    return two_stacks(template, overrides) + kafka_mapping_after_grants(template)
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def branches(value):
+    """A value, or both branches of an Fn::If (recursively); AWS::NoValue is dropped."""
+    if isinstance(value, dict) and len(value) == 1 and "Fn::If" in value:
+        args = value["Fn::If"]
+        return branches(args[1]) + branches(args[2])
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
+def iam_documents(template):
+    """(resource, document) for every permissions policy of the template (trust policies apart)."""
+    found = []
+    for name, resource in template.get("Resources", {}).items():
+        if not isinstance(resource, dict):
+            continue
+        props = resource.get("Properties", {})
+        kind = resource.get("Type")
+        if kind == "AWS::IAM::Role":
+            for policy in as_list(props.get("Policies", [])):
+                for branch in branches(policy):
+                    if isinstance(branch, dict) and "PolicyDocument" in branch:
+                        found.append((name, branch["PolicyDocument"]))
+        elif kind in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy",
+                      "AWS::S3::BucketPolicy"):
+            found.append((name, props.get("PolicyDocument", {})))
+    return found
+
+
+def statements(document):
+    out = []
+    for statement in as_list(document.get("Statement", [])):
+        out.extend(s for s in branches(statement) if isinstance(s, dict))
+    return out
+
+
+def admits(parsed, chars):
+    """Whether a parsed regular expression can match a string holding one of `chars`."""
+    codes = {ord(c) for c in chars}
+    for op, arg in parsed:
+        if op == LITERAL and arg in codes:
+            return True
+        if op == ANY or (op == NOT_LITERAL and (arg not in codes or len(codes) > 1)):
+            return True
+        if op == IN:
+            negated = any(o == NEGATE for o, _ in arg)
+            hit = set()
+            for o, a in arg:
+                if o == LITERAL and a in codes:
+                    hit.add(a)
+                elif o == RANGE:
+                    hit |= {c for c in codes if a[0] <= c <= a[1]}
+                elif o == CATEGORY and str(a).endswith(("NOT_DIGIT", "NOT_SPACE", "NOT_WORD")):
+                    hit |= codes
+            if (hit != codes) if negated else hit:
+                return True
+        if op in (MAX_REPEAT, MIN_REPEAT) and arg[1] > 0 and admits(arg[2], chars):
+            return True
+        if op == SUBPATTERN and admits(arg[-1], chars):
+            return True
+        if op == BRANCH and any(admits(b, chars) for b in arg[1]):
+            return True
+        # ASSERT and ASSERT_NOT only restrict what follows; anchors match no character.
+    return False
+
+
+def parameter_admits_wildcard(spec):
+    """Whether a parameter can hold `*` or `?`, given its AllowedValues or AllowedPattern."""
+    if spec.get("Type") not in (None, "String", "CommaDelimitedList"):
+        return False
+    if "AllowedValues" in spec:
+        return any(("*" in str(v) or "?" in str(v)) for v in spec["AllowedValues"])
+    if "AllowedPattern" in spec:
+        return admits(sre_parse.parse(spec["AllowedPattern"]), "*?")
+    return True
+
+
+def iam_no_wildcard_parameters(template):
+    parameters = template.get("Parameters", {})
+    found = []
+    for name, document in iam_documents(template):
+        for statement in statements(document):
+            used = set()
+            for key in ("Resource", "NotResource", "Condition"):
+                used |= references(statement.get(key))
+            for parameter in sorted(used & set(parameters)):
+                if parameter_admits_wildcard(parameters[parameter]):
+                    found.append({"rule": "iam-no-wildcard-parameters", "resource": name,
+                                  "problem": f"parameter {parameter} can hold * or ? (its "
+                                             "AllowedPattern/AllowedValues admit them) and is "
+                                             "part of an IAM Resource or Condition, where they "
+                                             "are wildcards"})
+    return found
+
+
+def allows_on_everything(statement, action_glob):
+    if statement.get("Effect") != "Allow" or "*" not in as_list(statement.get("Resource", [])):
+        return False
+    return any(isinstance(a, str) and (fnmatch.fnmatchcase(a.lower(), action_glob)
+                                       or fnmatch.fnmatchcase(action_glob, a.lower()))
+               for a in as_list(statement.get("Action", [])))
+
+
+def no_managed_logs_star(template):
+    stack = Stack(template, *STACKS[0])
+    found = []
+    for name, resource in template.get("Resources", {}).items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::IAM::Role":
+            continue
+        for arn in as_list(resource.get("Properties", {}).get("ManagedPolicyArns", [])):
+            for branch in branches(arn):
+                try:
+                    policy = str(stack.eval(branch)).rsplit("/", 1)[-1]
+                except Unresolved:
+                    policy = json.dumps(branch)
+                document = MANAGED_POLICIES.get(policy)
+                if document is None:
+                    found.append({"rule": "no-managed-logs-star", "resource": name,
+                                  "problem": f"managed policy {policy} is not pinned in "
+                                             "stack_rules.py MANAGED_POLICIES: its grants cannot be checked"})
+                elif any(allows_on_everything(s, "logs:*") for s in document):
+                    found.append({"rule": "no-managed-logs-star", "resource": name,
+                                  "problem": f"managed policy {policy} allows logs:* actions on "
+                                             "*, every log group of the account: grant its other "
+                                             "actions inline and logs on the function's log group"})
+    return found
+
+
+def condition_keys(condition):
+    keys = set()
+    if isinstance(condition, dict):
+        for block in condition.values():
+            if isinstance(block, dict):
+                keys |= {k.lower() for k in block}
+    return keys
+
+
+def service_trust_source_account(template):
+    found = []
+    for name, resource in template.get("Resources", {}).items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::IAM::Role":
+            continue
+        document = resource.get("Properties", {}).get("AssumeRolePolicyDocument", {})
+        for statement in statements(document):
+            if statement.get("Effect") != "Allow":
+                continue
+            principal = statement.get("Principal", {})
+            keys = condition_keys(statement.get("Condition"))
+            if principal == "*":
+                found.append({"rule": "service-trust-source-account", "resource": name,
+                              "problem": "trusts everyone"})
+                continue
+            if not isinstance(principal, dict):
+                continue
+            services = [s for s in as_list(principal.get("Service", []))
+                        if s not in TRUSTED_WITHOUT_SOURCE]
+            if services and not keys & {"aws:sourceaccount", "aws:sourcearn"}:
+                found.append({"rule": "service-trust-source-account", "resource": name,
+                              "problem": f"trusts {', '.join(map(str, services))} without an "
+                                         "aws:SourceAccount or aws:SourceArn condition "
+                                         "(confused deputy)"})
+            if principal.get("AWS") and not keys:
+                found.append({"rule": "service-trust-source-account", "resource": name,
+                              "problem": "trusts an account with no condition: any of its "
+                                         "principals allowed sts:AssumeRole may assume it"})
+    return found
+
+
+def role_statements(template, role):
+    out = []
+    for name, document in iam_documents(template):
+        resource = template["Resources"][name]
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::S3::BucketPolicy":
+            continue
+        if name == role or role in references(props.get("Roles", [])) | references(props.get("RoleName")):
+            out.extend(statements(document))
+    return out
+
+
+def lifecycle_for_deleted_objects(template):
+    resources = template.get("Resources", {})
+    deleted = set()
+    for role, resource in resources.items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::IAM::Role":
+            continue
+        for statement in role_statements(template, role):
+            if statement.get("Effect") == "Allow" and any(
+                    isinstance(a, str) and fnmatch.fnmatchcase("s3:deleteobject", a.lower())
+                    for a in as_list(statement.get("Action", []))):
+                deleted |= references(statement.get("Resource")) & set(resources)
+    found = []
+    for bucket in sorted(deleted):
+        props = resources[bucket].get("Properties", {})
+        if resources[bucket].get("Type") != "AWS::S3::Bucket":
+            continue
+        if props.get("VersioningConfiguration", {}).get("Status") != "Enabled":
+            continue
+        rules = [r for r in props.get("LifecycleConfiguration", {}).get("Rules", [])
+                 if r.get("Status") == "Enabled"]
+        if not any(r.get("ExpiredObjectDeleteMarker") is True for r in rules):
+            found.append({"rule": "lifecycle-for-deleted-objects", "resource": bucket,
+                          "problem": "versioned, and a role deletes its objects, but no lifecycle "
+                                     "rule has ExpiredObjectDeleteMarker: every delete leaves a "
+                                     "delete marker for ever"})
+        if not any("NoncurrentVersionExpiration" in r for r in rules):
+            found.append({"rule": "lifecycle-for-deleted-objects", "resource": bucket,
+                          "problem": "versioned, and a role deletes its objects, but no lifecycle "
+                                     "rule has NoncurrentVersionExpiration: deleted objects are "
+                                     "billed for ever"})
+    return found
+
+
+def alarms(template):
+    return [(n, r.get("Properties", {})) for n, r in template.get("Resources", {}).items()
+            if isinstance(r, dict) and r.get("Type") == "AWS::CloudWatch::Alarm"]
+
+
+def alarm_metrics(props):
+    """(namespace, metric name, dimensions) of an alarm, the inputs of its metric math included."""
+    out = []
+    if "MetricName" in props:
+        out.append((props.get("Namespace"), props["MetricName"], props.get("Dimensions", [])))
+    for m in props.get("Metrics", []) or []:
+        metric = m.get("MetricStat", {}).get("Metric", {})
+        if "MetricName" in metric:
+            out.append((metric.get("Namespace"), metric["MetricName"], metric.get("Dimensions", [])))
+    return out
+
+
+def lowest(value, parameters):
+    """The lowest value a template value can take: a parameter's MinValue, or the literal."""
+    refs = references(value) & set(parameters)
+    if refs:
+        minimum = parameters[next(iter(refs))].get("MinValue")
+        return None if minimum is None else float(minimum)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def alarm_threshold_above_burst(template):
+    parameters = template.get("Parameters", {})
+    found = []
+    for name, props in alarms(template):
+        for _, metric, _ in alarm_metrics(props):
+            floor_parameter = THRESHOLD_FLOORS.get(metric)
+            if floor_parameter not in parameters:
+                continue
+            burst = parameters[floor_parameter].get("MaxValue")
+            least = lowest(props.get("Threshold"), parameters)
+            if burst is None or least is None or least <= float(burst):
+                found.append({"rule": "alarm-threshold-above-burst", "resource": name,
+                              "problem": f"its {metric} threshold can be {least}, not above "
+                                         f"{floor_parameter}'s MaxValue {burst}: one run's burst "
+                                         "fires it"})
+    return found
+
+
+def skipped_work_metrics(path=METRICS_DOC):
+    """The metrics docs/metrics.md marks as meaning that work was skipped."""
+    return set(re.findall(r"^\| `([A-Za-z]+)` \|.*work skipped", path.read_text(encoding="utf-8"), re.M))
+
+
+def alarm_on_skipped_work(template, skipped=None):
+    skipped = skipped_work_metrics() if skipped is None else skipped
+    watched = {metric for _, props in alarms(template)
+               for namespace, metric, _ in alarm_metrics(props)
+               if namespace == {"Ref": "MetricsNamespace"}}
+    return [{"rule": "alarm-on-skipped-work", "resource": metric,
+             "problem": f"{metric} means work was skipped (docs/metrics.md) but no alarm watches it"}
+            for metric in sorted(skipped - watched)]
+
+
+def failed_batches_persist(template):
+    resources = template.get("Resources", {})
+    parameters = template.get("Parameters", {})
+    found = []
+    for name, mapping in resources.items():
+        if not isinstance(mapping, dict) or mapping.get("Type") != "AWS::Lambda::EventSourceMapping":
+            continue
+        destination = (mapping.get("Properties", {}).get("DestinationConfig", {})
+                       .get("OnFailure", {}).get("Destination"))
+        bucket = next(iter(references(destination)), None)
+        if resources.get(bucket, {}).get("Type") != "AWS::S3::Bucket":
+            continue
+        if not any(m == "NumberOfObjects" and bucket in references(d)
+                   for _, p in alarms(template) for _, m, d in alarm_metrics(p)):
+            found.append({"rule": "failed-batches-persist", "resource": bucket,
+                          "problem": f"no alarm on the NumberOfObjects of {bucket}, the on-failure "
+                                     f"destination of {name}: a failed batch can wait unnoticed "
+                                     "until it expires"})
+        for alarm, p in alarms(template):
+            delivered = any(m == "OnFailureDestinationDeliveredEventCount" and name in references(d)
+                            for _, m, d in alarm_metrics(p))
+            if delivered and p.get("OKActions"):
+                found.append({"rule": "failed-batches-persist", "resource": alarm,
+                              "problem": "sends an OK message one period after a batch was given "
+                                         "up on, while the batch still waits"})
+        for rule in resources[bucket].get("Properties", {}).get("LifecycleConfiguration", {}).get("Rules", []):
+            if "ExpirationInDays" not in rule:
+                continue
+            least = lowest(rule["ExpirationInDays"], parameters)
+            if least is None or least < MIN_FAILED_BATCH_DAYS:
+                found.append({"rule": "failed-batches-persist", "resource": bucket,
+                              "problem": f"its records can expire after {least} days, fewer "
+                                         f"than {MIN_FAILED_BATCH_DAYS}"})
+    return found
+
+
+def violations(template, overrides=None, skipped=None):
+    return (two_stacks(template, overrides) + kafka_mapping_after_grants(template)
+            + iam_no_wildcard_parameters(template) + no_managed_logs_star(template)
+            + service_trust_source_account(template) + lifecycle_for_deleted_objects(template)
+            + alarm_threshold_above_burst(template) + alarm_on_skipped_work(template, skipped)
+            + failed_batches_persist(template))
 
 
 def main(argv):
@@ -294,6 +670,7 @@ def main(argv):
         return 2
     with open(argv[1], encoding="utf-8") as text:
         found = violations(json.load(text))
+    found = [dict(t) for t in dict.fromkeys(tuple(sorted(v.items())) for v in found)]
     print(json.dumps({"rules": len(RULES), "violations": found}))
     for v in found:
         print(f"stack rule broken ({v['rule']}): {v['resource']}: {v['problem']}", file=sys.stderr)

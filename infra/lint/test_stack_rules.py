@@ -3,7 +3,12 @@ fails when its fault is put back."""
 import copy
 import unittest
 
-from stack_rules import violations
+import stack_rules
+from stack_rules import parameter_admits_wildcard
+
+
+def violations(template, overrides=None, skipped=frozenset()):
+    return stack_rules.violations(template, overrides, set(skipped))
 
 
 def good():
@@ -12,7 +17,8 @@ def good():
         "Parameters": {
             "GlueDatabaseName": {"Type": "String", "Default": ""},
             "SinkConsumerGroupId": {"Type": "String", "Default": ""},
-            "MskClusterArn": {"Type": "String"},
+            "MskClusterArn": {"Type": "String", "AllowedPattern":
+                              "^arn:aws[a-zA-Z-]*:kafka:[a-z0-9-]+:[0-9]{12}:cluster/[A-Za-z0-9-]+/[A-Za-z0-9-]+$"},
             "SubnetIds": {"Type": "List<AWS::EC2::Subnet::Id>"},
             "AlarmEmail": {"Type": "String", "Default": ""},
         },
@@ -51,10 +57,10 @@ def good():
     }
 
 
-def broken(change, overrides=None):
+def broken(change, overrides=None, skipped=frozenset()):
     template = good()
     change(template)
-    return violations(template, overrides)
+    return violations(template, overrides, skipped)
 
 
 def rules(found):
@@ -122,6 +128,191 @@ class KafkaMappingAfterGrants(unittest.TestCase):
             self.separate_policy(t)
             t["Resources"]["SinkFunctionUsersTopic"]["DependsOn"] = ["SinkTriggerPolicy"]
         self.assertEqual(broken(change), [])
+
+
+
+def alarm(namespace, metric, dimension=None, **props):
+    properties = {"Namespace": namespace, "MetricName": metric,
+                  "Dimensions": [dimension] if dimension else [], "Threshold": 0}
+    properties.update(props)
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
+
+
+class IamNoWildcardParameters(unittest.TestCase):
+    def with_prefix(self, pattern):
+        def change(t):
+            t["Parameters"]["LakePrefix"] = {"Type": "String", "Default": "", "AllowedPattern": pattern}
+            t["Resources"]["SinkRole"]["Properties"]["Policies"].append(
+                {"PolicyName": "lake-write", "PolicyDocument": {"Statement": [
+                    {"Effect": "Allow", "Action": "s3:PutObject",
+                     "Resource": {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users/*"}}]}})
+        return change
+
+    def test_a_prefix_pattern_without_wildcards_passes(self):
+        found = broken(self.with_prefix(r"^$|^[A-Za-z0-9!_'()-][A-Za-z0-9!_.'()-]*(/[A-Za-z0-9!_'()-][A-Za-z0-9!_.'()-]*)*/$"))
+        self.assertEqual(found, [])
+
+    def test_a_prefix_pattern_admitting_a_star_is_caught(self):
+        found = broken(self.with_prefix(r"^$|^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$"))
+        self.assertEqual(rules(found), ["iam-no-wildcard-parameters"], found)
+
+    def test_a_parameter_in_a_condition_counts(self):
+        def change(t):
+            t["Parameters"]["Group"] = {"Type": "String", "AllowedPattern": "^.+$"}
+            t["Resources"]["SinkRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0][
+                "Condition"] = {"StringLike": {"s3:prefix": {"Fn::Sub": "${Group}/"}}}
+        self.assertEqual(rules(broken(change)), ["iam-no-wildcard-parameters"])
+
+    def test_the_pattern_analysis(self):
+        for pattern, admits in [("^[a-z]+$", False), ("^.+$", True), ("^[^/]+$", True),
+                                (r"^\S+$", True), ("^a?b*$", False), (r"^a\*$", True),
+                                ("^(?!AWS/)[A-Za-z0-9._/#: -]{1,5}$", False),
+                                ("^$|^arn:[A-Za-z0-9/_+=.@-]+$", False), ("^[!-~]+$", True)]:
+            spec = {"Type": "String", "AllowedPattern": pattern}
+            self.assertEqual(parameter_admits_wildcard(spec), admits, pattern)
+        self.assertTrue(parameter_admits_wildcard({"Type": "String"}))
+        self.assertFalse(parameter_admits_wildcard({"Type": "Number"}))
+        self.assertTrue(parameter_admits_wildcard({"Type": "String", "AllowedValues": ["a", "b*"]}))
+
+
+class ManagedLogsStar(unittest.TestCase):
+    def test_the_vpc_access_managed_policy_is_caught(self):
+        def change(t):
+            t["Resources"]["SinkRole"]["Properties"]["ManagedPolicyArns"] = [
+                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"}]
+        found = broken(change)
+        self.assertEqual(rules(found), ["no-managed-logs-star"], found)
+
+    def test_an_unpinned_managed_policy_is_caught(self):
+        def change(t):
+            t["Resources"]["SinkRole"]["Properties"]["ManagedPolicyArns"] = [
+                "arn:aws:iam::aws:policy/AdministratorAccess"]
+        self.assertIn("not pinned", broken(change)[0]["problem"])
+
+
+class ServiceTrust(unittest.TestCase):
+    def trust(self, statement):
+        def change(t):
+            t["Resources"]["SchedulerRole"] = {"Type": "AWS::IAM::Role", "Properties": {
+                "AssumeRolePolicyDocument": {"Statement": [statement]}}}
+        return broken(change)
+
+    def test_a_scheduler_trust_with_source_account_passes(self):
+        self.assertEqual(self.trust({"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+                                     "Action": "sts:AssumeRole", "Condition": {"StringEquals": {
+                                         "aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}), [])
+
+    def test_a_scheduler_trust_without_a_source_condition_is_caught(self):
+        found = self.trust({"Effect": "Allow", "Principal": {"Service": ["scheduler.amazonaws.com"]},
+                            "Action": "sts:AssumeRole"})
+        self.assertEqual(rules(found), ["service-trust-source-account"], found)
+
+    def test_lambdas_trust_of_an_execution_role_needs_none(self):
+        self.assertEqual(self.trust({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                     "Action": "sts:AssumeRole"}), [])
+
+    def test_a_whole_account_trust_needs_a_condition(self):
+        root = {"Effect": "Allow", "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}},
+                "Action": "sts:AssumeRole"}
+        self.assertEqual(rules(self.trust(root)), ["service-trust-source-account"])
+        root["Condition"] = {"StringEquals": {"aws:PrincipalTag/user-lake-replay": "user-lake"}}
+        self.assertEqual(self.trust(root), [])
+
+
+class LifecycleForDeletedObjects(unittest.TestCase):
+    def lake(self, rules_):
+        def change(t):
+            t["Resources"]["LakeBucket"]["Properties"] = {
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "LifecycleConfiguration": {"Rules": rules_}}
+            t["Resources"]["SinkRole"]["Properties"]["Policies"].append(
+                {"PolicyName": "compact", "PolicyDocument": {"Statement": [
+                    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject"],
+                     "Resource": {"Fn::Sub": "${LakeBucket.Arn}/users/*"}}]}})
+        return broken(change)
+
+    def test_both_rules_pass(self):
+        self.assertEqual(self.lake([
+            {"Id": "m", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
+            {"Id": "n", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 3}}]), [])
+
+    def test_delete_markers_kept_for_ever_are_caught(self):
+        found = self.lake([{"Id": "n", "Status": "Enabled",
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}])
+        self.assertEqual([v["rule"] for v in found], ["lifecycle-for-deleted-objects"])
+        self.assertIn("ExpiredObjectDeleteMarker", found[0]["problem"])
+
+    def test_a_disabled_rule_does_not_count(self):
+        found = self.lake([{"Id": "m", "Status": "Disabled", "ExpiredObjectDeleteMarker": True},
+                           {"Id": "n", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 3}}])
+        self.assertEqual(rules(found), ["lifecycle-for-deleted-objects"])
+
+
+class Alarms(unittest.TestCase):
+    def lag(self, threshold_min):
+        def change(t):
+            t["Parameters"]["UsersPerRun"] = {"Type": "Number", "Default": 100, "MinValue": 1, "MaxValue": 20000}
+            t["Parameters"]["OffsetLagAlarmThreshold"] = {"Type": "Number", "Default": 30000,
+                                                          "MinValue": threshold_min}
+            t["Resources"]["SinkOffsetLagAlarm"] = alarm(
+                "AWS/Lambda", "OffsetLag", Threshold={"Ref": "OffsetLagAlarmThreshold"})
+        return broken(change)
+
+    def test_a_lag_threshold_above_the_largest_run_passes(self):
+        self.assertEqual(self.lag(20001), [])
+
+    def test_a_lag_threshold_a_run_can_reach_is_caught(self):
+        self.assertEqual(rules(self.lag(1)), ["alarm-threshold-above-burst"])
+
+    def test_a_skipped_work_metric_without_an_alarm_is_caught(self):
+        found = broken(lambda t: None, skipped={"Skipped"})
+        self.assertEqual(rules(found), ["alarm-on-skipped-work"])
+
+        def change(t):
+            t["Resources"]["CompactorSkippedAlarm"] = alarm({"Ref": "MetricsNamespace"}, "Skipped")
+        self.assertEqual(broken(change, skipped={"Skipped"}), [])
+
+    def test_the_metrics_doc_marks_the_compactors_skips(self):
+        self.assertIn("Skipped", stack_rules.skipped_work_metrics())
+        self.assertIn("PartitionsFailed", stack_rules.skipped_work_metrics())
+
+
+class FailedBatchesPersist(unittest.TestCase):
+    def stack(self, change=None):
+        def base(t):
+            t["Parameters"]["FailedBatchRetentionDays"] = {"Type": "Number", "Default": 30, "MinValue": 14}
+            t["Resources"]["FailedBatchBucket"] = {"Type": "AWS::S3::Bucket", "Properties": {
+                "LifecycleConfiguration": {"Rules": [{"Status": "Enabled",
+                                                      "ExpirationInDays": {"Ref": "FailedBatchRetentionDays"}}]}}}
+            t["Resources"]["SinkFunctionUsersTopic"]["Properties"]["DestinationConfig"] = {
+                "OnFailure": {"Destination": {"Fn::GetAtt": ["FailedBatchBucket", "Arn"]}}}
+            t["Resources"]["FailedBatchesWaitingAlarm"] = alarm(
+                "AWS/S3", "NumberOfObjects", {"Name": "BucketName", "Value": {"Ref": "FailedBatchBucket"}})
+            t["Resources"]["SinkFailedBatchAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "Metrics": [{"Id": "d", "MetricStat": {"Metric": {
+                    "Namespace": "AWS/Lambda", "MetricName": "OnFailureDestinationDeliveredEventCount",
+                    "Dimensions": [{"Name": "EventSourceMappingUUID",
+                                    "Value": {"Ref": "SinkFunctionUsersTopic"}}]}}}],
+                "AlarmActions": ["topic"]}}
+            if change:
+                change(t)
+        return broken(base)
+
+    def test_the_stack_as_it_is_meant_passes(self):
+        self.assertEqual(self.stack(), [])
+
+    def test_no_alarm_on_the_waiting_batches_is_caught(self):
+        found = self.stack(lambda t: t["Resources"].pop("FailedBatchesWaitingAlarm"))
+        self.assertEqual(rules(found), ["failed-batches-persist"])
+
+    def test_an_ok_message_on_the_given_up_alarm_is_caught(self):
+        found = self.stack(lambda t: t["Resources"]["SinkFailedBatchAlarm"]["Properties"].update(
+            OKActions=["topic"]))
+        self.assertEqual([v["resource"] for v in found], ["SinkFailedBatchAlarm"])
+
+    def test_a_retention_that_can_be_a_day_is_caught(self):
+        found = self.stack(lambda t: t["Parameters"]["FailedBatchRetentionDays"].update(MinValue=1))
+        self.assertEqual([v["resource"] for v in found], ["FailedBatchBucket"])
 
 
 if __name__ == "__main__":
