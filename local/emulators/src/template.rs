@@ -657,7 +657,7 @@ mod tests {
     fn project_template_gives_the_sink_msk_batching_settings() {
         let msk = project_template().msk_settings("sink").unwrap();
         assert_eq!(msk.logical_id, "SinkFunction");
-        assert_eq!(msk.batch_size, 500);
+        assert_eq!(msk.batch_size, 10_000);
         assert_eq!(msk.batching_window, Duration::from_secs(1));
         assert_eq!(msk.starting_position, StartingPosition::TrimHorizon);
         assert_eq!(msk.starting_position.auto_offset_reset(), "earliest");
