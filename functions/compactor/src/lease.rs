@@ -190,11 +190,20 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreadable_lease_holds_off_one_run_and_the_next_takes_it_over() {
-        for garbage in [&b"not json"[..], br#"{"holder":"old-schema","until":"2026"}"#, b""] {
+        for garbage in [
+            &b"not json"[..],
+            br#"{"holder":"old-schema","until":"2026"}"#,
+            b"",
+        ] {
             let (store, layout) = (MemoryStore::default(), Layout::new(""));
             assert!(
                 store
-                    .put_if(&key(&layout), garbage.to_vec(), "application/json", Condition::Absent)
+                    .put_if(
+                        &key(&layout),
+                        garbage.to_vec(),
+                        "application/json",
+                        Condition::Absent
+                    )
                     .await
                     .unwrap()
             );
@@ -206,10 +215,16 @@ mod tests {
             );
             // Another run in the same window still waits, and does not push the expiry out.
             let again = take(&store, &layout, "b", at(10), at(25)).await.unwrap();
-            assert!(matches!(again, Taken::Busy(ref l) if l.expires == at(16)), "{again:?}");
+            assert!(
+                matches!(again, Taken::Busy(ref l) if l.expires == at(16)),
+                "{again:?}"
+            );
             // The next hourly run (and any run two hours later) takes it over.
             let next = take(&store, &layout, "c", at(60), at(75)).await.unwrap();
-            assert!(matches!(next, Taken::Held(ref l) if l.holder == "c"), "{next:?}");
+            assert!(
+                matches!(next, Taken::Held(ref l) if l.holder == "c"),
+                "{next:?}"
+            );
             let current: Lease = serde_json::from_slice(&store.body(&key(&layout))).unwrap();
             assert_eq!(current.holder, "c");
         }

@@ -517,15 +517,24 @@ impl Template {
     /// values are returned as they are.
     fn resolve(&self, value: &Value, at: &str) -> Result<Value, TemplateError> {
         if let Value::Tagged(tagged) = value {
-            match (tagged.tag.to_string().trim_start_matches('!'), &tagged.value) {
+            match (
+                tagged.tag.to_string().trim_start_matches('!'),
+                &tagged.value,
+            ) {
                 ("If", Value::Sequence(args)) if args.len() == 3 => {
                     let name = args[0]
                         .as_str()
                         .ok_or_else(|| self.invalid(at, "!If names no condition"))?;
-                    let branch = if self.condition(name, at)? { &args[1] } else { &args[2] };
+                    let branch = if self.condition(name, at)? {
+                        &args[1]
+                    } else {
+                        &args[2]
+                    };
                     return self.resolve(branch, at);
                 }
-                ("Sub", Value::String(text)) => return self.substitute(text, at).map(Value::String),
+                ("Sub", Value::String(text)) => {
+                    return self.substitute(text, at).map(Value::String);
+                }
                 _ => {}
             }
         }
@@ -563,7 +572,10 @@ impl Template {
         let Value::Tagged(tagged) = value else {
             return Err(self.invalid(at, "a condition that is not !Equals or !Not"));
         };
-        match (tagged.tag.to_string().trim_start_matches('!'), &tagged.value) {
+        match (
+            tagged.tag.to_string().trim_start_matches('!'),
+            &tagged.value,
+        ) {
             ("Not", Value::Sequence(args)) if args.len() == 1 => Ok(!self.truth(&args[0], at)?),
             ("Equals", Value::Sequence(args)) if args.len() == 2 => {
                 let text = |v: &Value| -> Result<String, TemplateError> {
