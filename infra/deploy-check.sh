@@ -13,6 +13,9 @@
 #   template rules       infra/lint/template_rules.py on the translated template: bounded retries
 #                        and a failure destination on the Kafka trigger, no Lambda retry of a
 #                        scheduled function, the sink's role may write every root of the lake
+#   stack rules          infra/lint/stack_rules.py on the translated template: two stacks of the
+#                        defaults share no physical name, a Kafka mapping is created after every
+#                        policy of its role, and the operator rules listed there
 #   parameters           every template parameter has a row in docs/deploy.md
 #   sam build            arm64 release build of every function, then infra/check-binaries.sh:
 #                        aarch64 ELF, glibc <= 2.34, no extra shared library, size
@@ -122,6 +125,8 @@ check_templates() {
     "$venv/cfn-lint/bin/cfn-lint" --format parseable -- "$translated"
   run_check "template rules (infra/lint/template_rules.py) after the SAM transform" \
     python3 infra/lint/template_rules.py "$translated"
+  run_check "stack rules (infra/lint/stack_rules.py) after the SAM transform" \
+    python3 infra/lint/stack_rules.py "$translated"
 
   run_check "template parameters documented in docs/deploy.md" check_parameters_documented
 }

@@ -288,8 +288,11 @@ class ProducerRoleTest(LakeTest):
                           "producer PutObject")
         self.assertDenied(lambda: producer.get_object(Bucket=lake.lake, Key="users/x.parquet"),
                           "producer GetObject")
-        self.assertEqual(lake.info["functions"]["ProducerFunction"]["managed_policies"].keys(),
-                         {"arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"})
+        # No managed policy: AWSLambdaVPCAccessExecutionRole would allow logs:* actions on every
+        # log group; the role's ec2 and logs grants are inline.
+        self.assertEqual(set(lake.info["functions"]["ProducerFunction"]["managed_policies"]), set())
+        self.assertIn("vpc-network-interfaces",
+                      lake.info["functions"]["ProducerFunction"]["policies"])
 
 
 class OptionsTest(LakeTest):

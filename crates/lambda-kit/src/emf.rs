@@ -228,9 +228,16 @@ impl Document {
     }
 
     /// The document as JSON: the fields, then the dimension and metric values, then `_aws`, so
-    /// that neither a field nor a metric can shadow the metadata.
+    /// that neither a field nor a metric can shadow the metadata. A top-level `timestamp` in RFC
+    /// 3339 (UTC, milliseconds) goes with the `level`: Lambda's log-level filtering assigns a
+    /// JSON line without a valid one the level INFO, which a function at WARN or ERROR drops
+    /// (see [`lambda_keeps`]).
     pub fn to_value(&self) -> Value {
         let mut root = self.properties.clone();
+        root.insert(
+            "timestamp".into(),
+            Value::String(rfc3339_ms(self.timestamp_ms)),
+        );
         for (name, value) in &self.dimensions {
             root.insert(name.clone(), Value::String(value.clone()));
         }
@@ -261,6 +268,35 @@ impl Document {
     pub fn to_line(&self) -> String {
         self.to_value().to_string()
     }
+}
+
+/// `timestamp_ms` (milliseconds since the epoch) as RFC 3339 in UTC with milliseconds,
+/// `2026-12-07T07:46:24.123Z`.
+pub fn rfc3339_ms(timestamp_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(timestamp_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Whether Lambda sends a line of a function's output to CloudWatch Logs when the function logs
+/// JSON at the application log level `configured`, by the rules of
+/// <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>:
+/// a line is kept when its level is at or above `configured`; "if the "level" value field is
+/// invalid or missing, Lambda will assign the log output the level INFO", and "if you don't
+/// supply a valid timestamp, Lambda will assign the log the level INFO" (an RFC 3339 time in
+/// `timestamp`). A line that is not a JSON object has neither, so it is INFO.
+pub fn lambda_keeps(line: &str, configured: LogLevel) -> bool {
+    let level = serde_json::from_str::<Value>(line)
+        .ok()
+        .filter(Value::is_object)
+        .filter(|v| {
+            v["timestamp"]
+                .as_str()
+                .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
+        })
+        .and_then(|v| v["level"].as_str().and_then(|l| l.parse::<LogLevel>().ok()))
+        .unwrap_or(LogLevel::Info);
+    level >= configured
 }
 
 /// Where documents are written, one line each.
@@ -369,6 +405,63 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lambda_keeps_a_line_by_its_level_only_when_its_timestamp_is_valid() {
+        let at = |level: &str, timestamp: Option<&str>| {
+            let mut line = json!({"level": level, "message": "m"});
+            if let Some(t) = timestamp {
+                line["timestamp"] = json!(t);
+            }
+            line.to_string()
+        };
+        let valid = Some("2026-12-07T07:46:24.123Z");
+        assert!(lambda_keeps(&at("WARN", valid), LogLevel::Warn));
+        assert!(!lambda_keeps(&at("INFO", valid), LogLevel::Warn));
+        // No timestamp, or one that is not RFC 3339: INFO, whatever its level says.
+        assert!(!lambda_keeps(&at("ERROR", None), LogLevel::Warn));
+        assert!(!lambda_keeps(
+            &at("ERROR", Some("1795525198100")),
+            LogLevel::Error
+        ));
+        assert!(!lambda_keeps(
+            &at("ERROR", Some("2026-12-07 07:46")),
+            LogLevel::Error
+        ));
+        assert!(lambda_keeps(&at("ERROR", None), LogLevel::Info));
+        assert!(lambda_keeps("plain text", LogLevel::Info));
+        assert!(!lambda_keeps("plain text", LogLevel::Warn));
+    }
+
+    #[test]
+    fn the_metrics_line_survives_every_level_it_is_written_at() {
+        for floor in [
+            LogLevel::Trace,
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warn,
+            LogLevel::Error,
+        ] {
+            let (metrics, captured) = Metrics::captured(config());
+            let document = metrics
+                .document(1_795_525_198_100)
+                .at_least(floor)
+                .succeeded("done");
+            metrics.emit(&document);
+            let line = &captured.lines()[0];
+            let value: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(value["timestamp"], "2026-11-24T12:59:58.100Z");
+            assert!(lambda_keeps(line, floor), "dropped at {floor:?}: {line}");
+            // Without its timestamp the same line would be INFO and dropped at WARN and ERROR.
+            let mut bare = value.clone();
+            bare.as_object_mut().unwrap().remove("timestamp");
+            assert_eq!(
+                lambda_keeps(&bare.to_string(), floor),
+                floor <= LogLevel::Info,
+                "{floor:?}"
+            );
+        }
+    }
 
     fn config() -> MetricsConfig {
         MetricsConfig::from_source(&[("AWS_LAMBDA_FUNCTION_NAME", "lake-sink")], "sink").unwrap()

@@ -21,4 +21,7 @@ pub mod settings;
 #[cfg(feature = "aws")]
 pub mod aws;
 
+#[cfg(feature = "template-parameters")]
+pub mod template;
+
 pub use classify::{Classified, Retry, diagnostic, error_chain};

@@ -126,6 +126,24 @@ impl CompactorConfig {
 mod tests {
     use super::*;
 
+    /// Every value `template.yaml` accepts for a parameter that sets one of the compactor's
+    /// variables (boundaries and values generated from its constraints) starts the compactor.
+    #[test]
+    fn every_value_the_template_accepts_starts_the_compactor() {
+        // USER_LAKE_TEMPLATE: another template to hold the code to (a broken one fails here).
+        let path = std::env::var_os("USER_LAKE_TEMPLATE").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+            std::path::PathBuf::from,
+        );
+        let template = lambda_kit::template::Template::load(&path);
+        let failures = template.check_function("CompactorFunction", 256, |env| {
+            CompactorConfig::from_source(&env.to_vec())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
     #[test]
     fn defaults_are_two_hours_of_grace_128_mib_and_an_hour_before_deleting() {
         let config = CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap();

@@ -78,14 +78,34 @@ pub async fn take<S: ObjectStore>(
             Taken::Busy(unreadable(now))
         });
     };
-    // A lease that cannot be read is treated as live until the longest a run can take.
-    let theirs: Lease = serde_json::from_slice(&found.body).unwrap_or_else(|_| unreadable(now));
+    let Some(etag) = found.etag else {
+        let theirs = serde_json::from_slice(&found.body).unwrap_or_else(|_| unreadable(now));
+        return Ok(Taken::Busy(theirs));
+    };
+    let theirs: Lease = match serde_json::from_slice(&found.body) {
+        Ok(lease) => lease,
+        Err(error) => {
+            // A lease this code cannot read (another version's, a crashed write, a hand edit)
+            // may still belong to a live run, for at most the longest a run takes. It is
+            // replaced, on its ETag, by a readable lease that says so: live until then, and
+            // from then on expired like any other, so that the next run takes it over. Treating
+            // it as live "from now" on every run would stop compaction for good.
+            let marked = unreadable(now);
+            let replaced = store
+                .put_if(
+                    &key,
+                    body(&marked),
+                    "application/json",
+                    Condition::Matches(etag),
+                )
+                .await?;
+            tracing::warn!(%error, replaced, expires = %marked.expires, "found a compaction lease it cannot read; it expires then");
+            return Ok(Taken::Busy(marked));
+        }
+    };
     if theirs.expires > now {
         return Ok(Taken::Busy(theirs));
     }
-    let Some(etag) = found.etag else {
-        return Ok(Taken::Busy(theirs));
-    };
     let replaced = store
         .put_if(
             &key,
@@ -102,10 +122,13 @@ pub async fn take<S: ObjectStore>(
     })
 }
 
-/// A lease nobody can read, as live as the longest run.
+/// The holder of a lease that could not be read.
+pub const UNREADABLE_HOLDER: &str = "unreadable";
+
+/// A lease nobody can read, as live as the longest run from when it was found.
 fn unreadable(now: DateTime<Utc>) -> Lease {
     Lease {
-        holder: "unknown".into(),
+        holder: UNREADABLE_HOLDER.into(),
         acquired: now,
         expires: now + Duration::minutes(15) + MARGIN,
     }
@@ -163,6 +186,48 @@ mod tests {
             .unwrap();
         let later = take(&store, &layout, "next", at(17), at(32)).await.unwrap();
         assert!(matches!(later, Taken::Held(ref l) if l.holder == "next"));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_lease_holds_off_one_run_and_the_next_takes_it_over() {
+        for garbage in [
+            &b"not json"[..],
+            br#"{"holder":"old-schema","until":"2026"}"#,
+            b"",
+        ] {
+            let (store, layout) = (MemoryStore::default(), Layout::new(""));
+            assert!(
+                store
+                    .put_if(
+                        &key(&layout),
+                        garbage.to_vec(),
+                        "application/json",
+                        Condition::Absent
+                    )
+                    .await
+                    .unwrap()
+            );
+            // The run that finds it cannot tell whether a live run holds it: it waits.
+            let first = take(&store, &layout, "a", at(0), at(15)).await.unwrap();
+            assert!(
+                matches!(first, Taken::Busy(ref l) if l.holder == UNREADABLE_HOLDER && l.expires == at(16)),
+                "{first:?}"
+            );
+            // Another run in the same window still waits, and does not push the expiry out.
+            let again = take(&store, &layout, "b", at(10), at(25)).await.unwrap();
+            assert!(
+                matches!(again, Taken::Busy(ref l) if l.expires == at(16)),
+                "{again:?}"
+            );
+            // The next hourly run (and any run two hours later) takes it over.
+            let next = take(&store, &layout, "c", at(60), at(75)).await.unwrap();
+            assert!(
+                matches!(next, Taken::Held(ref l) if l.holder == "c"),
+                "{next:?}"
+            );
+            let current: Lease = serde_json::from_slice(&store.body(&key(&layout))).unwrap();
+            assert_eq!(current.holder, "c");
+        }
     }
 
     #[tokio::test]

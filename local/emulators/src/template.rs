@@ -17,6 +17,9 @@ const SCHEDULE_EVENT_TYPES: &[&str] = &["Schedule", "ScheduleV2"];
 /// SAM event types that feed a function batches of Kafka records.
 const KAFKA_EVENT_TYPES: &[&str] = &["MSK", "SelfManagedKafka"];
 
+/// The stack the local run stands for: `${AWS::StackName}` in a `!Sub` the emulators resolve
+/// (the deploy guide's stack name, so the sink's consumer group is `user-lake-sink` as on AWS).
+pub const LOCAL_STACK_NAME: &str = "user-lake";
 /// Lambda's default batch size for Kafka event sources.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 /// Lambda's default batching window for Kafka event sources (500 ms).
@@ -508,9 +511,33 @@ impl Template {
         }
     }
 
-    /// Resolves `!Ref Param` and `{Ref: Param}` to the parameter's `Default`; other values are
-    /// returned as they are.
+    /// Resolves `!Ref Param` and `{Ref: Param}` to the parameter's `Default`, `!If [Condition,
+    /// a, b]` on a condition made of `!Equals`, `!Not` and `!Ref`, and `!Sub` of parameters and
+    /// `${AWS::StackName}` (the local stack stands for the stack [`LOCAL_STACK_NAME`]); other
+    /// values are returned as they are.
     fn resolve(&self, value: &Value, at: &str) -> Result<Value, TemplateError> {
+        if let Value::Tagged(tagged) = value {
+            match (
+                tagged.tag.to_string().trim_start_matches('!'),
+                &tagged.value,
+            ) {
+                ("If", Value::Sequence(args)) if args.len() == 3 => {
+                    let name = args[0]
+                        .as_str()
+                        .ok_or_else(|| self.invalid(at, "!If names no condition"))?;
+                    let branch = if self.condition(name, at)? {
+                        &args[1]
+                    } else {
+                        &args[2]
+                    };
+                    return self.resolve(branch, at);
+                }
+                ("Sub", Value::String(text)) => {
+                    return self.substitute(text, at).map(Value::String);
+                }
+                _ => {}
+            }
+        }
         let referenced = match value {
             Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
             Value::Mapping(map) if map.len() == 1 => map.get("Ref").and_then(Value::as_str),
@@ -529,6 +556,69 @@ impl Template {
                 name: name.to_owned(),
                 at: at.to_owned(),
             })
+    }
+
+    /// The value of a condition of `Conditions`, from the parameters' defaults.
+    fn condition(&self, name: &str, at: &str) -> Result<bool, TemplateError> {
+        let body = self
+            .root
+            .get("Conditions")
+            .and_then(|c| c.get(name))
+            .ok_or_else(|| self.invalid(at, &format!("no condition {name}")))?;
+        self.truth(body, at)
+    }
+
+    fn truth(&self, value: &Value, at: &str) -> Result<bool, TemplateError> {
+        let Value::Tagged(tagged) = value else {
+            return Err(self.invalid(at, "a condition that is not !Equals or !Not"));
+        };
+        match (
+            tagged.tag.to_string().trim_start_matches('!'),
+            &tagged.value,
+        ) {
+            ("Not", Value::Sequence(args)) if args.len() == 1 => Ok(!self.truth(&args[0], at)?),
+            ("Equals", Value::Sequence(args)) if args.len() == 2 => {
+                let text = |v: &Value| -> Result<String, TemplateError> {
+                    match self.resolve(v, at)? {
+                        Value::String(s) => Ok(s),
+                        Value::Number(n) => Ok(n.to_string()),
+                        Value::Bool(b) => Ok(b.to_string()),
+                        _ => Err(self.invalid(at, "!Equals of a value that is not a scalar")),
+                    }
+                };
+                Ok(text(&args[0])? == text(&args[1])?)
+            }
+            _ => Err(self.invalid(at, "a condition that is not !Equals or !Not")),
+        }
+    }
+
+    /// `${AWS::StackName}` and `${Param}` (its default) in a `!Sub` string.
+    fn substitute(&self, text: &str, at: &str) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..]
+                .find('}')
+                .ok_or_else(|| self.invalid(at, "an unclosed ${ in !Sub"))?;
+            let name = &rest[start + 2..start + end];
+            if name == "AWS::StackName" {
+                out.push_str(LOCAL_STACK_NAME);
+            } else {
+                let param = Value::Tagged(Box::new(serde_norway::value::TaggedValue {
+                    tag: serde_norway::value::Tag::new("Ref"),
+                    value: Value::String(name.to_owned()),
+                }));
+                match self.resolve(&param, at)? {
+                    Value::String(s) => out.push_str(&s),
+                    Value::Number(n) => out.push_str(&n.to_string()),
+                    _ => return Err(self.invalid(at, &format!("${{{name}}} is not a scalar"))),
+                }
+            }
+            rest = &rest[start + end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
     }
 
     fn invalid(&self, at: &str, problem: &str) -> TemplateError {
@@ -579,7 +669,7 @@ mod tests {
     fn project_template_gives_the_sink_msk_batching_settings() {
         let msk = project_template().msk_settings("sink").unwrap();
         assert_eq!(msk.logical_id, "SinkFunction");
-        assert_eq!(msk.batch_size, 500);
+        assert_eq!(msk.batch_size, 10_000);
         assert_eq!(msk.batching_window, Duration::from_secs(1));
         assert_eq!(msk.starting_position, StartingPosition::TrimHorizon);
         assert_eq!(msk.starting_position.auto_offset_reset(), "earliest");
@@ -718,6 +808,47 @@ Resources:
         assert_eq!(msk.starting_position, StartingPosition::Latest);
         assert_eq!(msk.consumer_group_id, None);
         assert_eq!(msk.topics, vec!["a".to_owned(), "b".to_owned()]);
+    }
+
+    const PER_STACK: &str = r#"
+Parameters:
+  Group:
+    Type: String
+    Default: ""
+  Other:
+    Type: String
+    Default: chosen
+Conditions:
+  HasGroup: !Not [!Equals [!Ref Group, ""]]
+  HasOther: !Not [!Equals [!Ref Other, ""]]
+Resources:
+  Empty:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Feed:
+          Type: MSK
+          Properties:
+            Topics: [a]
+            ConsumerGroupId: !If [HasGroup, !Ref Group, !Sub "${AWS::StackName}-sink"]
+  Given:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Feed:
+          Type: MSK
+          Properties:
+            Topics: [a]
+            ConsumerGroupId: !If [HasOther, !Ref Other, !Sub "${AWS::StackName}-sink"]
+"#;
+
+    #[test]
+    fn a_per_stack_default_resolves_through_if_and_sub_to_the_local_stack_name() {
+        let t = Template::parse("per-stack.yaml", PER_STACK).unwrap();
+        let empty = t.msk_settings("empty").unwrap();
+        assert_eq!(empty.consumer_group_id.as_deref(), Some("user-lake-sink"));
+        let given = t.msk_settings("given").unwrap();
+        assert_eq!(given.consumer_group_id.as_deref(), Some("chosen"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! template allows (`LogLevel`: TRACE, DEBUG, INFO, WARN, ERROR), still holds the metrics line of
 //! every invocation, succeeded or failed (Lambda developer guide, "Log-level filtering": a JSON
 //! line is kept when its `level` is at or above the function's level; a line without a valid
-//! `level` counts as INFO).
+//! `level`, or without a valid RFC 3339 `timestamp`, counts as INFO).
 //!
 //! Each function's binary runs for one invocation against a stand-in of the runtime API
 //! (`e2e::runtime_api`), with `AWS_LAMBDA_LOG_FORMAT=JSON` and `AWS_LAMBDA_LOG_LEVEL` set as
@@ -11,26 +11,22 @@
 use std::path::PathBuf;
 
 use e2e::runtime_api::{Answer, invoke_once};
-use lambda_kit::emf::LogLevel;
+use lambda_kit::emf::{LogLevel, lambda_keeps};
 use serde_json::Value;
 
 const LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 
-/// The lines Lambda keeps of `stdout` at `configured`; a line that is not a JSON object is
-/// kept as a string, at INFO.
+/// The lines Lambda keeps of `stdout` at `configured` (`lambda_kit::emf::lambda_keeps`: the
+/// level rule and the timestamp rule); a line that is not a JSON object is kept as a string.
 fn kept(stdout: &[String], configured: LogLevel) -> Vec<Value> {
     stdout
         .iter()
-        .filter_map(|line| {
-            let value = serde_json::from_str::<Value>(line)
+        .filter(|line| lambda_keeps(line, configured))
+        .map(|line| {
+            serde_json::from_str::<Value>(line)
                 .ok()
                 .filter(Value::is_object)
-                .unwrap_or_else(|| Value::String(line.clone()));
-            let level = value["level"]
-                .as_str()
-                .and_then(|l| l.parse::<LogLevel>().ok())
-                .unwrap_or(LogLevel::Info);
-            (level >= configured).then_some(value)
+                .unwrap_or_else(|| Value::String(line.clone()))
         })
         .collect()
 }

@@ -1,0 +1,524 @@
+//! The SAM template's parameters as the functions see them, for tests of parameter/code
+//! agreement (feature `template-parameters`).
+//!
+//! CloudFormation accepts a parameter value when it matches the parameter's `AllowedPattern`
+//! (the whole value), is one of its `AllowedValues`, and for a `Number` lies within `MinValue`
+//! and `MaxValue`
+//! (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html>).
+//! A value accepted there and refused by the function's settings parser deploys fine and then
+//! fails every invocation at start-up; for the sink, every batch then goes through its retries
+//! into the failure bucket. [`Template::check_function`] feeds a function's parser the values
+//! the template accepts for each parameter that sets one of its environment variables: the
+//! boundaries (default, `MinValue`, `MaxValue`, every `AllowedValues` entry) and values generated
+//! from `AllowedPattern`, the other variables at their defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use proptest::{
+    strategy::{BoxedStrategy, Strategy, ValueTree},
+    test_runner::{Config, RngAlgorithm, TestRng, TestRunner},
+};
+use serde_norway::Value;
+
+/// A placeholder value CloudFormation would put in place of a reference to a resource, by type.
+fn resource_placeholder(kind: &str) -> String {
+    match kind {
+        "AWS::S3::Bucket" => "user-lake-lakebucket-1a2b3c4d5e6f".into(),
+        _ => "placeholder".into(),
+    }
+}
+
+/// One parameter's constraints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    /// Its logical name.
+    pub name: String,
+    /// `String`, `Number`, ...
+    pub kind: String,
+    /// `Default`, as text.
+    pub default: Option<String>,
+    /// `AllowedPattern`.
+    pub pattern: Option<String>,
+    /// `AllowedValues`, as text.
+    pub values: Option<Vec<String>>,
+    /// `MinValue` of a `Number`.
+    pub min: Option<i64>,
+    /// `MaxValue` of a `Number`.
+    pub max: Option<i64>,
+}
+
+/// Where an environment variable of a function gets its value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Setting {
+    /// A literal in the template.
+    Literal(String),
+    /// `!Ref` of a parameter.
+    Parameter(String),
+    /// Something CloudFormation resolves at deploy time (a resource's name), as a placeholder.
+    Resolved(String),
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The parts of a CloudFormation regular expression that matter here: its top-level
+/// alternatives without `^`/`$` (`AllowedPattern` matches the whole value), and the prefixes a
+/// leading negative look-ahead `(?!X)` forbids.
+fn alternatives(pattern: &str) -> Vec<(String, Option<String>)> {
+    let mut parts = Vec::new();
+    let (mut depth, mut class, mut escaped, mut start) = (0i32, false, false, 0);
+    for (i, c) in pattern.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            '(' if !class => depth += 1,
+            ')' if !class => depth -= 1,
+            '|' if !class && depth == 0 => {
+                parts.push(&pattern[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&pattern[start..]);
+    parts
+        .into_iter()
+        .map(|part| {
+            let mut part = part.strip_prefix('^').unwrap_or(part).to_owned();
+            if part.ends_with('$') && !part.ends_with("\\$") {
+                part.pop();
+            }
+            let mut forbidden = None;
+            if let Some(rest) = part.strip_prefix("(?!")
+                && let Some(end) = rest.find(')')
+            {
+                forbidden = Some(rest[..end].to_owned());
+                part = rest[end + 1..].to_owned();
+            }
+            (part, forbidden)
+        })
+        .collect()
+}
+
+impl Parameter {
+    /// Whether CloudFormation accepts `value` for this parameter, by its `AllowedValues` and
+    /// `AllowedPattern` (numbers: by their range).
+    pub fn accepts(&self, value: &str) -> bool {
+        if let Some(values) = &self.values {
+            return values.iter().any(|v| v == value);
+        }
+        if self.kind == "Number" {
+            return value.parse::<i64>().is_ok_and(|n| {
+                self.min.is_none_or(|min| n >= min) && self.max.is_none_or(|max| n <= max)
+            });
+        }
+        let Some(pattern) = &self.pattern else {
+            return true;
+        };
+        alternatives(pattern).iter().any(|(regex, forbidden)| {
+            regex::Regex::new(&format!("^(?:{regex})$")).is_ok_and(|r| r.is_match(value))
+                && forbidden
+                    .as_ref()
+                    .is_none_or(|f| !value.starts_with(f.as_str()))
+        })
+    }
+
+    /// From a value the template accepts and a parser refuses, the same value with its last
+    /// number lowered one at a time while both still hold: `zstd(30)` becomes `zstd(23)`.
+    fn lowest_refused(&self, value: String, refused: impl Fn(&str) -> bool) -> String {
+        let Some(found) = regex::Regex::new(r"[0-9]+")
+            .ok()
+            .and_then(|r| r.find_iter(&value).last())
+        else {
+            return value;
+        };
+        let (range, mut number) = (found.range(), found.as_str().parse::<u64>().unwrap_or(0));
+        let mut lowest = value.clone();
+        for _ in 0..1_000 {
+            let Some(lower) = number.checked_sub(1) else {
+                break;
+            };
+            let candidate = format!("{}{lower}{}", &value[..range.start], &value[range.end..]);
+            if !(self.accepts(&candidate) && refused(&candidate)) {
+                break;
+            }
+            (number, lowest) = (lower, candidate);
+        }
+        lowest
+    }
+
+    /// The values that sit on the edges of what the template accepts: the default, the
+    /// `MinValue` and `MaxValue` and their neighbours inside the range, and every
+    /// `AllowedValues` entry.
+    pub fn boundaries(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.default.iter().cloned().collect();
+        if let Some(values) = &self.values {
+            out.extend(values.iter().cloned());
+        }
+        if let (Some(min), Some(max)) = (self.min, self.max) {
+            out.extend([min, max, (min + 1).min(max), (max - 1).max(min)].map(|n| n.to_string()));
+        } else if let Some(min) = self.min {
+            out.extend([min, min + 1, i64::from(i32::MAX)].map(|n| n.to_string()));
+        } else if let Some(max) = self.max {
+            out.extend([max, max - 1, 0].map(|n| n.to_string()));
+        }
+        out.dedup();
+        out
+    }
+
+    /// Values the template accepts, generated from `AllowedValues`, `MinValue`/`MaxValue` or
+    /// `AllowedPattern`; `None` when the parameter constrains nothing that can be generated.
+    pub fn strategy(&self) -> Option<BoxedStrategy<String>> {
+        use proptest::prelude::*;
+        if let Some(values) = &self.values {
+            return Some(proptest::sample::select(values.clone()).boxed());
+        }
+        if self.kind == "Number" {
+            let min = self.min.unwrap_or(i64::from(i32::MIN));
+            let max = self.max.unwrap_or(i64::from(i32::MAX));
+            return Some((min..=max).prop_map(|n| n.to_string()).boxed());
+        }
+        let pattern = self.pattern.as_ref()?;
+        let branches: Vec<BoxedStrategy<String>> = alternatives(pattern)
+            .into_iter()
+            .map(|(regex, forbidden)| {
+                let strategy = proptest::string::string_regex(&regex)
+                    .unwrap_or_else(|e| panic!("{}: AllowedPattern {regex:?}: {e}", self.name));
+                match forbidden {
+                    Some(prefix) => strategy
+                        .prop_filter("a prefix the look-ahead forbids", move |v| {
+                            !v.starts_with(prefix.as_str())
+                        })
+                        .boxed(),
+                    None => strategy.boxed(),
+                }
+            })
+            .collect();
+        Some(proptest::strategy::Union::new(branches).boxed())
+    }
+}
+
+/// A SAM template, read for its parameters and its functions' environments.
+pub struct Template {
+    root: Value,
+}
+
+impl Template {
+    /// Reads the template at `path`; panics (a test helper) when it cannot be read.
+    pub fn load(path: &Path) -> Self {
+        let source = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        Self {
+            root: serde_norway::from_str(&source)
+                .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display())),
+        }
+    }
+
+    /// The parameter named `name`.
+    pub fn parameter(&self, name: &str) -> Option<Parameter> {
+        let spec = self.root.get("Parameters")?.get(name)?;
+        let number = |key: &str| spec.get(key).and_then(text).and_then(|t| t.parse().ok());
+        Some(Parameter {
+            name: name.to_owned(),
+            kind: spec.get("Type").and_then(text).unwrap_or_default(),
+            default: spec.get("Default").and_then(text),
+            pattern: spec.get("AllowedPattern").and_then(text),
+            values: spec
+                .get("AllowedValues")
+                .and_then(Value::as_sequence)
+                .map(|v| v.iter().filter_map(text).collect()),
+            min: number("MinValue"),
+            max: number("MaxValue"),
+        })
+    }
+
+    fn resource_kind(&self, logical_id: &str) -> Option<String> {
+        self.root
+            .get("Resources")?
+            .get(logical_id)?
+            .get("Type")
+            .and_then(text)
+    }
+
+    fn setting(&self, value: &Value) -> Setting {
+        let referenced = match value {
+            Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+            Value::Mapping(map) if map.len() == 1 => map.get("Ref").and_then(Value::as_str),
+            _ => None,
+        };
+        match (referenced, text(value)) {
+            (Some(name), _) if self.parameter(name).is_some() => Setting::Parameter(name.into()),
+            (Some(name), _) => Setting::Resolved(resource_placeholder(
+                &self.resource_kind(name).unwrap_or_default(),
+            )),
+            (None, Some(literal)) => Setting::Literal(literal),
+            (None, None) => Setting::Resolved("placeholder".into()),
+        }
+    }
+
+    /// The environment variables of the function `logical_id`, with where each comes from;
+    /// `LoggingConfig.ApplicationLogLevel` is there as `AWS_LAMBDA_LOG_LEVEL`, which Lambda sets
+    /// from it.
+    pub fn environment(&self, logical_id: &str) -> BTreeMap<String, Setting> {
+        let props = self
+            .root
+            .get("Resources")
+            .and_then(|r| r.get(logical_id))
+            .and_then(|r| r.get("Properties"))
+            .unwrap_or_else(|| panic!("the template has no resource {logical_id}"));
+        let mut env = BTreeMap::new();
+        if let Some(vars) = props
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(Value::as_mapping)
+        {
+            for (name, value) in vars {
+                if let Some(name) = name.as_str() {
+                    env.insert(name.to_owned(), self.setting(value));
+                }
+            }
+        }
+        if let Some(level) = props
+            .get("LoggingConfig")
+            .and_then(|l| l.get("ApplicationLogLevel"))
+        {
+            env.insert("AWS_LAMBDA_LOG_LEVEL".into(), self.setting(level));
+        }
+        env
+    }
+
+    /// A value the template accepts for `parameter`: its default, else one generated.
+    fn accepted(&self, parameter: &Parameter, runner: &mut TestRunner) -> String {
+        if let Some(default) = &parameter.default {
+            return default.clone();
+        }
+        let strategy = parameter.strategy().unwrap_or_else(|| {
+            panic!(
+                "{} has no Default and nothing to generate a value from",
+                parameter.name
+            )
+        });
+        strategy
+            .new_tree(runner)
+            .expect("a value of the parameter")
+            .current()
+    }
+
+    /// Feeds `parse` the environment of the function `logical_id` once for each value checked
+    /// of each parameter that sets one of its variables (its boundaries and `cases` generated
+    /// values), the other variables at their defaults. Returns one line per value `parse`
+    /// refused: the parameter, the variable, the value and the reason.
+    pub fn check_function(
+        &self,
+        logical_id: &str,
+        cases: u32,
+        parse: impl Fn(&[(&str, &str)]) -> Result<(), String>,
+    ) -> Vec<String> {
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases,
+                ..Config::default()
+            },
+            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+        );
+        let environment = self.environment(logical_id);
+        // What Lambda itself sets in every function's environment (reserved variables).
+        let mut base: BTreeMap<String, String> = [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_LAMBDA_FUNCTION_NAME", logical_id),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (name, setting) in &environment {
+            let value = match setting {
+                Setting::Literal(v) | Setting::Resolved(v) => v.clone(),
+                Setting::Parameter(p) => {
+                    let parameter = self.parameter(p).expect("a parameter");
+                    self.accepted(&parameter, &mut runner)
+                }
+            };
+            base.insert(name.clone(), value);
+        }
+        let mut failures = Vec::new();
+        for (variable, setting) in &environment {
+            let Setting::Parameter(name) = setting else {
+                continue;
+            };
+            let parameter = self.parameter(name).expect("a parameter");
+            let attempt = |value: &str| {
+                let mut env = base.clone();
+                env.insert(variable.clone(), value.to_owned());
+                let pairs: Vec<(&str, &str)> =
+                    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                parse(&pairs)
+            };
+            let mut refused = |value: &str, reason: String| {
+                failures.push(format!(
+                    "{logical_id}: parameter {name} = {value:?} (accepted by the template) \
+                     as {variable} is refused: {reason}"
+                ));
+            };
+            for value in parameter.boundaries() {
+                if let Err(reason) = attempt(&value) {
+                    refused(&value, reason);
+                }
+            }
+            // Generated values; the first refused one is shrunk to the simplest value still
+            // refused (proptest's simplify/complicate walk), which names the edge plainly.
+            if let Some(strategy) = parameter.strategy() {
+                for _ in 0..cases {
+                    let mut tree = strategy.new_tree(&mut runner).expect("a generated value");
+                    let Err(reason) = attempt(&tree.current()) else {
+                        continue;
+                    };
+                    let mut simplest = (tree.current(), reason);
+                    let mut steps = 0;
+                    let mut more = tree.simplify();
+                    while more && steps < 10_000 {
+                        steps += 1;
+                        more = match attempt(&tree.current()) {
+                            Err(reason) => {
+                                simplest = (tree.current(), reason);
+                                tree.simplify()
+                            }
+                            Ok(()) => tree.complicate(),
+                        };
+                    }
+                    let lowest =
+                        parameter.lowest_refused(simplest.0.clone(), |v| attempt(v).is_err());
+                    let reason = attempt(&lowest).err().unwrap_or(simplest.1);
+                    refused(&lowest, reason);
+                    break;
+                }
+            }
+        }
+        failures.sort();
+        failures.dedup();
+        failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"
+Parameters:
+  Codec:
+    Type: String
+    Default: zstd
+    AllowedPattern: ^(zstd|zstd\([0-9]+\))$
+  Count:
+    Type: Number
+    Default: 5
+    MinValue: 1
+    MaxValue: 10
+  Level:
+    Type: String
+    Default: INFO
+    AllowedValues: [INFO, WARN]
+  Namespace:
+    Type: String
+    Default: Lake
+    AllowedPattern: '^(?!AWS/)[A-Za-z/]{1,8}$'
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      LoggingConfig:
+        ApplicationLogLevel: !Ref Level
+      Environment:
+        Variables:
+          CODEC: !Ref Codec
+          COUNT: !Ref Count
+          BUCKET: !Ref Bucket
+          FIXED: "30000"
+          NS: !Ref Namespace
+"#;
+
+    fn small() -> Template {
+        Template {
+            root: serde_norway::from_str(SMALL).unwrap(),
+        }
+    }
+
+    #[test]
+    fn anchors_and_a_leading_look_ahead_are_taken_apart() {
+        assert_eq!(
+            alternatives("^$|^arn:(a|b)$"),
+            vec![(String::new(), None), ("arn:(a|b)".to_owned(), None)]
+        );
+        assert_eq!(
+            alternatives("^(?!AWS/)[A-Z]+$"),
+            vec![("[A-Z]+".to_owned(), Some("AWS/".to_owned()))]
+        );
+    }
+
+    #[test]
+    fn the_environment_says_where_each_variable_comes_from() {
+        let env = small().environment("Fn");
+        assert_eq!(env["CODEC"], Setting::Parameter("Codec".into()));
+        assert_eq!(env["FIXED"], Setting::Literal("30000".into()));
+        assert_eq!(
+            env["BUCKET"],
+            Setting::Resolved("user-lake-lakebucket-1a2b3c4d5e6f".into())
+        );
+        assert_eq!(
+            env["AWS_LAMBDA_LOG_LEVEL"],
+            Setting::Parameter("Level".into())
+        );
+    }
+
+    #[test]
+    fn numbers_are_checked_at_their_bounds() {
+        let count = small().parameter("Count").unwrap();
+        assert_eq!(count.boundaries(), vec!["5", "1", "10", "2", "9"]);
+    }
+
+    #[test]
+    fn a_parser_narrower_than_the_template_is_caught_and_named() {
+        let failures = small().check_function("Fn", 64, |env| {
+            let codec = env.iter().find(|(k, _)| *k == "CODEC").unwrap().1;
+            match codec.strip_prefix("zstd(") {
+                Some(level) => match level.trim_end_matches(')').parse::<u32>() {
+                    Ok(1..=22) => Ok(()),
+                    _ => Err(format!("bad level in {codec}")),
+                },
+                None => Ok(()),
+            }
+        });
+        assert!(!failures.is_empty());
+        assert!(
+            failures.iter().all(|f| f.contains("parameter Codec")),
+            "{failures:?}"
+        );
+    }
+
+    #[test]
+    fn a_parser_that_agrees_passes_and_the_look_ahead_is_respected() {
+        let failures = small().check_function("Fn", 64, |env| {
+            let get = |name: &str| env.iter().find(|(k, _)| *k == name).unwrap().1;
+            let count: u32 = get("COUNT").parse().map_err(|e| format!("{e}"))?;
+            if !(1..=10).contains(&count) || get("NS").starts_with("AWS/") {
+                return Err("out of range".into());
+            }
+            Ok(())
+        });
+        assert_eq!(failures, Vec::<String>::new());
+    }
+}
