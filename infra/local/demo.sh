@@ -150,7 +150,7 @@ cat <<SUMMARY
   records delivered   $records
   records written     $written
   poison records      $rejected
-  Parquet files       $((after - before)) new, $after in all before compaction, $compacted after
+  Parquet files       $((after - before)) new, $after in all before compaction, $compacted after$($table && echo " (in the table's current snapshot)")
   rows in the lake    $rows (DuckDB: $sql)
   error objects       $errors
   lake on disk        $data_dir/   (s3://${data_dir#"$lake_root/"} at $AWS_ENDPOINT_URL_S3)

@@ -92,6 +92,11 @@ def main(argv):
     }
     if metadata:
         answer["metadata_location"] = metadata
+        # the data files of the current snapshot: its manifests' entries that are not deletions
+        answer["files"] = con.execute(
+            f"""SELECT count(*) FROM iceberg_metadata({sql_string(metadata)})
+                WHERE manifest_content = 'DATA' AND status <> 'DELETED'"""
+        ).fetchone()[0]
     print(json.dumps(answer))
 
 
