@@ -377,7 +377,7 @@ class Resolver:
             return f"https://sqs.{REGION}.{URL_SUFFIX}/{ACCOUNT_ID}/{physical}"
         if kind in ("AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"):
             return self.arn(name, here)
-        if kind in NAME_PROPERTY:
+        if kind in NAME_PROPERTY or kind == "AWS::Glue::Database":
             return physical
         raise Unresolvable(f"{here}: Ref to a {kind} is not supported")
 
@@ -398,6 +398,10 @@ class Resolver:
         props = resource.get("Properties", {})
         if prop and prop in props:
             return self.text(props[prop], f"{logical_id}.Properties.{prop}", prop)
+        # A Glue database's name is inside its DatabaseInput; a Ref to it is that name.
+        if kind == "AWS::Glue::Database" and "Name" in props.get("DatabaseInput", {}):
+            return self.text(props["DatabaseInput"]["Name"],
+                             f"{logical_id}.Properties.DatabaseInput.Name", "Name")
         if kind in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
             return f"{self.stack_name}-{logical_id}"[:64]  # created by this command
         raise Unresolvable(f"{here}: {logical_id} ({kind}) has no {prop or 'name property'}, so "

@@ -185,12 +185,14 @@ class SinkRoleTest(LakeTest):
         listed = sink.list_objects_v2(Bucket=lake.failed)
         self.assertEqual([o["Key"] for o in listed["Contents"]], [key])
 
-    def test_sink_is_denied_reading_and_deleting_lake_objects(self):
+    def test_sink_may_read_but_is_denied_deleting_lake_objects(self):
+        # It reads an object its conditional write found at the key, to tell its own earlier
+        # write (the same bytes) from other content, which it keeps.
         lake = Lake(self)
         sink = lake.client("SinkFunction")
         key = "users/dt=2026-11-24/hour=09/users_created-0-0-9.parquet"
         lake.seed(key)
-        self.assertDenied(lambda: sink.get_object(Bucket=lake.lake, Key=key), "sink GetObject")
+        self.assertAllowed(lambda: sink.get_object(Bucket=lake.lake, Key=key), "sink GetObject")
         self.assertDenied(lambda: sink.delete_object(Bucket=lake.lake, Key=key),
                           "sink DeleteObject")
         self.assertDenied(lambda: sink.list_objects_v2(Bucket=lake.lake, Prefix="users/"),
@@ -365,8 +367,13 @@ class ResolvedPoliciesTest(LakeTest):
         lake = Lake(self)
         sink = lake.info["functions"]["SinkFunction"]["policies"]
         self.assertEqual(sink["lake-write"]["Statement"], [{
-            "Effect": "Allow", "Action": "s3:PutObject",
+            "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
             "Resource": [f"arn:aws:s3:::data-lake/{root}*" for root in LAKE_ROOTS]}])
+        table = sink["lake-table"]["Statement"]
+        self.assertEqual(table[0]["Resource"], "arn:aws:s3:::data-lake/iceberg/users/*")
+        self.assertEqual(table[1]["Resource"][1:], [
+            "arn:aws:glue:us-east-1:123456789012:database/user_lake",
+            "arn:aws:glue:us-east-1:123456789012:table/user_lake/users"])
         failed = sink["failed-batch-destination"]["Statement"]
         self.assertEqual([(s["Action"], s["Resource"]) for s in failed],
                          [("s3:ListBucket", "arn:aws:s3:::failed-batches"),
