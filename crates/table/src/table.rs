@@ -371,8 +371,6 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
         now: DateTime<Utc>,
     ) -> Result<Option<State>, TableError> {
         let metadata = &state.metadata;
-        let schema = metadata.schema();
-        let spec = metadata.spec();
         let snapshot_id = new_snapshot_id();
         let sequence_number = metadata.last_sequence_number + 1;
         let parent = metadata.current_snapshot();
@@ -425,25 +423,10 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
                         }
                         kept.push(entry);
                     }
-                    let key = self
-                        .location
-                        .metadata_key(&format!("{}-m0.avro", uuid::Uuid::new_v4()));
-                    let body = manifest::write_manifest(&kept, schema, spec).map_err(|source| {
-                        TableError::Manifest {
-                            location: key.clone(),
-                            source,
-                        }
-                    })?;
-                    let length = body.len() as i64;
-                    self.put_new(&key, body, "application/avro").await?;
-                    rewritten.push(manifest::summarise(
-                        self.location.uri_of(&key),
-                        length,
-                        spec.spec_id,
-                        snapshot_id,
-                        sequence_number,
-                        &kept,
-                    ));
+                    rewritten.push(
+                        self.put_manifest(&kept, metadata, snapshot_id, sequence_number, "m0")
+                            .await?,
+                    );
                 }
                 if let Some(path) = remaining.into_iter().next() {
                     return Err(TableError::Stale { path: path.into() });
@@ -454,25 +437,10 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
         };
         if !added.is_empty() {
             let entries: Vec<ManifestEntry> = added.iter().map(added_entry).collect();
-            let key = self
-                .location
-                .metadata_key(&format!("{}-m1.avro", uuid::Uuid::new_v4()));
-            let body = manifest::write_manifest(&entries, schema, spec).map_err(|source| {
-                TableError::Manifest {
-                    location: key.clone(),
-                    source,
-                }
-            })?;
-            let length = body.len() as i64;
-            self.put_new(&key, body, "application/avro").await?;
-            list.push(manifest::summarise(
-                self.location.uri_of(&key),
-                length,
-                spec.spec_id,
-                snapshot_id,
-                sequence_number,
-                &entries,
-            ));
+            list.push(
+                self.put_manifest(&entries, metadata, snapshot_id, sequence_number, "m1")
+                    .await?,
+            );
         }
         let list_key = self.location.metadata_key(&format!(
             "snap-{snapshot_id}-1-{}.avro",
@@ -540,6 +508,38 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
             Some(&state.pointer.metadata_location),
         );
         self.swap_in(state, next).await
+    }
+
+    /// Writes a manifest of `entries` under a new name and returns its manifest list line.
+    async fn put_manifest(
+        &self,
+        entries: &[ManifestEntry],
+        metadata: &TableMetadata,
+        snapshot_id: i64,
+        sequence_number: i64,
+        suffix: &str,
+    ) -> Result<ManifestFile, TableError> {
+        let spec = metadata.spec();
+        let key = self
+            .location
+            .metadata_key(&format!("{}-{suffix}.avro", uuid::Uuid::new_v4()));
+        let body =
+            manifest::write_manifest(entries, metadata.schema(), spec).map_err(|source| {
+                TableError::Manifest {
+                    location: key.clone(),
+                    source,
+                }
+            })?;
+        let length = body.len() as i64;
+        self.put_new(&key, body, "application/avro").await?;
+        Ok(manifest::summarise(
+            self.location.uri_of(&key),
+            length,
+            spec.spec_id,
+            snapshot_id,
+            sequence_number,
+            entries,
+        ))
     }
 
     /// Writes `next` as the table's next metadata file and swaps the catalog's pointer to it.

@@ -68,11 +68,38 @@ mod tests {
         );
         let template = lambda_kit::template::Template::load(&path);
         let failures = template.check_function("SinkFunction", 256, |env| {
+            // The template's rule TableHoldsParquetOnly refuses text formats with the table
+            // before anything deploys, so those combinations are not accepted values.
+            let value = |name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+            if value("LAKE_FORMAT") == Some("iceberg") && value("OUTPUT_FORMATS") != Some("parquet")
+            {
+                return Ok(());
+            }
             SinkConfig::from_source(&env.to_vec())
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         });
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// The rule the test above relies on is in the template.
+    #[test]
+    fn the_template_refuses_text_formats_with_the_table() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let rule = text
+            .split("TableHoldsParquetOnly:")
+            .nth(1)
+            .expect("template.yaml has the rule TableHoldsParquetOnly");
+        let rule: String = rule.lines().take(5).collect::<Vec<_>>().join("\n");
+        assert!(
+            rule.contains("!Equals [!Ref LakeFormat, iceberg]"),
+            "{rule}"
+        );
+        assert!(
+            rule.contains("!Equals [!Ref OutputFormats, parquet]"),
+            "{rule}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod env_file;
 pub mod lake;
 pub mod process;
 pub mod runtime_api;
+pub mod scenarios;
 pub mod stack;
 pub mod tools;
 pub mod topic;

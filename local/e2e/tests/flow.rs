@@ -22,7 +22,6 @@ mod invocation;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    panic::{AssertUnwindSafe, catch_unwind},
     process::ExitCode,
 };
 
@@ -37,7 +36,7 @@ use e2e::{
 use user_record::UserRecord;
 
 /// A named step of the suite.
-type Scenario = (&'static str, fn(&Ctx));
+type Scenario = e2e::scenarios::Scenario<Ctx>;
 
 pub struct Ctx {
     stack: Stack,
@@ -698,16 +697,9 @@ const SCENARIOS: [Scenario; 17] = [
 
 fn main() -> ExitCode {
     // Arguments name scenarios to run (any part of their names), as with `cargo test NAME`.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let chosen: Vec<&Scenario> = SCENARIOS
-        .iter()
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
-        .collect();
+    let chosen = e2e::scenarios::chosen(&SCENARIOS);
     if chosen.is_empty() {
-        println!("0 passed, 0 failed (no scenario matches {filters:?})");
+        println!("0 passed, 0 failed (no scenario matches the arguments)");
         return ExitCode::SUCCESS;
     }
     // This suite is the plain-files layout's (every output format); the table's is table_flow.
@@ -741,25 +733,5 @@ fn main() -> ExitCode {
         topic: env["KAFKA_TOPIC"].clone(),
     };
     ctx.rt.block_on(e2e::stack::warm_functions());
-    let (mut passed, mut failed) = (0, 0);
-    for (name, scenario) in chosen {
-        eprintln!("e2e: {name} ...");
-        match catch_unwind(AssertUnwindSafe(|| scenario(&ctx))) {
-            Ok(()) => {
-                passed += 1;
-                println!("test {name} ... ok");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED");
-            }
-        }
-    }
-    drop(ctx);
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    e2e::scenarios::run(&chosen, &ctx)
 }

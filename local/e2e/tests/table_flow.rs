@@ -7,12 +7,7 @@
 //! Like `flow`, one stack serves every scenario, run in order, each establishing its own given;
 //! arguments pick scenarios by any part of their names. Prints `N passed, M failed`.
 
-use std::{
-    collections::BTreeMap,
-    panic::{AssertUnwindSafe, catch_unwind},
-    path::PathBuf,
-    process::ExitCode,
-};
+use std::{collections::BTreeMap, path::PathBuf, process::ExitCode};
 
 use e2e::{
     env_file::{local_env, repo_root},
@@ -22,7 +17,7 @@ use e2e::{
 use serde_json::Value;
 use user_record::UserRecord;
 
-type Scenario = (&'static str, fn(&Ctx));
+type Scenario = e2e::scenarios::Scenario<Ctx>;
 
 struct Ctx {
     /// The suite's stack: it stops when dropped.
@@ -396,16 +391,9 @@ const SCENARIOS: [Scenario; 5] = [
 ];
 
 fn main() -> ExitCode {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let chosen: Vec<&Scenario> = SCENARIOS
-        .iter()
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
-        .collect();
+    let chosen = e2e::scenarios::chosen(&SCENARIOS);
     if chosen.is_empty() {
-        println!("0 passed, 0 failed (no scenario matches {filters:?})");
+        println!("0 passed, 0 failed (no scenario matches the arguments)");
         return ExitCode::SUCCESS;
     }
     let dir = std::env::temp_dir().join("user-lake-e2e-table");
@@ -434,25 +422,5 @@ fn main() -> ExitCode {
         stack,
         env,
     };
-    let (mut passed, mut failed) = (0, 0);
-    for (name, scenario) in chosen {
-        eprintln!("e2e: {name} ...");
-        match catch_unwind(AssertUnwindSafe(|| scenario(&ctx))) {
-            Ok(()) => {
-                passed += 1;
-                println!("test {name} ... ok");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED");
-            }
-        }
-    }
-    drop(ctx);
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    e2e::scenarios::run(&chosen, &ctx)
 }

@@ -146,10 +146,12 @@ fn the_compactors_metrics_line_survives_every_log_level() {
 #[test]
 fn the_filter_drops_what_lambda_drops() {
     // the check above could not fail if the filter kept everything
+    // (a line's level counts only with an RFC 3339 timestamp; without one it is INFO)
     let stdout = vec![
-        r#"{"level":"INFO","message":"a"}"#.to_string(),
+        r#"{"level":"INFO","message":"a","timestamp":"2026-12-07T09:00:00Z"}"#.to_string(),
         r#"{"message":"no level"}"#.to_string(),
-        r#"{"level":"WARN","message":"b"}"#.to_string(),
+        r#"{"level":"WARN","message":"b","timestamp":"2026-12-07T09:00:00Z"}"#.to_string(),
+        r#"{"level":"WARN","message":"no timestamp"}"#.to_string(),
         "plain text".to_string(),
     ];
     let messages = |level| -> Vec<String> {
@@ -160,7 +162,7 @@ fn the_filter_drops_what_lambda_drops() {
     };
     assert_eq!(
         messages(LogLevel::Info),
-        ["a", "no level", "b", "plain text"]
+        ["a", "no level", "b", "no timestamp", "plain text"]
     );
     assert_eq!(messages(LogLevel::Warn), ["b"]);
     assert!(messages(LogLevel::Error).is_empty());
