@@ -50,6 +50,20 @@ pub fn read_all(brokers: &str, topic: &str) -> Vec<TopicMessage> {
         .collect()
 }
 
+/// The messages that are users (poison ones go to `_errors/`), by (partition, offset), with
+/// their Kafka timestamps.
+pub fn good_messages(
+    messages: &[TopicMessage],
+) -> std::collections::BTreeMap<(i32, i64), (user_record::UserRecord, i64)> {
+    messages
+        .iter()
+        .filter_map(|m| {
+            let record = user_record::UserRecord::from_json_owned(m.value.as_deref()?).ok()?;
+            Some(((m.partition, m.offset), (record, m.timestamp_ms)))
+        })
+        .collect()
+}
+
 /// Writes raw messages to one partition and waits for every acknowledgement.
 pub fn write_raw(
     brokers: &str,

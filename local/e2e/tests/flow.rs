@@ -31,7 +31,7 @@ use e2e::{
     env_file::{local_env, repo_root},
     lake,
     stack::{Stack, emulator, json_lines, summary},
-    topic::{self, TopicMessage},
+    topic::{self, TopicMessage, good_messages},
 };
 use user_record::UserRecord;
 
@@ -106,17 +106,6 @@ fn produced(stdout: &[u8]) -> u64 {
         .filter(|l| l["event"] == "invoked" && l["ok"] == true)
         .map(|l| l["response"]["produced"].as_u64().unwrap())
         .sum()
-}
-
-/// Topic messages that satisfy the contract, by (partition, offset).
-fn good_messages(messages: &[TopicMessage]) -> BTreeMap<(i32, i64), (UserRecord, i64)> {
-    messages
-        .iter()
-        .filter_map(|m| {
-            let record = UserRecord::from_json_owned(m.value.as_deref()?).ok()?;
-            Some(((m.partition, m.offset), (record, m.timestamp_ms)))
-        })
-        .collect()
 }
 
 /// The lake holds every good message of the topic exactly once, field for field, in the

@@ -12,10 +12,9 @@ use std::{collections::BTreeMap, path::PathBuf, process::ExitCode};
 use e2e::{
     env_file::{local_env, repo_root},
     stack::{Stack, emulator, json_lines, summary},
-    topic::{self, TopicMessage},
+    topic::{self, TopicMessage, good_messages},
 };
 use serde_json::Value;
-use user_record::UserRecord;
 
 type Scenario = e2e::scenarios::Scenario<Ctx>;
 
@@ -124,17 +123,6 @@ impl Ctx {
     fn topic_messages(&self) -> Vec<TopicMessage> {
         topic::read_all(self.brokers(), self.topic())
     }
-}
-
-/// The topic's messages that are users (poison ones go to `_errors/`), by (partition, offset).
-fn good_messages(messages: &[TopicMessage]) -> BTreeMap<(i32, i64), (UserRecord, i64)> {
-    messages
-        .iter()
-        .filter_map(|m| {
-            let record = UserRecord::from_json_owned(m.value.as_deref()?).ok()?;
-            Some(((m.partition, m.offset), (record, m.timestamp_ms)))
-        })
-        .collect()
 }
 
 fn millis(instant: chrono::DateTime<chrono::Utc>) -> String {
