@@ -7,8 +7,8 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use arrow::{
-    array::{Array, AsArray, RecordBatch},
-    compute::{cast, concat_batches},
+    array::{Array, AsArray, RecordBatch, new_null_array},
+    compute::{CastOptions, cast, cast_with_options, concat_batches},
     datatypes::{
         DataType, Field, Int32Type, Int64Type, Schema as ArrowSchema, TimeUnit,
         TimestampMicrosecondType,
@@ -42,49 +42,109 @@ pub fn partition_path(hour: i32) -> String {
     )
 }
 
+/// Casts that fail on a value they cannot convert instead of making it null.
+const STRICT: CastOptions<'static> = CastOptions {
+    safe: false,
+    format_options: arrow::util::display::FormatOptions::new(),
+};
+
 fn timestamp_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+/// The Arrow type a table column of Iceberg primitive type `iceberg` is written as (timestamps
+/// in microseconds); `None` for a type the lake never writes.
+pub fn arrow_type(iceberg: &str) -> Option<DataType> {
+    Some(match iceberg {
+        "string" => DataType::Utf8,
+        "int" => DataType::Int32,
+        "long" => DataType::Int64,
+        "boolean" => DataType::Boolean,
+        "float" => DataType::Float32,
+        "double" => DataType::Float64,
+        "date" => DataType::Date32,
+        "timestamptz" => timestamp_micros(),
+        "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        _ => return None,
+    })
+}
+
 /// The lake's rows (the lake's Arrow schema, milliseconds) as the table stores them: each
-/// column with its field id from `schema`, timestamps in microseconds. Columns of `schema`
-/// the batch lacks are an error; the batch's columns `schema` lacks are dropped.
+/// column of `schema`, matched by name, with its field id, timestamps in microseconds.
+/// A column of `schema` the batch lacks is all nulls when it is optional (a column another
+/// writer added after this one was built) and an error when it is required; the batch's
+/// columns `schema` lacks are dropped. Applied to a batch already in the table's form, it
+/// changes nothing.
 pub fn to_table_batch(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, ArrowError> {
-    let mut fields = Vec::with_capacity(schema.fields.len());
     let mut columns = Vec::with_capacity(schema.fields.len());
     for field in &schema.fields {
-        let column = batch.column_by_name(&field.name).ok_or_else(|| {
-            ArrowError::SchemaError(format!("the batch has no column {}", field.name))
-        })?;
-        let column = match column.data_type() {
-            DataType::Timestamp(_, _) => cast(column, &timestamp_micros())?,
-            _ => column.clone(),
+        let stored = arrow_type(&field.field_type).ok_or_else(|| unwritten(field))?;
+        let column = match batch.column_by_name(&field.name) {
+            Some(column) if column.data_type() == &stored => column.clone(),
+            // Milliseconds to microseconds, or another writer's string or zone spelling; a
+            // value that does not convert is an error, never a null.
+            Some(column) => cast_with_options(column, &stored, &STRICT).map_err(|e| {
+                ArrowError::SchemaError(format!(
+                    "column {} is {} in the batch and {} in the table: {e}",
+                    field.name,
+                    column.data_type(),
+                    field.field_type
+                ))
+            })?,
+            None if !field.required => new_null_array(&stored, batch.num_rows()),
+            None => {
+                return Err(ArrowError::SchemaError(format!(
+                    "the batch has no column {}",
+                    field.name
+                )));
+            }
         };
-        let metadata = std::collections::HashMap::from([(
-            PARQUET_FIELD_ID_META_KEY.to_string(),
-            field.id.to_string(),
-        )]);
-        fields.push(
-            Field::new(&field.name, column.data_type().clone(), !field.required)
-                .with_metadata(metadata),
-        );
         columns.push(column);
     }
-    RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns)
+    RecordBatch::try_new(Arc::new(table_arrow_schema(schema)?), columns)
+}
+
+/// The Arrow schema of the table's data files for `schema`: its columns in order, each with
+/// its field id, nullable where optional.
+pub fn table_arrow_schema(schema: &Schema) -> Result<ArrowSchema, ArrowError> {
+    let fields = schema
+        .fields
+        .iter()
+        .map(|field| {
+            let stored = arrow_type(&field.field_type).ok_or_else(|| unwritten(field))?;
+            let id = std::collections::HashMap::from([(
+                PARQUET_FIELD_ID_META_KEY.to_string(),
+                field.id.to_string(),
+            )]);
+            Ok(Field::new(&field.name, stored, !field.required).with_metadata(id))
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    Ok(ArrowSchema::new(fields))
+}
+
+fn unwritten(field: &crate::spec::SchemaField) -> ArrowError {
+    ArrowError::SchemaError(format!(
+        "column {} has type {}, which the lake does not write",
+        field.name, field.field_type
+    ))
 }
 
 /// A table batch back in the lake's Arrow schema (timestamps in milliseconds), for the
-/// readers built on the lake's rows (export, replay's checks, the tests).
+/// readers built on the lake's rows (export, replay's checks, the tests). A nullable lake
+/// column the file lacks (written before the column was added to the table) is all nulls;
+/// the file's columns the lake lacks (added by a newer writer) are left out.
 pub fn to_lake_batch(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let lake = lake::lake_schema();
     let columns = lake
         .fields()
         .iter()
-        .map(|field| {
-            let column = batch.column_by_name(field.name()).ok_or_else(|| {
-                ArrowError::SchemaError(format!("the data file has no column {}", field.name()))
-            })?;
-            cast(column, field.data_type())
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) => cast(column, field.data_type()),
+            None if field.is_nullable() => Ok(new_null_array(field.data_type(), batch.num_rows())),
+            None => Err(ArrowError::SchemaError(format!(
+                "the data file has no column {}",
+                field.name()
+            ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(lake, columns)
@@ -196,6 +256,20 @@ pub fn decode(body: Bytes) -> Result<RecordBatch, ParquetError> {
     Ok(concat_batches(&lake::lake_schema(), &batches)?)
 }
 
+/// Every row of a data file in the table's form for `schema` ([`to_table_batch`]): what a
+/// rewrite reads, so that it keeps every column the table has, including those added after
+/// the rewriting code was built.
+pub fn decode_table(body: Bytes, schema: &Schema) -> Result<RecordBatch, ParquetError> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(body)?.build()?;
+    let batches = reader
+        .map(|b| b.and_then(|b| to_table_batch(&b, schema)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(concat_batches(
+        &Arc::new(table_arrow_schema(schema)?),
+        &batches,
+    )?)
+}
+
 /// A little-endian integer bound of `width` bytes, widened to i64.
 pub fn bound_value(bytes: &[u8]) -> Option<i64> {
     match bytes.len() {
@@ -274,6 +348,65 @@ mod tests {
             dob.logical_type_ref()
         );
         assert_eq!(decode(Bytes::from(file.body)).unwrap(), lake_batch);
+    }
+
+    #[test]
+    fn a_column_the_rows_lack_is_null_when_optional_and_an_error_when_required() {
+        // given the table's schema with one more, optional, column
+        let mut schema = lake_table_schema();
+        schema.fields.push(crate::spec::SchemaField {
+            id: 17,
+            name: "nationality".into(),
+            required: false,
+            field_type: "string".into(),
+            doc: None,
+        });
+
+        // when rows without it are laid out in that schema
+        let table_batch = to_table_batch(&rows(), &schema).unwrap();
+
+        // then the column is there, all null, with its field id
+        let column = table_batch.column_by_name("nationality").unwrap();
+        assert_eq!(column.null_count(), 3);
+        let field = table_batch
+            .schema()
+            .field_with_name("nationality")
+            .unwrap()
+            .clone();
+        assert_eq!(field.metadata()[PARQUET_FIELD_ID_META_KEY], "17");
+        assert!(field.is_nullable());
+        // and laying it out again changes nothing; reading it back as the lake's rows drops it
+        assert_eq!(to_table_batch(&table_batch, &schema).unwrap(), table_batch);
+        assert_eq!(to_lake_batch(&table_batch).unwrap(), rows());
+
+        // but when the column is required, the rows do not fit
+        schema.fields[16].required = true;
+        let error = to_table_batch(&rows(), &schema).unwrap_err();
+        assert!(
+            error.to_string().contains("no column nationality"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_value_that_does_not_convert_to_the_tables_type_is_an_error_not_a_null() {
+        // given rows whose kafka_partition is text, one value not a number
+        let batch = rows();
+        let mut columns = batch.columns().to_vec();
+        let index = batch.schema().index_of("kafka_partition").unwrap();
+        columns[index] = Arc::new(arrow::array::StringArray::from(vec!["1", "x", "3"]));
+        let mut fields = batch.schema().fields().to_vec();
+        fields[index] = Arc::new(Field::new("kafka_partition", DataType::Utf8, false));
+        let batch = RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), columns).unwrap();
+
+        // when they are laid out in the table's schema, where it is an int
+        let error = to_table_batch(&batch, &lake_table_schema()).unwrap_err();
+
+        // then the column is named, and no value became a null
+        assert!(
+            error.to_string().contains("column kafka_partition"),
+            "{error}"
+        );
     }
 
     #[test]

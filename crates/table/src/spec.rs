@@ -52,6 +52,49 @@ impl Schema {
     pub fn last_column_id(&self) -> i32 {
         self.fields.iter().map(|f| f.id).max().unwrap_or(0)
     }
+
+    /// This schema with the columns of `wanted` it lacks, matched by name, added at the end as
+    /// optional columns numbered from `last_column_id + 1` (Iceberg's rule for adding a column
+    /// to a table that holds rows: the new column must be optional, and ids are never reused).
+    /// `None` when nothing is missing; an error when a column of both has two types.
+    pub fn evolved_for(
+        &self,
+        wanted: &Schema,
+        last_column_id: i32,
+    ) -> Result<Option<Schema>, TypeConflict> {
+        let mut next = self.clone();
+        let mut id = last_column_id;
+        for field in &wanted.fields {
+            match self.field(&field.name) {
+                Some(held) if held.field_type != field.field_type => {
+                    return Err(TypeConflict {
+                        column: field.name.clone(),
+                        table_type: held.field_type.clone(),
+                        writer_type: field.field_type.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    id += 1;
+                    next.fields.push(SchemaField {
+                        id,
+                        required: false,
+                        ..field.clone()
+                    });
+                }
+            }
+        }
+        Ok((next.fields.len() > self.fields.len()).then_some(next))
+    }
+}
+
+/// A column the table and a writer give different types (a type change is not an evolution
+/// this project makes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeConflict {
+    pub column: String,
+    pub table_type: String,
+    pub writer_type: String,
 }
 
 /// The Iceberg primitive type of a lake column type. Timestamps are `timestamptz`
@@ -231,7 +274,12 @@ pub const PREVIOUS_VERSIONS_MAX: usize = 100;
 impl TableMetadata {
     /// A new table at `location` with the lake's schema and partition spec and no snapshot.
     pub fn new(location: &str, table_uuid: &str, now_ms: i64) -> Self {
-        let schema = lake_table_schema();
+        Self::with_schema(location, table_uuid, now_ms, lake_table_schema())
+    }
+
+    /// A new table at `location` with `schema` (which must hold `kafka_timestamp`), the lake's
+    /// partition spec and no snapshot.
+    pub fn with_schema(location: &str, table_uuid: &str, now_ms: i64, schema: Schema) -> Self {
         let spec = lake_partition_spec(&schema);
         Self {
             format_version: 2,
@@ -372,6 +420,52 @@ mod tests {
         assert_eq!(schema.field("dob").unwrap().field_type, "timestamptz");
         assert_eq!(schema.field("kafka_offset").unwrap().field_type, "long");
         assert!(schema.fields.iter().all(|f| f.required));
+    }
+
+    #[test]
+    fn an_evolved_schema_adds_the_missing_columns_as_optional_after_the_last_id() {
+        // given the table's schema, with id 20 used once by a column since dropped
+        let held = lake_table_schema();
+        let mut wanted = lake_table_schema();
+        wanted.fields.retain(|f| f.name != "phone");
+        for name in ["nationality", "cell"] {
+            wanted.fields.push(SchemaField {
+                id: 1,
+                name: name.into(),
+                required: true,
+                field_type: "string".into(),
+                doc: None,
+            });
+        }
+
+        // when a writer of other columns evolves it
+        let evolved = held.evolved_for(&wanted, 20).unwrap().unwrap();
+
+        // then the held columns are as they were (phone too), and the new ones follow,
+        // optional, numbered after the last id ever used
+        assert_eq!(evolved.fields[..16], held.fields[..]);
+        let added: Vec<(i32, &str, bool)> = evolved.fields[16..]
+            .iter()
+            .map(|f| (f.id, f.name.as_str(), f.required))
+            .collect();
+        assert_eq!(added, [(21, "nationality", false), (22, "cell", false)]);
+        // and a writer of the same or fewer columns changes nothing
+        assert_eq!(held.evolved_for(&lake_table_schema(), 16), Ok(None));
+        assert_eq!(evolved.evolved_for(&lake_table_schema(), 22), Ok(None));
+    }
+
+    #[test]
+    fn a_column_typed_otherwise_is_a_conflict_not_an_evolution() {
+        let mut wanted = lake_table_schema();
+        wanted.fields[14].field_type = "string".into();
+        assert_eq!(
+            lake_table_schema().evolved_for(&wanted, 16),
+            Err(TypeConflict {
+                column: "kafka_offset".into(),
+                table_type: "long".into(),
+                writer_type: "string".into(),
+            })
+        );
     }
 
     #[test]

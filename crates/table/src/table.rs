@@ -28,7 +28,7 @@ use crate::{
     files,
     manifest::{self, DataFile, ManifestEntry, ManifestError, ManifestFile, Status},
     marks::{MARKS_PROPERTY, Marks},
-    spec::{Snapshot, TableMetadata},
+    spec::{Schema, Snapshot, TableMetadata, lake_table_schema},
 };
 
 /// Where the table lives in the lake bucket: `s3://<bucket>/<lake prefix>iceberg/<table>/`,
@@ -113,6 +113,16 @@ pub enum TableError {
     /// Other commits kept winning the compare-and-swap.
     #[error("the commit lost the catalog's compare-and-swap {attempts} times in a row")]
     Contended { attempts: u32 },
+    /// The writer gives a column another type than the table does; a type change is not an
+    /// evolution this project makes.
+    #[error(
+        "column {column} is {table_type} in the table but {writer_type} in this writer's schema"
+    )]
+    ColumnType {
+        column: String,
+        table_type: String,
+        writer_type: String,
+    },
     /// A compaction planned on a state that changed under it (a file it replaces is gone).
     #[error("{path} is no longer in the table; the rewrite must be planned again")]
     Stale { path: String },
@@ -156,6 +166,9 @@ pub struct Table<S, C> {
     pub location: TableLocation,
     /// How many times a commit is tried against others' before it gives up (retryably).
     pub max_attempts: u32,
+    /// The columns this writer writes ([`lake_table_schema`] unless set): a table that lacks
+    /// some of them gains them, as optional columns, before this writer's first append.
+    pub columns: Schema,
 }
 
 /// A random positive id for a snapshot.
@@ -188,7 +201,15 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
             catalog,
             location,
             max_attempts: 30,
+            columns: lake_table_schema(),
         }
+    }
+
+    /// The table as written by a writer of `columns` (which must hold the lake's partition
+    /// source, `kafka_timestamp`): a writer built with a column the table lacks adds it.
+    pub fn with_columns(mut self, columns: Schema) -> Self {
+        self.columns = columns;
+        self
     }
 
     fn key(&self, uri: &str) -> Result<String, TableError> {
@@ -243,10 +264,11 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
             return Ok(state);
         }
         let uuid = uuid::Uuid::new_v4();
-        let metadata = TableMetadata::new(
+        let metadata = TableMetadata::with_schema(
             &self.location.uri(),
             &uuid.to_string(),
             now.timestamp_millis(),
+            self.columns.clone(),
         );
         let key = self
             .location
@@ -270,6 +292,41 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
                 message: "the table was created but cannot be loaded yet".into(),
             })
         })
+    }
+
+    /// `state`, or when the table lacks some of this writer's columns, the state after a
+    /// commit that adds them (a schema update: a new current schema with the old columns and
+    /// ids as they were and the new ones optional, numbered from the table's
+    /// `last-column-id`). Data files written before it read the new columns as nulls.
+    /// `Ok(None)` when another commit came first: the caller loads the table again, where
+    /// the columns may already be (another writer of the same build added them).
+    pub async fn with_writer_columns(
+        &self,
+        state: State,
+        now: DateTime<Utc>,
+    ) -> Result<Option<State>, TableError> {
+        let metadata = &state.metadata;
+        let evolved = metadata
+            .schema()
+            .evolved_for(&self.columns, metadata.last_column_id)
+            .map_err(|c| TableError::ColumnType {
+                column: c.column,
+                table_type: c.table_type,
+                writer_type: c.writer_type,
+            })?;
+        let Some(schema) = evolved else {
+            return Ok(Some(state));
+        };
+        let mut next = metadata.clone();
+        next.log_previous(Some(&state.pointer.metadata_location));
+        next.last_updated_ms = now.timestamp_millis().max(metadata.last_updated_ms);
+        next.add_schema(schema);
+        tracing::info!(
+            table = %self.location.uri(),
+            columns = ?next.schema().fields.iter().skip(metadata.schema().fields.len()).map(|f| &f.name).collect::<Vec<_>>(),
+            "adding columns to the table's schema"
+        );
+        self.swap_in(&state, next).await
     }
 
     /// The manifest list of a snapshot.
@@ -327,6 +384,20 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
     pub async fn read_data_file(&self, uri: &str) -> Result<RecordBatch, TableError> {
         let body = self.store.get(&self.key(uri)?).await?;
         files::decode(body).map_err(|source| TableError::DataFile {
+            location: uri.into(),
+            source,
+        })
+    }
+
+    /// Every row of one data file in the table's form for `schema` (every column of the
+    /// table, those the file predates as nulls): what a rewrite reads.
+    pub async fn read_table_file(
+        &self,
+        uri: &str,
+        schema: &Schema,
+    ) -> Result<RecordBatch, TableError> {
+        let body = self.store.get(&self.key(uri)?).await?;
+        files::decode_table(body, schema).map_err(|source| TableError::DataFile {
             location: uri.into(),
             source,
         })
@@ -792,6 +863,10 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
                 tokio::time::sleep(backoff(attempt)).await;
             }
             let state = self.load_or_create(now).await?;
+            let Some(state) = self.with_writer_columns(state, now).await? else {
+                report.conflicts += 1;
+                continue;
+            };
             let mut marks =
                 Marks::of(&state.metadata).map_err(|reason| TableError::Marks { reason })?;
             let masks = self

@@ -179,10 +179,14 @@ pub fn plan(
     (plans, open)
 }
 
-/// The rows of `batches` (the lake's schema) sorted by topic, partition and offset (then
-/// Kafka time, which tells apart two generations of a topic whose offsets started again).
+/// The rows of `batches` (all of one schema: the table's form of its current schema, or the
+/// lake's) sorted by topic, partition and offset (then Kafka time, which tells apart two
+/// generations of a topic whose offsets started again).
 pub fn sort_rows(batches: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
-    let all = concat_batches(&lake_schema(), batches)?;
+    let schema = batches
+        .first()
+        .map_or_else(lake_schema, RecordBatch::schema);
+    let all = concat_batches(&schema, batches)?;
     let columns = [
         "kafka_topic",
         "kafka_partition",
@@ -220,7 +224,7 @@ async fn merge_group<S, T: ObjectStore, C: Catalog>(
     let mut batches = Vec::with_capacity(group.len());
     for file in group {
         let batch = table
-            .read_data_file(&file.file_path)
+            .read_table_file(&file.file_path, schema)
             .await
             .map_err(failed(format!("reading {}", file.file_path)))?;
         if batch.num_rows() as i64 != file.record_count {

@@ -15,7 +15,7 @@ use std::{
 };
 
 use arrow::{
-    array::{AsArray, RecordBatch},
+    array::{Array, AsArray, RecordBatch},
     datatypes::{Int32Type, Int64Type},
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -298,6 +298,77 @@ async fn closed_hours_become_one_sorted_file_each_by_one_rewrite_and_open_hours_
     let again = handle(&lake.compactor(), &run()).await.unwrap();
     assert_eq!((again.partitions, again.files_merged), (0, 0));
     assert_eq!(lake.state().await.metadata.snapshots.len(), snapshots);
+}
+
+#[tokio::test]
+async fn a_rewrite_keeps_a_column_added_by_a_later_writer_that_the_compactor_does_not_know() {
+    // given hour 12 of small files, and five more rows there from a later build of the writer
+    // that added the column `nationality` to the table
+    let lake = filled().await;
+    let mut columns = table::spec::lake_table_schema();
+    columns.fields.push(table::spec::SchemaField {
+        id: 0,
+        name: "nationality".into(),
+        required: false,
+        field_type: "string".into(),
+        doc: None,
+    });
+    let later = lake.table().with_columns(columns);
+    let mut slices = batch(7, 0, 5, at(12, 50));
+    for slice in &mut slices {
+        let (schema, mut values, _) = slice.batch.clone().into_parts();
+        let mut fields = schema.fields().to_vec();
+        fields.push(Arc::new(arrow::datatypes::Field::new(
+            "nationality",
+            arrow::datatypes::DataType::Utf8,
+            false,
+        )));
+        values.push(Arc::new(arrow::array::StringArray::from(vec![
+            "NL";
+            slice
+                .batch
+                .num_rows(
+                )
+        ])));
+        slice.batch =
+            RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), values).unwrap();
+    }
+    later
+        .append(&slices, &properties(), at(13, 0))
+        .await
+        .unwrap();
+
+    // when the compactor, built with the lake's columns only, merges the hour
+    handle(&lake.compactor(), &run()).await.unwrap();
+
+    // then the merged file holds the column: the later rows' values, nulls for the others
+    let files = lake.files_by_hour().await;
+    assert_eq!(files[&hour(at(12, 0))].len(), 1);
+    let state = lake.state().await;
+    let merged = lake
+        .table()
+        .read_table_file(&files[&hour(at(12, 0))][0], state.metadata.schema())
+        .await
+        .unwrap();
+    let nationality = merged
+        .column_by_name("nationality")
+        .unwrap()
+        .as_string::<i32>();
+    let partitions = merged
+        .column_by_name("kafka_partition")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    let kept: Vec<(i32, Option<&str>)> = (0..merged.num_rows())
+        .filter(|&i| partitions.value(i) == 7 || !nationality.is_null(i))
+        .map(|i| {
+            (
+                partitions.value(i),
+                nationality.is_valid(i).then(|| nationality.value(i)),
+            )
+        })
+        .collect();
+    assert_eq!(kept, vec![(7, Some("NL")); 5]);
+    assert_eq!(merged.num_rows(), 65);
 }
 
 #[tokio::test]
