@@ -169,6 +169,39 @@ pub fn emulator(name: &str, args: &[&str]) -> Output {
     output
 }
 
+/// Runs the compactor once through the schedule emulator, judging hours as of `now`; its
+/// answer.
+pub fn compact_as_of(now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    compact_as_of_with(now, &[]).remove(0)
+}
+
+/// Runs the compactor's schedule once as of `now` with `extra` flags; the response of every
+/// invocation (two with `--deliver-twice`).
+pub fn compact_as_of_with(
+    now: chrono::DateTime<chrono::Utc>,
+    extra: &[&str],
+) -> Vec<serde_json::Value> {
+    let detail = serde_json::json!({ "now": now }).to_string();
+    let mut args = vec![
+        "--function",
+        "compactor",
+        "--times",
+        "1",
+        "--detail",
+        &detail,
+        "--fail-fast",
+    ];
+    args.extend_from_slice(extra);
+    let output = emulator("schedule", &args);
+    let lines = json_lines(&output.stdout);
+    assert!(output.status.success(), "compactor failed: {lines:?}");
+    lines
+        .iter()
+        .filter(|l| l["event"] == "invoked")
+        .map(|l| l["response"].clone())
+        .collect()
+}
+
 /// An emulator running in the background, its JSON lines (one per invocation) collected from
 /// stdout as they come.
 pub struct Background {

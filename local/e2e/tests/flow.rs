@@ -414,39 +414,6 @@ fn a_replay_from_the_beginning_leaves_the_lake_unchanged(ctx: &Ctx) {
     assert_lake_matches_topic(ctx);
 }
 
-/// Runs the compactor once through the schedule emulator, judging hours as of `now`; its
-/// answer.
-fn compact_as_of(now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
-    compact_as_of_with(now, &[]).remove(0)
-}
-
-/// Runs the compactor's schedule once as of `now` with `extra` flags; the response of every
-/// invocation (two with `--deliver-twice`).
-fn compact_as_of_with(
-    now: chrono::DateTime<chrono::Utc>,
-    extra: &[&str],
-) -> Vec<serde_json::Value> {
-    let detail = serde_json::json!({ "now": now }).to_string();
-    let mut args = vec![
-        "--function",
-        "compactor",
-        "--times",
-        "1",
-        "--detail",
-        &detail,
-        "--fail-fast",
-    ];
-    args.extend_from_slice(extra);
-    let output = emulator("schedule", &args);
-    let lines = json_lines(&output.stdout);
-    assert!(output.status.success(), "compactor failed: {lines:?}");
-    lines
-        .iter()
-        .filter(|l| l["event"] == "invoked")
-        .map(|l| l["response"].clone())
-        .collect()
-}
-
 fn compaction_merges_each_closed_hour_once_whatever_delivers_its_event(ctx: &Ctx) {
     // given two runs delivered in small batches, so that their hour holds many small objects,
     // and a clock three hours ahead, so that every hour so far is closed
@@ -479,7 +446,7 @@ fn compaction_merges_each_closed_hour_once_whatever_delivers_its_event(ctx: &Ctx
             "application/json",
         ))
         .unwrap();
-    let stood_aside = compact_as_of(later);
+    let stood_aside = e2e::stack::compact_as_of(later);
 
     // then it does nothing and names the holder
     assert_eq!(stood_aside["skipped_for"], "another-run", "{stood_aside}");
@@ -487,7 +454,7 @@ fn compaction_merges_each_closed_hour_once_whatever_delivers_its_event(ctx: &Ctx
 
     // when the lease is free and the compactor runs
     ctx.rt.block_on(ctx.s3.delete(lease_key)).unwrap();
-    let summary = compact_as_of(later);
+    let summary = e2e::stack::compact_as_of(later);
 
     // then each hour's rows are in a merged object, and the originals stay beside it until it
     // is COMPACTION_DELETE_DELAY_MINUTES old, so that a reader that listed them can still
@@ -515,7 +482,7 @@ fn compaction_merges_each_closed_hour_once_whatever_delivers_its_event(ctx: &Ctx
     ctx.stack
         .restart_functions_with(&[("COMPACTION_DELETE_DELAY_MINUTES", "0")])
         .unwrap();
-    let runs = compact_as_of_with(later, &["--deliver-twice"]);
+    let runs = e2e::stack::compact_as_of_with(later, &["--deliver-twice"]);
     ctx.stack.restart_functions_with(&[]).unwrap();
     let (cleanup, again) = (&runs[0], &runs[1]);
 
@@ -569,7 +536,7 @@ fn compaction_merges_each_closed_hour_once_whatever_delivers_its_event(ctx: &Ctx
     }
 
     // and a third run finds nothing to do
-    let again = compact_as_of(later);
+    let again = e2e::stack::compact_as_of(later);
     assert_eq!(again["partitions"], 0, "{again}");
     assert_eq!(ctx.rt.block_on(lake::keys(&ctx.s3, "users/")), after);
 }

@@ -79,38 +79,7 @@ impl Ctx {
 
     /// `read_table.py`'s answer for the current snapshot, or `snapshot`.
     fn read(&self, readers: &str, snapshot: Option<i64>, rows: Option<&PathBuf>) -> Value {
-        let venv = std::env::var("USER_LAKE_VENV").expect(
-            "USER_LAKE_VENV is not set: run the suite through `make test`, which installs the readers",
-        );
-        let mut command = std::process::Command::new(format!("{venv}/bin/python"));
-        command
-            .arg(repo_root().join("local/e2e/python/read_table.py"))
-            .arg("--catalog-uri")
-            .arg(format!("sqlite:///{}", self.catalog_path().display()))
-            .args(["--catalog-name", "user_lake"])
-            .arg("--table")
-            .arg(format!(
-                "{}.{}",
-                self.env["ICEBERG_DATABASE"], self.env["ICEBERG_TABLE"]
-            ))
-            .args(["--s3-endpoint", &self.env["AWS_ENDPOINT_URL_S3"]])
-            .args(["--access-key", &self.env["AWS_ACCESS_KEY_ID"]])
-            .args(["--secret-key", &self.env["AWS_SECRET_ACCESS_KEY"]])
-            .args(["--region", &self.env["AWS_REGION"]])
-            .args(["--readers", readers]);
-        if let Some(id) = snapshot {
-            command.args(["--snapshot-id", &id.to_string()]);
-        }
-        if let Some(path) = rows {
-            command.arg("--rows").arg(path);
-        }
-        let output = command.output().unwrap();
-        assert!(
-            output.status.success(),
-            "read_table.py failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap()
+        read_table(&self.env, &self.catalog_path(), readers, snapshot, rows)
     }
 
     /// Rows the pyiceberg reader finds in the current snapshot.
@@ -123,6 +92,70 @@ impl Ctx {
     fn topic_messages(&self) -> Vec<TopicMessage> {
         topic::read_all(self.brokers(), self.topic())
     }
+}
+
+/// Runs `read_table.py`, the independent readers, on the table of the catalog file `catalog`
+/// (a free function, so that a thread can read while the test does something else).
+fn read_table(
+    env: &BTreeMap<String, String>,
+    catalog: &std::path::Path,
+    readers: &str,
+    snapshot: Option<i64>,
+    rows: Option<&PathBuf>,
+) -> Value {
+    let venv = std::env::var("USER_LAKE_VENV").expect(
+        "USER_LAKE_VENV is not set: run the suite through `make test`, which installs the readers",
+    );
+    let mut command = std::process::Command::new(format!("{venv}/bin/python"));
+    command
+        .arg(repo_root().join("local/e2e/python/read_table.py"))
+        .arg("--catalog-uri")
+        .arg(format!("sqlite:///{}", catalog.display()))
+        .args(["--catalog-name", "user_lake"])
+        .arg("--table")
+        .arg(format!(
+            "{}.{}",
+            env["ICEBERG_DATABASE"], env["ICEBERG_TABLE"]
+        ))
+        .args(["--s3-endpoint", &env["AWS_ENDPOINT_URL_S3"]])
+        .args(["--access-key", &env["AWS_ACCESS_KEY_ID"]])
+        .args(["--secret-key", &env["AWS_SECRET_ACCESS_KEY"]])
+        .args(["--region", &env["AWS_REGION"]])
+        .args(["--readers", readers]);
+    if let Some(id) = snapshot {
+        command.args(["--snapshot-id", &id.to_string()]);
+    }
+    if let Some(path) = rows {
+        command.arg("--rows").arg(path);
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "read_table.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+const ALL_READERS: &str = "pyiceberg,static,duckdb,polars";
+
+/// What a reader's answer says of the rows, without the snapshot it read.
+fn rows_of(read: &Value) -> BTreeMap<String, (Value, Value, Value)> {
+    read["readers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, r)| {
+            (
+                name.clone(),
+                (
+                    r["rows"].clone(),
+                    r["distinct_ids"].clone(),
+                    r["digest"].clone(),
+                ),
+            )
+        })
+        .collect()
 }
 
 fn millis(instant: chrono::DateTime<chrono::Utc>) -> String {
@@ -344,6 +377,185 @@ fn a_recreated_topic_loses_no_row_and_is_reported(ctx: &Ctx) {
     assert_eq!(read["readers"]["pyiceberg"]["distinct_ids"], rows);
 }
 
+/// A later build of the writer with one more column adds it to the table's schema; the sink
+/// built before it keeps committing; every reader reads the column, null where rows predate
+/// it or come from the earlier build.
+fn a_column_added_by_a_later_writer_is_read_by_every_reader(ctx: &Ctx) {
+    // given the table as the sink left it
+    ctx.trigger(&[]);
+    let before = ctx.count();
+
+    // when a later writer, whose rows carry `nationality`, appends five users of its own topic
+    let later = write_with_nationality(ctx, 5);
+    // and the sink, built without the column, delivers more users
+    let produced = ctx.schedule(1, 20);
+    ctx.trigger(&[]);
+
+    // then every reader agrees, every row is there once, and the column reads as written
+    let rows_file = ctx.stack_dir().join("table-rows-evolved.jsonl");
+    let read = ctx.read(ALL_READERS, None, Some(&rows_file));
+    assert_eq!(read["agree"], true, "{read}");
+    let total = before + later + produced;
+    assert_eq!(read["readers"]["pyiceberg"]["rows"], total, "{read}");
+    assert_eq!(
+        read["readers"]["pyiceberg"]["distinct_ids"], total,
+        "{read}"
+    );
+    let rows: Vec<Value> = std::fs::read_to_string(&rows_file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let with_value: Vec<&Value> = rows
+        .iter()
+        .filter(|r| !r["nationality"].is_null())
+        .collect();
+    assert_eq!(with_value.len() as u64, later);
+    assert!(
+        with_value
+            .iter()
+            .all(|r| r["nationality"] == "NL" && r["kafka_topic"] == LATER_TOPIC),
+        "{with_value:?}"
+    );
+    assert!(
+        rows.iter().all(|r| r.get("nationality").is_some()),
+        "every row has the column"
+    );
+}
+
+/// The topic a later writer's rows claim, apart from the sink's, so that its offset marks are
+/// its own.
+const LATER_TOPIC: &str = "users_created_later_build";
+
+/// Appends `count` users carrying the column `nationality` (`NL`) through the table library,
+/// as a later build of the writer with that column would; how many it wrote.
+fn write_with_nationality(ctx: &Ctx, count: i64) -> u64 {
+    use std::sync::Arc;
+
+    use arrow::{array::StringArray, datatypes::Field};
+    use table::{Slice, Table, spec::SchemaField};
+
+    let now = chrono::Utc::now();
+    let mut rows = lake::RowsBuilder::default();
+    for offset in 0..count {
+        let json = format!(
+            r#"{{"id":"{}","first_name":"Later","last_name":"Build","gender":"female",
+            "address":"1 Main St","post_code":"1012","email":"later{offset}@example.com",
+            "username":"later{offset}","dob":"1990-01-02T03:04:05Z",
+            "registered_date":"2020-01-02T03:04:05Z","phone":"0612345678",
+            "picture":"https://randomuser.me/api/portraits/women/1.jpg"}}"#,
+            uuid_for(offset)
+        );
+        rows.push_row(&lake::LakeRow {
+            record: user_record::UserRecord::from_json_owned(json.as_bytes()).unwrap(),
+            topic: LATER_TOPIC.into(),
+            partition: 0,
+            offset,
+            timestamp: now,
+        });
+    }
+    let batch = rows.finish().unwrap();
+    let (schema, mut columns, _) = batch.clone().into_parts();
+    let mut fields = schema.fields().to_vec();
+    fields.push(Arc::new(Field::new(
+        "nationality",
+        arrow::datatypes::DataType::Utf8,
+        false,
+    )));
+    columns.push(Arc::new(StringArray::from(vec!["NL"; count as usize])));
+    let batch = arrow::array::RecordBatch::try_new(
+        Arc::new(arrow::datatypes::Schema::new(fields)),
+        columns,
+    )
+    .unwrap();
+    let mut later_columns = table::spec::lake_table_schema();
+    later_columns.fields.push(SchemaField {
+        id: 0,
+        name: "nationality".into(),
+        required: false,
+        field_type: "string".into(),
+        doc: None,
+    });
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let settings = e2e::lake::config();
+        let catalog = table::catalog::sqlite::SqliteCatalog::open(
+            &ctx.catalog_path(),
+            table::config::SQL_CATALOG_NAME,
+            &ctx.env["ICEBERG_DATABASE"],
+            &ctx.env["ICEBERG_TABLE"],
+        )
+        .unwrap();
+        let location = table::TableLocation::new(
+            &settings.bucket,
+            settings.layout.prefix(),
+            &ctx.env["ICEBERG_TABLE"],
+        );
+        let writer =
+            Table::new(e2e::lake::client().await, catalog, location).with_columns(later_columns);
+        let slice = Slice {
+            topic: LATER_TOPIC.into(),
+            partition: 0,
+            hour: table::files::hour_of(now),
+            batch,
+        };
+        let properties = lake::writer::writer_properties(settings.compression, "e2e later build");
+        let report = writer.append(&[slice], &properties, now).await.unwrap();
+        report.written as u64
+    })
+}
+
+/// A fixed uuid4 per offset, apart from any the producer makes.
+fn uuid_for(offset: i64) -> String {
+    format!("00000000-0000-4000-8000-{:012}", 900_000_000 + offset)
+}
+
+/// Merging small files is one atomic rewrite: a count taken again and again while the
+/// compactor runs never differs from the count before, and after it every reader reads
+/// exactly the rows it read before (the same digest of every field).
+fn a_compaction_changes_no_readers_answer_before_during_or_after(ctx: &Ctx) {
+    // given a table of many small files
+    ctx.trigger(&[]);
+    ctx.schedule(1, 60);
+    ctx.trigger(&["--batch-size", "10"]);
+    let before = ctx.read(ALL_READERS, None, None);
+    assert_eq!(before["agree"], true, "{before}");
+    let count = before["readers"]["pyiceberg"]["rows"].clone();
+
+    // when the compactor runs as of three hours later (every hour so far closed) while a
+    // reader counts again and again
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (answer, counts) = std::thread::scope(|scope| {
+        let (env, catalog, done) = (&ctx.env, ctx.catalog_path(), &done);
+        let counter = scope.spawn(move || {
+            let mut counts = Vec::new();
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let read = read_table(env, &catalog, "duckdb", None, None);
+                counts.push(read["readers"]["duckdb"]["rows"].clone());
+                if finished {
+                    return counts;
+                }
+            }
+        });
+        let answer = e2e::stack::compact_as_of(chrono::Utc::now() + chrono::Duration::hours(3));
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        (answer, counter.join().unwrap())
+    });
+
+    // then it merged files, every count was the count before, and every reader reads the
+    // same rows after it
+    assert!(answer["files_merged"].as_u64().unwrap_or(0) > 1, "{answer}");
+    assert!(counts.iter().all(|c| *c == count), "{counts:?} != {count}");
+    let after = ctx.read(ALL_READERS, None, None);
+    assert_ne!(
+        after["snapshot_id"], before["snapshot_id"],
+        "a new snapshot"
+    );
+    assert_eq!(rows_of(&after), rows_of(&before));
+}
+
 impl Ctx {
     fn stack_dir(&self) -> PathBuf {
         self.lake_root.parent().unwrap().to_path_buf()
@@ -355,7 +567,7 @@ fn bin_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-const SCENARIOS: [Scenario; 5] = [
+const SCENARIOS: [Scenario; 7] = [
     (
         "every_produced_user_is_in_the_table_once_for_every_reader",
         every_produced_user_is_in_the_table_once_for_every_reader,
@@ -375,6 +587,15 @@ const SCENARIOS: [Scenario; 5] = [
     (
         "a_recreated_topic_loses_no_row_and_is_reported",
         a_recreated_topic_loses_no_row_and_is_reported,
+    ),
+    // After the others: its rows are not on the topic the others compare the table with.
+    (
+        "a_column_added_by_a_later_writer_is_read_by_every_reader",
+        a_column_added_by_a_later_writer_is_read_by_every_reader,
+    ),
+    (
+        "a_compaction_changes_no_readers_answer_before_during_or_after",
+        a_compaction_changes_no_readers_answer_before_during_or_after,
     ),
 ];
 

@@ -74,7 +74,7 @@ async fn main() -> ExitCode {
 /// The lake as its layout has it: plain objects, or the table with its catalog opened.
 enum Lake {
     Files(S3Store, Layout),
-    Table(Table<S3Store, AnyCatalog>, Layout),
+    Table(Box<Table<S3Store, AnyCatalog>>, Layout),
 }
 
 async fn connect() -> Result<(KafkaClient, Lake), StatusError> {
@@ -88,7 +88,7 @@ async fn connect() -> Result<(KafkaClient, Lake), StatusError> {
         Some(table) => {
             let location = table.location(&config.bucket, config.layout.prefix());
             let catalog = table.open(&shared, &location).await?;
-            Lake::Table(Table::new(store, catalog, location), config.layout)
+            Lake::Table(Box::new(Table::new(store, catalog, location)), config.layout)
         }
         None => Lake::Files(store, config.layout),
     };
