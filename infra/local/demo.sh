@@ -140,6 +140,26 @@ echo "  $answer"
 rows=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rows"])' "$answer")
 sql=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sql"])' "$answer")
 
+checks="-"
+if $table; then
+  step "independent readers: pyiceberg (catalog and metadata file), DuckDB and polars agree, and each row equals its message on $KAFKA_TOPIC"
+  "$USER_LAKE_VENV/bin/python" local/e2e/python/read_table.py \
+    --catalog-uri "sqlite:///$lake_root/iceberg-catalog.db" --table "$ICEBERG_DATABASE.$ICEBERG_TABLE" \
+    --rows "$state/table-rows.jsonl" >"$state/readers.json"
+  "$USER_LAKE_VENV/bin/python" local/e2e/python/table_matches_topic.py \
+    --brokers "$KAFKA_BROKERS" --topic "$KAFKA_TOPIC" --rows "$state/table-rows.jsonl" \
+    >"$state/topic-check.json" || true
+  python3 - "$state/readers.json" "$state/topic-check.json" <<'PY'
+import json, sys
+read, topic = (json.load(open(p)) for p in sys.argv[1:3])
+for name, r in read["readers"].items():
+    print(f"  {name:<10} {r['rows']} rows, {r['distinct_ids']} distinct ids, digest {r['digest'][:12]}")
+print(f"  topic      {topic['matched']} of {topic['rows']} rows equal to their message, "
+      f"{topic['mismatch_count']} differ")
+PY
+  checks="$state/readers.json:$state/topic-check.json"
+fi
+
 step "export: every user in the lake, once, read back through the S3 endpoint, as the original pipeline's files"
 exported=$("$bin/export" --out "$lake_root")
 echo "  $exported"
@@ -159,4 +179,4 @@ SUMMARY
 
 # The demo's own checks, and the same figures as JSON for scripts (infra/local/demo_check.py).
 python3 infra/local/demo_check.py "$state/demo.json" "$produced" "$records" "$written" "$rejected" \
-  "$rows" "$exported" "$((after - before))" "$compacted" "$(( SECONDS - demo_started ))"
+  "$rows" "$exported" "$((after - before))" "$compacted" "$(( SECONDS - demo_started ))" "$checks"
