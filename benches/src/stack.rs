@@ -153,6 +153,107 @@ fn end_to_end(
     Ok(figures)
 }
 
+/// Producer runs the freshness figure takes the median of.
+const FRESHNESS_RUNS: usize = 5;
+
+/// How fresh the table is: the MSK trigger runs as the event source mapping does (polling,
+/// with the template's batching window), the schedule fires one producer run, and the table's
+/// catalog is polled until the current snapshot holds the run's users. Measured from the end
+/// of the producer's invocation (every record acknowledged by the broker) to the commit that
+/// makes the last of them visible to any reader that opens the table; also the commits (so
+/// snapshots) each run makes, which with the template's `rate(1 minute)` schedule and the
+/// hourly compaction gives the table's snapshots per hour.
+fn freshness(root: &Path, debug_dir: &Path, stack: &Stack) -> anyhow::Result<Vec<Figure>> {
+    let env = local_env();
+    let catalog = table::catalog::sqlite::SqliteCatalog::open(
+        &stack.lake_root.join("iceberg-catalog.db"),
+        table::config::SQL_CATALOG_NAME,
+        &env["ICEBERG_DATABASE"],
+        &env["ICEBERG_TABLE"],
+    )?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let store = runtime.block_on(e2e::lake::client());
+    let settings = e2e::lake::config();
+    let table = table::Table::new(
+        store,
+        catalog,
+        table::TableLocation::new(
+            &settings.bucket,
+            settings.layout.prefix(),
+            &env["ICEBERG_TABLE"],
+        ),
+    );
+    // (rows, snapshots) of the table's current state.
+    let state = || -> anyhow::Result<(u64, usize)> {
+        let Some(state) = runtime.block_on(table.load())? else {
+            return Ok((0, 0));
+        };
+        let rows = state
+            .metadata
+            .current_snapshot()
+            .and_then(|s| s.summary.get("total-records"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok((rows, state.metadata.snapshots.len()))
+    };
+    let trigger = e2e::stack::Background::start("msk-trigger", &[]);
+    let (mut seconds, mut commits, mut users) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..FRESHNESS_RUNS {
+        let (rows_before, snapshots_before) = state()?;
+        // One run of the template's default size (UsersPerRun).
+        let run = emulator(
+            root,
+            debug_dir,
+            "schedule",
+            &["--times", "1", "--fail-fast"],
+        )?;
+        let produced = Instant::now();
+        users = json_lines(&run.stdout)
+            .iter()
+            .filter_map(|l| l["response"]["produced"].as_u64())
+            .sum();
+        let deadline = produced + std::time::Duration::from_secs(120);
+        loop {
+            let (rows, snapshots) = state()?;
+            if rows >= rows_before + users {
+                seconds.push(produced.elapsed().as_secs_f64());
+                commits.push((snapshots - snapshots_before) as f64);
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the table holds {} of the run's {users} users after 120 s",
+                rows.saturating_sub(rows_before)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // A quiet spell between runs, as the schedule's minute leaves.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    trigger.stop();
+    let per_run = commits.iter().sum::<f64>() / commits.len() as f64;
+    Ok(vec![
+        Figure::of(
+            &format!("freshness: {users} users produced -> visible in the table"),
+            "s",
+            &seconds,
+        )
+        .with_note(
+            "batching window 1 s as in template.yaml; debug builds under cargo lambda watch",
+        ),
+        Figure::single(
+            "freshness: table commits per producer run",
+            "commits",
+            per_run,
+        ),
+        Figure::single(
+            "snapshots per hour at the template's defaults (a run a minute, one compaction)",
+            "snapshots",
+            per_run * 60.0 + 1.0,
+        ),
+    ])
+}
+
 /// The seconds spent in invocations, from an emulator's JSON lines (`duration_ms` of each line
 /// whose `event` is `event`).
 fn invoked_seconds(stdout: &[u8], event: &str) -> f64 {
@@ -304,6 +405,8 @@ pub fn figures(root: &Path, bin_dir: &Path, users: usize) -> anyhow::Result<Vec<
         up.elapsed()
     );
     let mut figures = end_to_end(root, &target.join("debug"), &stack, users)?;
+    eprintln!("[bench] freshness: produced -> visible in the table");
+    figures.extend(freshness(root, &target.join("debug"), &stack)?);
     eprintln!("[bench] producer");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
