@@ -4,15 +4,18 @@ the policies its role is given there.
 
 The local stack's store (local/s3-store) accepts any request, so a role that lacks a grant
 the code needs is found only after a deploy. This command closes that gap for tests: it starts
-moto's server with authentication and authorisation switched on, creates the lake's buckets,
-and for each function creates its execution role with exactly the policies that the SAM
-translation of template.yaml gives it, resolved for the parameter values and physical names of
-the run, then assumes that role and hands out its temporary credentials. A function binary run
+moto's server with authentication and authorisation switched on (through moto_server.py, which
+authorises Glue's catalog calls on their catalog, database and table ARNs), creates the lake's
+buckets and the template's Glue databases, and for each function creates its execution role
+with exactly the policies that the SAM translation of template.yaml gives it, resolved for the
+parameter values and physical names of the run, then assumes that role and hands out its
+temporary credentials. A function binary run
 with those credentials against the printed endpoint is refused whatever its role is not
 granted there.
 
     moto_lake.py [--port 4567] [--param Name=Value ...] [--lake-bucket data-lake]
                  [--failed-bucket failed-batches] [--narrow Function:Substring ...]
+                 [--narrow-action Function:Action ...]
                  [--state DIR] [--once | --resolve-only]
 
 When ready it prints one JSON line on stdout (endpoint, region, buckets, and per function its
@@ -44,6 +47,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATOR = ROOT / "infra" / "lint" / "sam_translate.py"
+# moto's server with the Glue Data Catalog's calls authorised on their catalog, database and
+# table ARNs (moto alone checks them on "*", which no scoped grant matches).
+SERVER = Path(__file__).resolve().with_name("moto_server.py")
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -617,25 +623,23 @@ def statement_list(document):
     return statements if isinstance(statements, list) else [statements]
 
 
-def narrow(spec, function_id, substring):
-    """Removes every Resource entry containing substring from the role's own policies; returns
-    what it removed."""
+def strip_entries(spec, field, matches, option, item):
+    """Removes every entry of field ("Resource" or "Action") that matches from the role's own
+    policies (a statement left with none goes, and so does a policy left with no statement);
+    refuses when a managed policy of the template has one too. Returns (policy, removed) pairs."""
     removed = []
     for policy_name in list(spec["inline"]):
         document = spec["inline"][policy_name]
         kept_statements = []
         for statement in statement_list(document):
-            resources = statement.get("Resource")
-            if resources is None:
-                kept_statements.append(statement)
-                continue
-            entries = resources if isinstance(resources, list) else [resources]
-            kept = [r for r in entries if substring not in r]
-            gone = [r for r in entries if substring in r]
-            if gone:
-                removed.append({"policy": policy_name, "removed": gone})
+            value = statement.get(field)
+            entries = [] if value is None else value if isinstance(value, list) else [value]
+            kept = [e for e in entries if not matches(e)]
+            if len(kept) < len(entries):
+                removed.append((policy_name, [e for e in entries if matches(e)]))
             if kept:
-                statement["Resource"] = kept if isinstance(resources, list) else kept[0]
+                statement[field] = kept if isinstance(value, list) else kept[0]
+            if value is None or kept:
                 kept_statements.append(statement)
         if kept_statements:
             document["Statement"] = kept_statements
@@ -643,15 +647,33 @@ def narrow(spec, function_id, substring):
             del spec["inline"][policy_name]
     for arn, policy in spec["template_managed"].items():
         for statement in statement_list(policy["document"]):
-            resources = statement.get("Resource", [])
-            if any(substring in r for r in (resources if isinstance(resources, list)
-                                            else [resources])):
-                raise Unresolvable(f"--narrow {function_id}:{substring}: the managed policy {arn} "
-                                   "grants it too, and narrowing a managed policy is not supported")
+            value = statement.get(field, [])
+            if any(matches(e) for e in (value if isinstance(value, list) else [value])):
+                raise Unresolvable(f"{option} {item}: the managed policy {arn} grants it too, "
+                                   "and narrowing a managed policy is not supported")
+    return removed
+
+
+def narrow(spec, function_id, substring):
+    """Removes every Resource entry containing substring from the role's own policies; returns
+    what it removed."""
+    removed = strip_entries(spec, "Resource", lambda r: substring in r, "--narrow",
+                            f"{function_id}:{substring}")
     if not removed:
         raise Unresolvable(f"--narrow {function_id}:{substring}: no Resource of the policies of "
                            f"{spec['logical_id']} contains {substring!r}")
-    return removed
+    return [{"policy": policy, "removed": gone} for policy, gone in removed]
+
+
+def narrow_action(spec, function_id, action):
+    """Removes the action (exactly as the policies spell it) from every statement of the role's
+    own policies; returns what it removed."""
+    removed = strip_entries(spec, "Action", lambda a: a == action, "--narrow-action",
+                            f"{function_id}:{action}")
+    if not removed:
+        raise Unresolvable(f"--narrow-action {function_id}:{action}: no statement of the "
+                           f"policies of {spec['logical_id']} allows {action!r}")
+    return [{"policy": policy, "removed_action": action} for policy, _ in removed]
 
 
 def plan(args):
@@ -702,25 +724,35 @@ def plan(args):
              for role_id in sorted(set(functions.values()))}
 
     narrowed = {f: [] for f in functions}
-    for item in args.narrow:
-        function_id, sep, substring = item.partition(":")
-        if not sep or not substring:
-            raise Unresolvable(f"--narrow {item!r}: expected Function:Substring")
+    narrowings = [("--narrow", "Function:Substring", item, narrow) for item in args.narrow]
+    narrowings += [("--narrow-action", "Function:Action", item, narrow_action)
+                   for item in args.narrow_action]
+    for option, form, item, remove in narrowings:
+        function_id, sep, what = item.partition(":")
+        if not sep or not what:
+            raise Unresolvable(f"{option} {item!r}: expected {form}")
         if function_id not in functions:
-            raise Unresolvable(f"--narrow {item}: no function {function_id} (the functions are "
+            raise Unresolvable(f"{option} {item}: no function {function_id} (the functions are "
                                f"{', '.join(functions)})")
         role_id = functions[function_id]
         sharing = [f for f, r in functions.items() if r == role_id and f != function_id]
         if sharing:
-            raise Unresolvable(f"--narrow {item}: {role_id} is also the role of "
+            raise Unresolvable(f"{option} {item}: {role_id} is also the role of "
                                f"{', '.join(sharing)}, which would be narrowed too")
-        narrowed[function_id] += narrow(roles[role_id], function_id, substring)
+        narrowed[function_id] += remove(roles[role_id], function_id, what)
+
+    # The Glue databases the stack creates, by logical id: the table mode's catalog.
+    glue_databases = {logical_id: resolver.physical_name(logical_id, logical_id)
+                      for logical_id, resource in sorted(resources.items())
+                      if resource.get("Type") == "AWS::Glue::Database"
+                      and resolver.exists(logical_id)}
 
     return {
         "template": template,
         "parameters": params,
         "parameter_sources": sources,
         "buckets": buckets,
+        "glue_databases": glue_databases,
         "functions": functions,
         "roles": roles,
         "narrowed": narrowed,
@@ -758,7 +790,7 @@ class Moto:
         })
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+                [sys.executable, str(SERVER), "-H", HOST, "-p", str(self.port)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
@@ -842,6 +874,9 @@ def set_up(moto, planned, admin):
     sts = client("sts", moto.endpoint, *creds)
     for bucket in planned["buckets"].values():
         s3.create_bucket(Bucket=bucket)
+    glue = client("glue", moto.endpoint, *creds)
+    for database in planned["glue_databases"].values():
+        glue.create_database(DatabaseInput={"Name": database})
 
     managed_documents = {}
     for spec in planned["roles"].values():
@@ -869,15 +904,16 @@ def set_up(moto, planned, admin):
                                              VersionId=policy["DefaultVersionId"])
             managed_documents[arn] = version["PolicyVersion"]["Document"]
 
-    for item in planned.get("narrow_specs", []):
-        function_id, _, substring = item.partition(":")
+    for option, item in planned.get("narrow_specs", []):
+        function_id, _, what = item.partition(":")
         spec = planned["roles"][planned["functions"][function_id]]
         for arn in spec["managed"]:
             for statement in statement_list(managed_documents[arn]):
-                entries = statement.get("Resource", [])
-                if any(substring in r for r in (entries if isinstance(entries, list)
-                                                else [entries])):
-                    raise Unresolvable(f"--narrow {item}: the managed policy {arn} grants it "
+                field = "Action" if option == "--narrow-action" else "Resource"
+                entries = statement.get(field, [])
+                entries = entries if isinstance(entries, list) else [entries]
+                if (what in entries if field == "Action" else any(what in r for r in entries)):
+                    raise Unresolvable(f"{option} {item}: the managed policy {arn} grants it "
                                        "too, and narrowing a managed policy is not supported")
 
     functions = {}
@@ -988,6 +1024,10 @@ def parse_args(argv):
     parser.add_argument("--narrow", action="append", default=[], metavar="FUNCTION:SUBSTRING",
                         help="remove every policy Resource entry containing SUBSTRING from "
                              "FUNCTION's role (repeatable)")
+    parser.add_argument("--narrow-action", action="append", default=[],
+                        metavar="FUNCTION:ACTION",
+                        help="remove ACTION (e.g. glue:UpdateTable) from every statement of "
+                             "FUNCTION's role that allows it (repeatable)")
     parser.add_argument("--template", default=str(ROOT / "template.yaml"),
                         help="the SAM template (the repository's template.yaml)")
     parser.add_argument("--state", metavar="DIR",
@@ -1041,6 +1081,7 @@ def serve(args, planned):
             "region": REGION,
             "account_id": ACCOUNT_ID,
             "buckets": planned["buckets"],
+            "glue_databases": planned["glue_databases"],
             "admin": admin,
             "functions": functions,
             "parameters": planned["parameters"],
@@ -1085,10 +1126,12 @@ def main(argv):
     signal.signal(signal.SIGINT, on_signal)
     try:
         planned = plan(args)
-        planned["narrow_specs"] = list(args.narrow)
+        planned["narrow_specs"] = ([("--narrow", item) for item in args.narrow]
+                                   + [("--narrow-action", item) for item in args.narrow_action])
         if args.resolve_only:
             print(json.dumps({
                 "buckets": planned["buckets"],
+                "glue_databases": planned["glue_databases"],
                 "parameters": planned["parameters"],
                 "parameter_sources": planned["parameter_sources"],
                 "functions": {f: {"role": planned["roles"][r]["arn"], "role_logical_id": r,

@@ -164,6 +164,25 @@ class LakeTest(unittest.TestCase):
     def assertDenied(self, call, what):
         self.assertEqual(answer(call), (403, "AccessDenied"), what)
 
+    def assertGlueDenied(self, call, action, what):
+        """Refused by IAM: moto answers a Glue denial as a 403 with an XML AccessDenied body
+        (AWS answers AccessDeniedException in JSON), which botocore reports as code 403."""
+        try:
+            call()
+        except ClientError as e:
+            self.assertEqual(e.response["ResponseMetadata"]["HTTPStatusCode"], 403, what)
+            self.assertIn(f"not authorized to perform: {action}", e.response["Error"]["Message"],
+                          what)
+        else:
+            self.fail(f"{what}: allowed")
+
+
+def iceberg_table(name):
+    """A TableInput as the sink's Glue catalog writes it."""
+    return {"Name": name, "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"table_type": "ICEBERG",
+                           "metadata_location": f"s3://data-lake/iceberg/{name}/metadata/0.json"}}
+
 
 class SinkRoleTest(LakeTest):
     def test_sink_may_put_under_each_lake_root_and_the_objects_land(self):
@@ -297,7 +316,86 @@ class ProducerRoleTest(LakeTest):
                       lake.info["functions"]["ProducerFunction"]["policies"])
 
 
+class GlueCatalogTest(LakeTest):
+    """The table mode's catalog: the Glue database the template creates, and each role's grants
+    on it, authorised on the catalog, database and table ARNs as AWS does (moto_server.py)."""
+
+    def test_the_stacks_glue_database_is_created_and_named_in_the_line(self):
+        lake = Lake(self, "--param", "GlueDatabaseName=lake_db")
+        self.assertEqual(lake.info["glue_databases"], {"GlueDatabase": "lake_db"})
+        databases = lake.client("admin", "glue").get_databases()["DatabaseList"]
+        self.assertEqual([d["Name"] for d in databases], ["lake_db"])
+        sink = lake.client("SinkFunction", "glue")
+        self.assertAllowed(lambda: sink.create_table(DatabaseName="lake_db",
+                                                     TableInput=iceberg_table("users")),
+                           "sink CreateTable lake_db.users")
+
+    def test_sink_may_get_create_and_update_its_table_and_is_denied_any_other(self):
+        lake = Lake(self)
+        sink = lake.client("SinkFunction", "glue")
+        self.assertEqual(answer(lambda: sink.get_table(DatabaseName="user_lake", Name="users")),
+                         (400, "EntityNotFoundException"))
+        for what, call in (
+                ("CreateTable", lambda: sink.create_table(DatabaseName="user_lake",
+                                                          TableInput=iceberg_table("users"))),
+                ("GetTable", lambda: sink.get_table(DatabaseName="user_lake", Name="users")),
+                ("UpdateTable", lambda: sink.update_table(DatabaseName="user_lake",
+                                                          TableInput=iceberg_table("users")))):
+            self.assertAllowed(call, f"sink {what} user_lake.users")
+        self.assertGlueDenied(lambda: sink.create_table(DatabaseName="user_lake",
+                                                        TableInput=iceberg_table("other")),
+                              "glue:CreateTable", "sink CreateTable user_lake.other")
+        self.assertGlueDenied(lambda: sink.get_database(Name="user_lake"),
+                              "glue:GetDatabase", "sink GetDatabase")
+        admin = lake.client("admin", "glue")
+        self.assertAllowed(lambda: admin.create_table(DatabaseName="user_lake",
+                                                      TableInput=iceberg_table("other")),
+                           "admin CreateTable user_lake.other")
+        self.assertGlueDenied(lambda: sink.get_table(DatabaseName="user_lake", Name="other"),
+                              "glue:GetTable", "sink GetTable user_lake.other")
+
+    def test_compactor_may_read_and_update_the_table_but_not_create_it(self):
+        lake = Lake(self)
+        compactor = lake.client("CompactorFunction", "glue")
+        self.assertGlueDenied(lambda: compactor.create_table(DatabaseName="user_lake",
+                                                             TableInput=iceberg_table("users")),
+                              "glue:CreateTable", "compactor CreateTable")
+        lake.client("admin", "glue").create_table(DatabaseName="user_lake",
+                                                  TableInput=iceberg_table("users"))
+        self.assertAllowed(lambda: compactor.get_table(DatabaseName="user_lake", Name="users"),
+                           "compactor GetTable")
+        self.assertAllowed(lambda: compactor.update_table(DatabaseName="user_lake",
+                                                          TableInput=iceberg_table("users")),
+                           "compactor UpdateTable")
+
+    def test_producer_is_denied_the_catalog(self):
+        lake = Lake(self)
+        lake.client("admin", "glue").create_table(DatabaseName="user_lake",
+                                                  TableInput=iceberg_table("users"))
+        producer = lake.client("ProducerFunction", "glue")
+        self.assertGlueDenied(lambda: producer.get_table(DatabaseName="user_lake", Name="users"),
+                              "glue:GetTable", "producer GetTable")
+
+
 class OptionsTest(LakeTest):
+    def test_a_narrowed_action_is_denied_and_the_roles_other_actions_stay(self):
+        lake = Lake(self, "--narrow-action", "SinkFunction:glue:UpdateTable")
+        sink = lake.client("SinkFunction", "glue")
+        self.assertAllowed(lambda: sink.create_table(DatabaseName="user_lake",
+                                                     TableInput=iceberg_table("users")),
+                           "narrowed sink CreateTable")
+        self.assertAllowed(lambda: sink.get_table(DatabaseName="user_lake", Name="users"),
+                           "narrowed sink GetTable")
+        self.assertGlueDenied(lambda: sink.update_table(DatabaseName="user_lake",
+                                                        TableInput=iceberg_table("users")),
+                              "glue:UpdateTable", "narrowed sink UpdateTable")
+        self.assertEqual(lake.info["functions"]["SinkFunction"]["narrowed"],
+                         [{"policy": "lake-table", "removed_action": "glue:UpdateTable"}])
+        compactor = lake.client("CompactorFunction", "glue")
+        self.assertAllowed(lambda: compactor.update_table(DatabaseName="user_lake",
+                                                          TableInput=iceberg_table("users")),
+                           "compactor UpdateTable")
+
     def test_narrowed_sink_is_denied_users_csv_and_keeps_its_other_roots(self):
         lake = Lake(self, "--narrow", "SinkFunction:users_csv")
         sink = lake.client("SinkFunction")
@@ -523,6 +621,11 @@ class RefusalsTest(unittest.TestCase):
     def test_a_narrowing_that_matches_nothing_is_refused(self):
         self.assertRefused(run_command("--resolve-only", "--narrow", "SinkFunction:no-such-root"),
                            "SinkRole", "no-such-root")
+
+    def test_an_action_narrowing_that_matches_nothing_is_refused(self):
+        self.assertRefused(run_command("--resolve-only", "--narrow-action",
+                                       "CompactorFunction:glue:CreateTable"),
+                           "CompactorRole", "glue:CreateTable")
 
     def test_a_narrowing_of_an_unknown_function_is_refused(self):
         self.assertRefused(run_command("--resolve-only", "--narrow", "Sink:users"),

@@ -12,6 +12,11 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+/// The time left the function is told it has: the longest a Lambda function may run (the
+/// compactor's timeout in the template), so that a function keeping a reserve before its
+/// deadline (the compactor's 2 minutes) starts its work. The answer is still awaited 60 s only.
+const DEADLINE: Duration = Duration::from_secs(900);
+
 /// What the function answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -85,7 +90,7 @@ fn serve(stream: TcpStream, event: &[u8], served: &mut bool, done: &mpsc::Sender
                 .duration_since(UNIX_EPOCH)
                 .unwrap()
                 .as_millis()
-                + 60_000;
+                + DEADLINE.as_millis();
             let headers = [
                 ("Content-Type", "application/json".to_string()),
                 ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_string()),

@@ -1,11 +1,15 @@
-//! The functions' real S3 traffic under exactly the permissions the template gives their roles.
+//! The functions' real S3 and Glue traffic under exactly the permissions the template gives
+//! their roles.
 //!
 //! `local/iam/moto_lake.py` translates `template.yaml` with the SAM translator, resolves each
 //! role's policies for the stack's parameters, and serves them from moto's server with IAM
-//! authorisation on. Each binary then runs one invocation (`e2e::runtime_api`) with its role's
-//! session credentials against that endpoint: a call its role does not allow fails the
-//! invocation, and so the test. The last test narrows one grant and expects the denial, which
-//! proves the others could fail too.
+//! authorisation on (Glue's catalog calls authorised on their catalog, database and table ARNs,
+//! as AWS does), with the lake's buckets and the stack's Glue database. Each binary then runs one
+//! invocation (`e2e::runtime_api`) with its role's session credentials against that endpoint: a
+//! call its role does not allow fails the invocation, and so the test. Both layouts are run: the
+//! plain files (`LAKE_FORMAT=files`, every output root) and the Iceberg table in the Glue
+//! catalog (`LAKE_FORMAT=iceberg`, the template's default). The narrowing tests remove one grant
+//! and expect the denial, which proves the others could fail too.
 
 use std::{
     io::{BufRead, BufReader},
@@ -13,6 +17,7 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
+use chrono::{Duration, Utc};
 use e2e::{
     env_file::repo_root,
     runtime_api::{Answer, invoke_once},
@@ -20,6 +25,7 @@ use e2e::{
 };
 use lake::{ObjectStore, S3Store};
 use serde_json::Value;
+use table::{AnyCatalog, Table, TableConfig, maintenance::Retention};
 
 use crate::log_levels::binary;
 
@@ -90,6 +96,14 @@ impl Moto {
         self.ready["buckets"][which].as_str().unwrap().to_string()
     }
 
+    /// The Glue database the template creates (`GlueDatabase`), where the table mode's table is.
+    fn glue_database(&self) -> String {
+        self.ready["glue_databases"]["GlueDatabase"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// The environment of a function's binary under the session of `principal`'s role.
     fn env(&self, principal: &str) -> Vec<(String, String)> {
         let session = &self.ready["functions"][principal];
@@ -102,6 +116,7 @@ impl Moto {
             ),
             ("AWS_SESSION_TOKEN".into(), text(&session["session_token"])),
             ("AWS_ENDPOINT_URL_S3".into(), self.endpoint()),
+            ("AWS_ENDPOINT_URL_GLUE".into(), self.endpoint()),
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
             ("S3_FORCE_PATH_STYLE".into(), "true".into()),
@@ -110,8 +125,9 @@ impl Moto {
         ]
     }
 
-    /// A store over `bucket` with `principal`'s session (`admin`: moto's administrator).
-    async fn store(&self, principal: &str, bucket: &str) -> S3Store {
+    /// The AWS configuration of `principal`'s session (`admin`: moto's administrator), every
+    /// service at moto's endpoint.
+    async fn shared(&self, principal: &str) -> aws_config::SdkConfig {
         let session = if principal == "admin" {
             &self.ready["admin"]
         } else {
@@ -124,14 +140,59 @@ impl Moto {
             None,
             "moto",
         );
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(self.endpoint())
             .credentials_provider(credentials)
             .load()
-            .await;
+            .await
+    }
+
+    /// A store over `bucket` with `principal`'s session.
+    async fn store(&self, principal: &str, bucket: &str) -> S3Store {
+        let shared = self.shared(principal).await;
         S3Store::new(lake::config::s3_client_from(&shared, true), bucket)
     }
+
+    /// The lake's table as the functions open it (`TableConfig`, the Glue catalog), with
+    /// `principal`'s session.
+    async fn table(&self, principal: &str) -> Table<S3Store, AnyCatalog> {
+        let database = self.glue_database();
+        let config = TableConfig::from_source(&[("ICEBERG_DATABASE", database.as_str())])
+            .unwrap()
+            .unwrap();
+        let location = config.location(&self.bucket("lake"), "");
+        let shared = self.shared(principal).await;
+        let catalog = config.open(&shared, &location).await.unwrap();
+        Table::new(
+            self.store(principal, &location.bucket).await,
+            catalog,
+            location,
+        )
+    }
+
+    /// The Glue table `users` as the administrator reads it.
+    async fn glue_table(&self) -> aws_sdk_glue::types::Table {
+        let glue = aws_sdk_glue::Client::new(&self.shared("admin").await);
+        let found = glue
+            .get_table()
+            .database_name(self.glue_database())
+            .name("users")
+            .send()
+            .await
+            .unwrap();
+        found.table.unwrap()
+    }
+}
+
+/// The table mode's settings, as the template sets them, for the table `users` of `database`.
+fn table_env(database: &str) -> [(&'static str, &str); 4] {
+    [
+        ("LAKE_FORMAT", "iceberg"),
+        ("ICEBERG_CATALOG", "glue"),
+        ("ICEBERG_DATABASE", database),
+        ("ICEBERG_TABLE", "users"),
+    ]
 }
 
 /// Runs `function`'s binary once with `event` under `principal`'s session.
@@ -154,6 +215,68 @@ fn event(name: &str) -> String {
     std::fs::read_to_string(repo_root().join("events/sink").join(name)).unwrap()
 }
 
+/// `event` with every record's offset moved on by `by`: records the lake has not seen.
+fn shifted(event: &str, by: i64) -> String {
+    let mut event: Value = serde_json::from_str(event).unwrap();
+    for records in event["records"].as_object_mut().unwrap().values_mut() {
+        for record in records.as_array_mut().unwrap() {
+            record["offset"] = (record["offset"].as_i64().unwrap() + by).into();
+        }
+    }
+    event.to_string()
+}
+
+/// The parameter `key` of a Glue table.
+fn parameter<'a>(table: &'a aws_sdk_glue::types::Table, key: &str) -> &'a str {
+    table
+        .parameters()
+        .and_then(|p| p.get(key))
+        .map_or("", String::as_str)
+}
+
+/// The failure record the trigger writes for a batch (`payload`, the MSK event) after its
+/// retries, stored in the failed bucket with the sink role (Lambda writes the S3 destination
+/// with the function's execution role); its `s3://` URL.
+fn store_failure_record(moto: &Moto, rt: &tokio::runtime::Runtime, payload: &str) -> String {
+    let failed_bucket = moto.bucket("failed");
+    let sink_failures = rt.block_on(moto.store("SinkFunction", &failed_bucket));
+    let record = serde_json::json!({
+        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 11},
+        "KafkaBatchInfo": {"batchSize": 1},
+        "payload": payload,
+    });
+    let key = "aws/lambda/00000000-0000-4000-8000-000000000001/users_created-0/a.json";
+    rt.block_on(sink_failures.put(key, record.to_string().into_bytes(), "application/json"))
+        .unwrap();
+    assert!(
+        rt.block_on(sink_failures.list("aws/")).is_ok(),
+        "the sink may list its destination"
+    );
+    format!("s3://{failed_bucket}/{key}")
+}
+
+/// `replay --failed-batch url` with the operator's role (`ReplayRole`) and `env`; its summary,
+/// after checking that it succeeded.
+fn replay_failed_batch(moto: &Moto, env: &[(&str, &str)], url: &str) -> Value {
+    let output = Command::new(binary("replay"))
+        .env_clear()
+        .envs(moto.env("ReplayRole"))
+        .envs(env.iter().copied())
+        .args(["--failed-batch", url])
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_slice(
+        output
+            .stdout
+            .split(|b| *b == b'\n')
+            .find(|l| !l.is_empty())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(output.status.success(), "{summary}");
+    summary
+}
+
 fn response(answer: Answer) -> Value {
     match answer {
         Answer::Response(body) => serde_json::from_str(&body).unwrap(),
@@ -165,8 +288,7 @@ fn response(answer: Answer) -> Value {
 fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
     let Some(moto) = moto(&[]) else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (lake_bucket, failed_bucket) = (moto.bucket("lake"), moto.bucket("failed"));
-    let admin_lake = rt.block_on(moto.store("admin", &lake_bucket));
+    let admin_lake = rt.block_on(moto.store("admin", &moto.bucket("lake")));
 
     // given the sink, writing every output format, with the sink role's session: it stores
     // good records under users/, users_jsonl/, users_csv/ and poison ones under _errors/
@@ -190,26 +312,8 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
         );
     }
 
-    // and the trigger's failure record, written with the sink role (Lambda writes the S3
-    // destination with the function's execution role)
-    let sink_failures = rt.block_on(moto.store("SinkFunction", &failed_bucket));
-    let payload = event("msk-users.json");
-    let record = serde_json::json!({
-        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 11},
-        "KafkaBatchInfo": {"batchSize": 1},
-        "payload": payload,
-    });
-    let failure_key = "aws/lambda/00000000-0000-4000-8000-000000000001/users_created-0/a.json";
-    rt.block_on(sink_failures.put(
-        failure_key,
-        record.to_string().into_bytes(),
-        "application/json",
-    ))
-    .unwrap();
-    assert!(
-        rt.block_on(sink_failures.list("aws/")).is_ok(),
-        "the sink may list its destination"
-    );
+    // and the trigger's failure record, written with the sink role
+    let failure = store_failure_record(&moto, &rt, &event("msk-users.json"));
 
     // when the compactor runs over the lake with its role (lease, merge, deletes)
     let later = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
@@ -243,27 +347,9 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
     );
 
     // when replay brings the failed batch back with the operator's role
-    let output = Command::new(binary("replay"))
-        .env_clear()
-        .envs(moto.env("ReplayRole"))
-        .env("LAKE_FORMAT", "files")
-        .args([
-            "--failed-batch",
-            &format!("s3://{failed_bucket}/{failure_key}"),
-        ])
-        .output()
-        .unwrap();
+    let summary = replay_failed_batch(&moto, &[("LAKE_FORMAT", "files")], &failure);
 
     // then its records are in the lake
-    let summary: Value = serde_json::from_slice(
-        output
-            .stdout
-            .split(|b| *b == b'\n')
-            .find(|l| !l.is_empty())
-            .unwrap(),
-    )
-    .unwrap();
-    assert!(output.status.success(), "{summary}");
     assert!(summary["written"].as_u64().unwrap() > 0, "{summary}");
 }
 
@@ -292,4 +378,161 @@ fn a_narrowed_grant_is_denied_and_fails_the_sink() {
     };
     assert!(error.contains("StoreFailed.Fatal"), "{error}");
     assert!(error.contains("AccessDenied"), "{error}");
+}
+
+#[test]
+fn the_table_mode_creates_commits_and_maintains_the_iceberg_table_with_only_its_roles_permissions()
+{
+    let Some(moto) = moto(&[]) else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let database = moto.glue_database();
+    let table = table_env(&database);
+    let metadata_root = format!("s3://{}/iceberg/users/metadata/", moto.bucket("lake"));
+
+    // given no table yet, when the sink stores a batch with its role's session
+    let created = response(invoke(
+        &moto,
+        "sink",
+        "SinkFunction",
+        &table,
+        &event("msk-mixed.json"),
+    ));
+
+    // then it created the table in Glue and committed its rows: an Iceberg table whose metadata
+    // is in the lake
+    assert!(created["written"].as_u64().unwrap() > 0, "{created}");
+    assert!(created["rejected"].as_u64().unwrap() > 0, "{created}");
+    assert!(created["snapshot_id"].is_i64(), "{created}");
+    let first = rt.block_on(moto.glue_table());
+    assert_eq!(parameter(&first, "table_type"), "ICEBERG");
+    assert!(
+        parameter(&first, "metadata_location").starts_with(&metadata_root),
+        "{first:?}"
+    );
+
+    // when the next batch arrives
+    let committed = response(invoke(
+        &moto,
+        "sink",
+        "SinkFunction",
+        &table,
+        &event("msk-users.json"),
+    ));
+
+    // then it is committed on the table: every record added, the pointer moved on
+    assert_eq!(committed["written"], committed["records"], "{committed}");
+    assert_eq!(committed["duplicates"], 0, "{committed}");
+    assert_ne!(committed["snapshot_id"], created["snapshot_id"]);
+    let second = rt.block_on(moto.glue_table());
+    assert_eq!(
+        parameter(&second, "previous_metadata_location"),
+        parameter(&first, "metadata_location")
+    );
+    assert!(parameter(&second, "metadata_location").starts_with(&metadata_root));
+
+    // when replay brings back, with the operator's role, a failed batch the table has not seen
+    let failure = store_failure_record(&moto, &rt, &shifted(&event("msk-users.json"), 1000));
+    let replayed = replay_failed_batch(&moto, &table, &failure);
+
+    // then it committed its records on the table
+    assert!(replayed["written"].as_u64().unwrap() > 0, "{replayed}");
+    assert_eq!(replayed["duplicates"], 0, "{replayed}");
+    assert!(replayed["batches"][0]["snapshot_id"].is_i64(), "{replayed}");
+
+    // when the compactor runs with its role once the records' hours are closed, with the
+    // shortest retention and orphan age it takes
+    let maintenance = [
+        ("SNAPSHOT_RETENTION_HOURS", "1"),
+        ("SNAPSHOT_MIN_KEEP", "1"),
+        ("ORPHAN_MIN_AGE_HOURS", "1"),
+    ];
+    let later = (Utc::now() + Duration::hours(3)).to_rfc3339();
+    let compacted = response(invoke(
+        &moto,
+        "compactor",
+        "CompactorFunction",
+        &[&table[..], &maintenance[..]].concat(),
+        &serde_json::json!({"detail": {"now": later}}).to_string(),
+    ));
+
+    // then it merged the hour's files in a committed rewrite, and its expiry and removal (which
+    // list and read the table's files) ran without a denial
+    assert_eq!(compacted["failed"], 0, "{compacted}");
+    assert!(compacted.get("skipped_for").is_none(), "{compacted}");
+    assert!(
+        compacted["files_merged"].as_u64().unwrap() >= 2,
+        "{compacted}"
+    );
+    assert!(
+        compacted["files_written"].as_u64().unwrap() >= 1,
+        "{compacted}"
+    );
+    assert!(!compacted["cleanup_deferred"].as_bool().unwrap_or(false));
+
+    // when the compactor's expiry and removal (the table crate's calls its run makes) run with
+    // its role three hours on: the binary judges ages by the wall clock, and an hour is the
+    // least it takes, so nothing it just wrote was old enough
+    let compactor = rt.block_on(moto.table("CompactorFunction"));
+    let three_hours_on = Utc::now() + Duration::hours(3);
+    let retention = Retention {
+        max_age: Duration::hours(1),
+        min_snapshots: 1,
+    };
+    let expired = rt
+        .block_on(compactor.expire_snapshots(&retention, three_hours_on))
+        .unwrap();
+    let removal = rt
+        .block_on(compactor.remove_unreferenced(Duration::hours(1), three_hours_on))
+        .unwrap();
+
+    // then every snapshot but the current one expired, and the files only they reached (the
+    // merged originals among them) are deleted from the lake
+    assert!(!expired.snapshots.is_empty(), "{expired:?}");
+    assert!(
+        removal.deleted.iter().any(|k| k.contains("/data/")),
+        "{removal:?}"
+    );
+    let admin_lake = rt.block_on(moto.store("admin", &moto.bucket("lake")));
+    let left = rt.block_on(e2e::lake::keys(&admin_lake, "iceberg/users/"));
+    assert!(
+        removal.deleted.iter().all(|k| !left.contains(k)),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn a_sink_role_without_glue_update_table_creates_the_table_but_cannot_commit_to_it() {
+    // given the sink role without glue:UpdateTable, and no table yet
+    let Some(moto) = moto(&["--narrow-action", "SinkFunction:glue:UpdateTable"]) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let database = moto.glue_database();
+
+    // when the sink stores a batch
+    let answer = invoke(
+        &moto,
+        "sink",
+        "SinkFunction",
+        &table_env(&database),
+        &event("msk-users.json"),
+    );
+
+    // then Glue refuses the commit's UpdateTable, and the invocation fails as a table failure to
+    // act on
+    let Answer::Error(error) = answer else {
+        panic!("the sink committed without glue:UpdateTable: {answer:?}");
+    };
+    assert!(error.contains("TableCommitFailed.Fatal"), "{error}");
+    assert!(error.contains("cannot swap table"), "{error}");
+    assert!(
+        error.contains("not authorized to perform: glue:UpdateTable"),
+        "{error}"
+    );
+    // and the table it created (CreateTable is still granted) is the empty first version
+    let created = rt.block_on(moto.glue_table());
+    assert!(
+        parameter(&created, "metadata_location").contains("/metadata/00000-"),
+        "{created:?}"
+    );
 }
