@@ -2,65 +2,20 @@
 //! in the table exactly once, whatever is redelivered, retried, cut differently, interrupted or
 //! raced, and a topic whose offsets start again loses nothing.
 
-use std::{collections::BTreeMap, sync::Arc};
+mod common;
+
+use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use chrono::{DateTime, Utc};
-use lake::{LakeRow, RowsBuilder, testing::MemoryStore};
+use lake::testing::MemoryStore;
 use parquet::{basic::Compression, file::properties::WriterProperties};
 use table::{
-    Slice, Table, TableLocation,
+    Table, TableLocation,
     catalog::memory::{Fault, MemoryCatalog},
-    files::hour_of,
 };
-use user_record::UserRecord;
 
-const TOPIC: &str = "users_created";
-const T0: i64 = 1_795_525_198_000;
-
-fn at(offset: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(T0 + offset * 1_000).unwrap()
-}
-
-/// A row at `offset` of partition `partition`; `generation` changes the user, as a topic that
-/// was deleted and created again carries other users at the same offsets.
-fn row(partition: i32, offset: i64, generation: u8) -> LakeRow {
-    let json = format!(
-        r#"{{"id":"6f1c2f8e-2b7a-4c3e-9d1a-{generation:02x}{partition:02x}{offset:08x}","first_name":"A","last_name":"B",
-        "gender":"female","address":"1 Main St","post_code":"0567","email":"a@b.c",
-        "username":"a","dob":"1987-05-04T10:11:12.345Z",
-        "registered_date":"2015-02-03T04:05:06Z","phone":"22","picture":"https://x/p.jpg"}}"#
-    );
-    LakeRow {
-        record: UserRecord::from_json_owned(json.as_bytes()).unwrap(),
-        topic: TOPIC.into(),
-        partition,
-        offset,
-        timestamp: at(offset) + chrono::Duration::milliseconds(i64::from(generation)),
-    }
-}
-
-/// Rows of one partition, cut into slices by hour as the sink cuts them.
-fn slices(partition: i32, offsets: std::ops::Range<i64>, generation: u8) -> Vec<Slice> {
-    let mut by_hour: BTreeMap<i32, RowsBuilder> = BTreeMap::new();
-    for offset in offsets {
-        let row = row(partition, offset, generation);
-        by_hour
-            .entry(hour_of(row.timestamp))
-            .or_default()
-            .push_row(&row);
-    }
-    by_hour
-        .into_iter()
-        .map(|(hour, builder)| Slice {
-            topic: TOPIC.into(),
-            partition,
-            hour,
-            batch: builder.finish().unwrap(),
-        })
-        .collect()
-}
+use common::{TOPIC, at, row, slices};
 
 fn properties() -> WriterProperties {
     lake::writer::writer_properties(Compression::SNAPPY, "tests")
