@@ -205,6 +205,12 @@ impl S3Store {
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
+
+    /// A store over another bucket through the same client (an S3 Tables table's warehouse
+    /// bucket, beside the lake's).
+    pub fn on_bucket(&self, bucket: impl Into<String>) -> Self {
+        Self::new(self.client.clone(), bucket)
+    }
 }
 
 impl S3Store {

@@ -10,7 +10,9 @@
 //! into the failure bucket. [`Template::check_function`] feeds a function's parser the values
 //! the template accepts for each parameter that sets one of its environment variables: the
 //! boundaries (default, `MinValue`, `MaxValue`, every `AllowedValues` entry) and values generated
-//! from `AllowedPattern`, the other variables at their defaults.
+//! from `AllowedPattern`, the other variables at their defaults. A variable set with `!If` is
+//! checked with each value it can take, and one set with `!Sub` with its references resolved (a
+//! parameter to its default, a resource to a placeholder of its kind).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,12 +23,29 @@ use proptest::{
 };
 use serde_norway::Value;
 
-/// A placeholder value CloudFormation would put in place of a reference to a resource, by type.
+/// A placeholder value CloudFormation would put in place of a reference to a resource (or of
+/// one of its attributes: a table bucket's `TableBucketARN` is also what its `Ref` returns), by
+/// type.
 fn resource_placeholder(kind: &str) -> String {
     match kind {
         "AWS::S3::Bucket" => "user-lake-lakebucket-1a2b3c4d5e6f".into(),
+        "AWS::S3Tables::TableBucket" => {
+            "arn:aws:s3tables:us-east-1:123456789012:bucket/lake-1a2b3c4d".into()
+        }
         _ => "placeholder".into(),
     }
+}
+
+/// What CloudFormation puts in place of a pseudo parameter.
+fn pseudo_parameter(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "AWS::Region" => "us-east-1",
+        "AWS::AccountId" => "123456789012",
+        "AWS::Partition" => "aws",
+        "AWS::StackName" => "user-lake",
+        "AWS::URLSuffix" => "amazonaws.com",
+        _ => return None,
+    })
 }
 
 /// One parameter's constraints.
@@ -57,6 +76,18 @@ pub enum Setting {
     Parameter(String),
     /// Something CloudFormation resolves at deploy time (a resource's name), as a placeholder.
     Resolved(String),
+    /// `!If [condition, then, else]`: one or the other, as the condition decides at deploy time.
+    Either(Vec<Setting>),
+}
+
+impl Setting {
+    /// The plain settings this one can be (the branches of an `Either`, recursively).
+    fn leaves(&self) -> Vec<&Setting> {
+        match self {
+            Setting::Either(branches) => branches.iter().flat_map(Setting::leaves).collect(),
+            other => vec![other],
+        }
+    }
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -252,7 +283,44 @@ impl Template {
             .and_then(text)
     }
 
+    /// A `!Sub` string with each `${Name}` or `${Resource.Attribute}` resolved: a parameter to
+    /// its default, a pseudo parameter to a plausible value, a resource to its placeholder.
+    fn substitute(&self, template: &str) -> String {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let Some(end) = rest[start..].find('}') else {
+                break;
+            };
+            let name = &rest[start + 2..start + end];
+            let logical = name.split('.').next().unwrap_or(name);
+            let value = match (pseudo_parameter(name), self.parameter(logical)) {
+                (Some(pseudo), _) => pseudo.to_string(),
+                (None, Some(parameter)) => parameter.default.unwrap_or_default(),
+                (None, None) => {
+                    resource_placeholder(&self.resource_kind(logical).unwrap_or_default())
+                }
+            };
+            out.push_str(&value);
+            rest = &rest[start + end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     fn setting(&self, value: &Value) -> Setting {
+        if let Value::Tagged(tagged) = value {
+            match &tagged.value {
+                Value::Sequence(items) if tagged.tag == "If" && items.len() == 3 => {
+                    return Setting::Either(items[1..].iter().map(|v| self.setting(v)).collect());
+                }
+                Value::String(template) if tagged.tag == "Sub" => {
+                    return Setting::Resolved(self.substitute(template));
+                }
+                _ => {}
+            }
+        }
         let referenced = match value {
             Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
             Value::Mapping(map) if map.len() == 1 => map.get("Ref").and_then(Value::as_str),
@@ -343,21 +411,22 @@ impl Template {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         for (name, setting) in &environment {
-            let value = match setting {
+            // An `!If`'s first branch (each branch is also checked on its own below).
+            let value = match setting.leaves()[0] {
                 Setting::Literal(v) | Setting::Resolved(v) => v.clone(),
                 Setting::Parameter(p) => {
                     let parameter = self.parameter(p).expect("a parameter");
                     self.accepted(&parameter, &mut runner)
                 }
+                Setting::Either(_) => unreachable!("leaves are plain"),
             };
             base.insert(name.clone(), value);
         }
         let mut failures = Vec::new();
-        for (variable, setting) in &environment {
-            let Setting::Parameter(name) = setting else {
-                continue;
-            };
-            let parameter = self.parameter(name).expect("a parameter");
+        let leaves = environment.iter().flat_map(|(variable, setting)| {
+            setting.leaves().into_iter().map(move |l| (variable, l))
+        });
+        for (variable, setting) in leaves {
             let attempt = |value: &str| {
                 let mut env = base.clone();
                 env.insert(variable.clone(), value.to_owned());
@@ -365,6 +434,22 @@ impl Template {
                     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 parse(&pairs)
             };
+            let name = match setting {
+                Setting::Parameter(name) => name,
+                // A fixed value one branch of an `!If` gives the variable.
+                Setting::Literal(value) | Setting::Resolved(value) => {
+                    if environment[variable].leaves().len() > 1
+                        && let Err(reason) = attempt(value)
+                    {
+                        failures.push(format!(
+                            "{logical_id}: {variable} = {value:?} (one branch of its !If) is refused: {reason}"
+                        ));
+                    }
+                    continue;
+                }
+                Setting::Either(_) => unreachable!("leaves are plain"),
+            };
+            let parameter = self.parameter(name).expect("a parameter");
             let mut refused = |value: &str, reason: String| {
                 failures.push(format!(
                     "{logical_id}: parameter {name} = {value:?} (accepted by the template) \
@@ -434,9 +519,13 @@ Parameters:
     Type: String
     Default: Lake
     AllowedPattern: '^(?!AWS/)[A-Za-z/]{1,8}$'
+Conditions:
+  OnTables: !Equals [!Ref Codec, zstd]
 Resources:
   Bucket:
     Type: AWS::S3::Bucket
+  Tables:
+    Type: AWS::S3Tables::TableBucket
   Fn:
     Type: AWS::Serverless::Function
     Properties:
@@ -449,6 +538,7 @@ Resources:
           BUCKET: !Ref Bucket
           FIXED: "30000"
           NS: !Ref Namespace
+          CATALOG: !If [OnTables, !Sub "tables:${Tables.TableBucketARN}/${Namespace}@${AWS::Region}", plain]
 "#;
 
     fn small() -> Template {
@@ -482,6 +572,45 @@ Resources:
             env["AWS_LAMBDA_LOG_LEVEL"],
             Setting::Parameter("Level".into())
         );
+    }
+
+    #[test]
+    fn each_branch_of_an_if_is_checked_with_its_subs_resolved() {
+        let template = small();
+        assert_eq!(
+            template.environment("Fn")["CATALOG"],
+            Setting::Either(vec![
+                Setting::Resolved(
+                    "tables:arn:aws:s3tables:us-east-1:123456789012:bucket/lake-1a2b3c4d/Lake@us-east-1"
+                        .into()
+                ),
+                Setting::Literal("plain".into()),
+            ])
+        );
+        // A parser that knows only the first branch is caught, naming the other.
+        let catalog_of = |env: &[(&str, &str)]| {
+            let (_, catalog) = env.iter().find(|(k, _)| *k == "CATALOG").unwrap();
+            catalog.to_string()
+        };
+        let failures = template.check_function("Fn", 8, |env| {
+            let catalog = catalog_of(env);
+            match catalog.starts_with("tables:arn:aws:s3tables:") {
+                true => Ok(()),
+                false => Err(format!("unknown catalog {catalog}")),
+            }
+        });
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(
+            failures[0].contains(r#"CATALOG = "plain" (one branch of its !If)"#),
+            "{failures:?}"
+        );
+        // The other variables are checked with the first branch in place.
+        let failures = template.check_function("Fn", 8, |env| match catalog_of(env).as_str() {
+            "plain" => Ok(()),
+            other if other.starts_with("tables:") => Ok(()),
+            other => Err(format!("unknown catalog {other}")),
+        });
+        assert!(failures.is_empty(), "{failures:?}");
     }
 
     #[test]

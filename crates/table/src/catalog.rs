@@ -3,14 +3,15 @@
 //! writers that both read version N cannot both make version N+1: one swaps, the other is told
 //! it lost and starts again from the new state.
 //!
-//! Implementations: the AWS Glue Data Catalog (`UpdateTable` with the `VersionId` it read), a
-//! SQLite file in the tables pyiceberg's `SqlCatalog` uses (the local stack's, which pyiceberg,
+//! Implementations: the AWS Glue Data Catalog (`UpdateTable` with the `VersionId` it read),
+//! Amazon S3 Tables (`UpdateTableMetadataLocation` with the `versionToken` it read), a SQLite file in the tables pyiceberg's `SqlCatalog` uses (the local stack's, which pyiceberg,
 //! DuckDB and polars open as any SQL catalog), and, behind the `testing` feature, one in memory.
 
 use lambda_kit::Retry;
 
 /// The table's current metadata file, and the catalog's token for this version of the pointer
-/// (Glue's `VersionId`; `None` where the location itself is the token, as in SQLite).
+/// (Glue's `VersionId`, S3 Tables' `versionToken`; `None` where the location itself is the
+/// token, as in SQLite).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pointer {
     /// Full URI of the current metadata JSON (`s3://bucket/…/metadata/00003-<uuid>.metadata.json`).
@@ -35,7 +36,7 @@ pub enum CatalogError {
     /// The catalog could not be reached or answered with an error.
     #[error("catalog {catalog}: cannot {operation} table {table}: {message}")]
     Call {
-        /// Which catalog (`glue`, `sqlite:/path`).
+        /// Which catalog (`glue`, `s3tables:<table bucket ARN>`, `sqlite:/path`).
         catalog: String,
         /// `load`, `create` or `swap`.
         operation: &'static str,
@@ -54,14 +55,43 @@ pub enum CatalogError {
         table: String,
         reason: String,
     },
+    /// The catalog places the table's files somewhere this writer cannot address (an S3 Tables
+    /// warehouse location that is not an `s3://` URI).
+    #[error("catalog {catalog}: table {table} has its files at {location}, not an s3:// location")]
+    Warehouse {
+        catalog: String,
+        table: String,
+        location: String,
+    },
 }
 
 impl CatalogError {
+    /// A failed AWS SDK call (Glue's, S3 Tables'), classified from the SDK's error: the
+    /// service's error code and status, a time-out or a dropped connection, never its message.
+    pub(crate) fn sdk<E>(
+        catalog: String,
+        operation: &'static str,
+        table: String,
+        error: &aws_sdk_glue::error::SdkError<E>,
+    ) -> Self
+    where
+        E: aws_sdk_glue::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        CatalogError::Call {
+            catalog,
+            operation,
+            table,
+            code: lambda_kit::aws::sdk_code(error).map(str::to_string),
+            retry: lambda_kit::aws::sdk_retry(error),
+            message: lambda_kit::aws::sdk_message(error),
+        }
+    }
+
     /// Whether the same call may succeed later.
     pub fn retry(&self) -> Retry {
         match self {
             CatalogError::Call { retry, .. } => *retry,
-            CatalogError::NotIceberg { .. } => Retry::Fatal,
+            CatalogError::NotIceberg { .. } | CatalogError::Warehouse { .. } => Retry::Fatal,
         }
     }
 }
@@ -111,4 +141,5 @@ impl<T: Catalog + ?Sized> Catalog for &T {
 pub mod glue;
 #[cfg(feature = "testing")]
 pub mod memory;
+pub mod s3tables;
 pub mod sqlite;

@@ -31,16 +31,18 @@ use crate::{
     spec::{Schema, Snapshot, TableMetadata, lake_table_schema},
 };
 
-/// Where the table lives in the lake bucket: `s3://<bucket>/<lake prefix>iceberg/<table>/`,
-/// with `data/` and `metadata/` under it as every Iceberg writer lays them out.
+/// Where the table lives: in the lake bucket, `s3://<bucket>/<lake prefix>iceberg/<table>/`
+/// (Glue, SQLite), or where the catalog says (an S3 Tables table's warehouse bucket, at its
+/// root), with `data/` and `metadata/` under it as every Iceberg writer lays them out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableLocation {
     pub bucket: String,
-    /// Key prefix of the table, ending in `/` (`iceberg/users/`).
+    /// Key prefix of the table, ending in `/` (`iceberg/users/`), or empty at a bucket's root.
     pub prefix: String,
 }
 
 impl TableLocation {
+    /// The table `table` in the lake bucket, under the lake's prefix.
     pub fn new(bucket: &str, lake_prefix: &str, table: &str) -> Self {
         Self {
             bucket: bucket.into(),
@@ -48,9 +50,29 @@ impl TableLocation {
         }
     }
 
-    /// The table's location URI, as its metadata states it.
+    /// The location a URI names (`s3://bucket` or `s3://bucket/some/path`), or `None` when it
+    /// is not an `s3://` URI with a bucket.
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        let rest = uri.strip_prefix("s3://")?;
+        let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let path = path.trim_matches('/');
+        (!bucket.is_empty()).then(|| Self {
+            bucket: bucket.into(),
+            prefix: if path.is_empty() {
+                String::new()
+            } else {
+                format!("{path}/")
+            },
+        })
+    }
+
+    /// The table's location URI, as its metadata states it (`s3://bucket/iceberg/users`, or
+    /// `s3://bucket` at a bucket's root).
     pub fn uri(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix.trim_end_matches('/'))
+        match self.prefix.trim_end_matches('/') {
+            "" => format!("s3://{}", self.bucket),
+            prefix => format!("s3://{}/{prefix}", self.bucket),
+        }
     }
 
     /// The URI of an object of the bucket.

@@ -3,12 +3,9 @@
 //! and, when the pinned venv has moto, against moto's Glue for the whole create, load and swap
 //! cycle.
 
-use std::io::ErrorKind;
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use aws_sdk_glue::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
 use aws_sdk_glue::types::{DatabaseInput, TableInput};
@@ -18,6 +15,8 @@ use table::catalog::glue::GlueCatalog;
 use table::{Catalog, CatalogError, Pointer, Swap};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+use common::moto;
 
 /// A Glue client for `endpoint`, with test credentials and no retries (a test's scripted
 /// failure is answered once).
@@ -375,57 +374,6 @@ async fn throttling_and_server_errors_are_retryable_denials_fatal() {
         assert_eq!(*operation, "load");
         assert_eq!(table, "lake.users");
         assert_eq!(catalog, "glue");
-    }
-}
-
-/// moto's server, started for one test on a free port and killed when dropped.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts moto from the pinned venv, or says why it cannot.
-fn moto() -> Result<Moto, String> {
-    let venv = std::env::var_os("USER_LAKE_VENV")
-        .ok_or("USER_LAKE_VENV is not set (eval \"$(infra/local/tools.sh)\" sets it)")?;
-    let server = PathBuf::from(venv).join("bin/moto_server");
-    if !server.is_file() {
-        return Err(format!("{} is missing", server.display()));
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&server)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", server.display()))?;
-    let mut moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(_) => return Ok(moto),
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
-                if let Some(status) = moto.child.try_wait().unwrap() {
-                    panic!("moto_server exited at start: {status}");
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("moto_server did not listen on {port}: {e}"),
-        }
     }
 }
 

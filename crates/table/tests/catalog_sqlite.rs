@@ -2,9 +2,10 @@
 //! rows it reads and writes, and (when the pinned venv has pyiceberg) that pyiceberg's
 //! `SqlCatalog` creates the same tables and reads and commits through our rows.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use proptest::prelude::*;
 use rusqlite::Connection;
 use table::catalog::sqlite::SqliteCatalog;
 use table::{Catalog, CatalogError, Pointer, Swap};
+
+use common::run_python;
 
 /// A directory of its own under the system's temp dir, removed on drop.
 struct Scratch(PathBuf);
@@ -456,37 +459,7 @@ proptest! {
 
 /// The pinned venv's Python, if it has pyiceberg's SQL catalog and pyarrow; else why not.
 fn pyiceberg_python() -> Result<PathBuf, String> {
-    let venv = std::env::var_os("USER_LAKE_VENV")
-        .ok_or("USER_LAKE_VENV is not set (eval \"$(infra/local/tools.sh)\" sets it)")?;
-    let python = PathBuf::from(venv).join("bin/python");
-    let probe = Command::new(&python)
-        .args(["-c", "import pyiceberg.catalog.sql, pyarrow"])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !probe.status.success() {
-        let stderr = String::from_utf8_lossy(&probe.stderr);
-        return Err(format!(
-            "{} cannot import pyiceberg's SQL catalog and pyarrow: {}",
-            python.display(),
-            stderr.trim().lines().last().unwrap_or("")
-        ));
-    }
-    Ok(python)
-}
-
-fn run_python(python: &Path, script: &str, args: &[&str]) -> String {
-    let output = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
+    common::venv_python("pyiceberg.catalog.sql, pyarrow")
 }
 
 /// A column as SQLite sees it: name, declared type, not null, position in the primary key.

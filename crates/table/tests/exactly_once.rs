@@ -2,18 +2,19 @@
 //! in the table exactly once, whatever is redelivered, retried, cut differently, interrupted or
 //! raced, and a topic whose offsets start again loses nothing.
 
-mod support;
+mod common;
 
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
 use lake::testing::MemoryStore;
-use support::{TOPIC, TestTable, at, properties, row, slices, table};
 use table::{
     Table, TableLocation,
     catalog::memory::{Fault, MemoryCatalog},
 };
+
+use common::{TOPIC, TestTable, at, properties, row, slices, table};
 
 /// Every (partition, offset, id) the table's current snapshot holds, with repeats.
 async fn held(table: &TestTable, snapshot: Option<i64>) -> Vec<(i32, i64, String)> {

@@ -3,14 +3,14 @@
 //! rows written before read it as null, writers built before it keep writing, and a rewrite
 //! keeps it.
 
-mod support;
+mod common;
 
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+use common::{TestTable, properties, slices, table};
 use lake::testing::MemoryStore;
-use support::{TestTable, properties, slices, table};
 use table::{
     Slice, Table, TableError, TableLocation,
     catalog::memory::MemoryCatalog,
@@ -93,7 +93,7 @@ fn expected(offsets: std::ops::Range<i64>, value: Option<&str>) -> Vec<(i64, Opt
 async fn a_writer_with_a_new_column_adds_it_as_optional_with_the_next_id() {
     // given a table holding rows written by the current build
     let (old, store, catalog) = table();
-    old.append(&slices(0, 0..5, 0), &properties(), support::at(5))
+    old.append(&slices(0, 0..5, 0), &properties(), common::at(5))
         .await
         .unwrap();
 
@@ -103,7 +103,7 @@ async fn a_writer_with_a_new_column_adds_it_as_optional_with_the_next_id() {
         .append(
             &slices_with_nationality(5..10, "NL"),
             &properties(),
-            support::at(10),
+            common::at(10),
         )
         .await
         .unwrap();
@@ -133,21 +133,21 @@ async fn a_writer_with_a_new_column_adds_it_as_optional_with_the_next_id() {
 async fn a_writer_built_before_the_column_was_added_keeps_writing() {
     // given a table of the current build that a later build added a column to
     let (old, store, catalog) = table();
-    old.append(&slices(0, 0..3, 0), &properties(), support::at(3))
+    old.append(&slices(0, 0..3, 0), &properties(), common::at(3))
         .await
         .unwrap();
     let new = writer(store, catalog, columns_with_nationality());
     new.append(
         &slices_with_nationality(3..5, "NL"),
         &properties(),
-        support::at(5),
+        common::at(5),
     )
     .await
     .unwrap();
 
     // when the earlier build appends rows without that column
     let report = old
-        .append(&slices(0, 5..10, 0), &properties(), support::at(10))
+        .append(&slices(0, 5..10, 0), &properties(), common::at(10))
         .await
         .unwrap();
 
@@ -165,7 +165,7 @@ async fn a_writer_built_before_the_column_was_added_keeps_writing() {
 async fn writers_adding_the_same_column_at_once_add_it_once() {
     // given a table written by the current build, and four writers of a later one
     let (old, store, catalog) = table();
-    old.append(&slices(9, 0..3, 0), &properties(), support::at(3))
+    old.append(&slices(9, 0..3, 0), &properties(), common::at(3))
         .await
         .unwrap();
 
@@ -179,7 +179,7 @@ async fn writers_adding_the_same_column_at_once_add_it_once() {
                 s
             })
             .collect();
-        new.append(&rows, &properties(), support::at(3)).await
+        new.append(&rows, &properties(), common::at(3)).await
     });
     let reports = futures::future::join_all(runs).await;
 
@@ -202,7 +202,7 @@ async fn writers_adding_the_same_column_at_once_add_it_once() {
 async fn a_writer_that_types_a_column_otherwise_is_refused_and_changes_nothing() {
     // given a table holding rows
     let (old, store, catalog) = table();
-    old.append(&slices(0, 0..5, 0), &properties(), support::at(5))
+    old.append(&slices(0, 0..5, 0), &properties(), common::at(5))
         .await
         .unwrap();
     let before = old.load().await.unwrap().unwrap().pointer;
@@ -216,7 +216,7 @@ async fn a_writer_that_types_a_column_otherwise_is_refused_and_changes_nothing()
         .unwrap()
         .field_type = "long".into();
     let error = writer(store, catalog, columns)
-        .append(&slices(0, 5..10, 0), &properties(), support::at(10))
+        .append(&slices(0, 5..10, 0), &properties(), common::at(10))
         .await
         .unwrap_err();
 

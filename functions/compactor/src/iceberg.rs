@@ -28,7 +28,7 @@ use arrow::{
 use chrono::{DateTime, Duration, Utc};
 use lake::{ObjectStore, lake_schema};
 use table::{
-    AnyCatalog, Catalog, Change, State, Table, TableError, TableLocation, files,
+    Catalog, Change, OpenedTable, State, Table, TableError, files,
     maintenance::Retention,
     manifest::{DataFile, ManifestEntry},
     spec::Schema,
@@ -44,11 +44,12 @@ pub const MAX_PLANS: u32 = 3;
 /// The name merged data files start with (`compacted-<uuid>.parquet`).
 pub const MERGED_NAME: &str = "compacted";
 
-/// The Iceberg table the compactor maintains.
+/// The Iceberg table the compactor maintains (in the lake bucket: a table whose catalog
+/// maintains it, in S3 Tables, is left alone).
 pub struct TableTarget {
-    pub location: TableLocation,
-    /// Opened at start-up by `main.rs` (or a test) with [`Compactor::with_catalog`].
-    pub catalog: Option<AnyCatalog>,
+    /// Its catalog and location, opened at start-up by `main.rs` (or a test) with
+    /// [`Compactor::with_table`].
+    pub opened: Option<OpenedTable>,
     /// Which snapshots stay when the others expire.
     pub retention: Retention,
     /// Age an unreferenced file must reach before it is deleted.
@@ -402,8 +403,8 @@ pub async fn maintain<S: ObjectStore>(
     clock: &Clock,
     now: DateTime<Utc>,
 ) -> Result<CompactSummary, CompactError> {
-    let catalog = target.catalog.as_ref().ok_or(CompactError::NoCatalog)?;
-    let table = Table::new(&compactor.store, catalog, target.location.clone());
+    let opened = target.opened.as_ref().ok_or(CompactError::NoCatalog)?;
+    let table = Table::new(&compactor.store, &opened.catalog, opened.location.clone());
     let mut summary = CompactSummary::default();
     let Some(mut state) = table
         .load()

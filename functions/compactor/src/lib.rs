@@ -5,7 +5,9 @@
 //! rewrite commit per closed hour, rows sorted by `kafka_topic, kafka_partition, kafka_offset`,
 //! then the snapshots that stopped being current more than `SNAPSHOT_RETENTION_HOURS` ago
 //! expired, and the files nothing references any more (and older than `ORPHAN_MIN_AGE_HOURS`)
-//! deleted.
+//! deleted. A table in Amazon S3 Tables (`ICEBERG_CATALOG=s3tables:…`) is left alone: S3
+//! Tables compacts it, expires its snapshots and removes its unreferenced files itself, and its
+//! table buckets refuse the listing and deletes the removal would need (docs/table.md).
 //!
 //! On the plain-files layout (`LAKE_FORMAT=files`) it merges the objects under `users/`, rows
 //! sorted by `kafka_partition, kafka_offset`, and removes the originals. The order of steps is
@@ -39,7 +41,7 @@ use lake::{Layout, ObjectStore, OutputFormat, StoreError};
 use lambda_kit::{Classified, Retry, emf::Metrics};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
-use table::{AnyCatalog, TableError};
+use table::{OpenedTable, TableConfig, TableError};
 
 pub use config::CompactorConfig;
 pub use iceberg::TableTarget;
@@ -205,8 +207,11 @@ pub struct Compactor<S> {
     pub delete_delay: Duration,
     /// Where the run's summary and metrics go (stdout in Lambda).
     pub metrics: Metrics,
-    /// The table, unless the lake is plain files (`LAKE_FORMAT=files`).
+    /// The table, unless the lake is plain files (`LAKE_FORMAT=files`) or its catalog
+    /// maintains it.
     pub table: Option<TableTarget>,
+    /// The table's catalog maintains it (S3 Tables): a run does nothing.
+    pub maintained_by_catalog: bool,
 }
 
 impl<S> Compactor<S> {
@@ -222,20 +227,27 @@ impl<S> Compactor<S> {
             target_bytes: config.target_bytes,
             delete_delay: config.delete_delay,
             metrics: Metrics::stdout(config.metrics.clone()),
-            table: config.table.as_ref().map(|table| TableTarget {
-                location: table.location(&config.lake.bucket, config.lake.layout.prefix()),
-                catalog: None,
-                retention: config.retention,
-                orphan_min_age: config.orphan_min_age,
-            }),
+            table: config
+                .table
+                .as_ref()
+                .filter(|table| !table.maintained_by_catalog())
+                .map(|_| TableTarget {
+                    opened: None,
+                    retention: config.retention,
+                    orphan_min_age: config.orphan_min_age,
+                }),
+            maintained_by_catalog: config
+                .table
+                .as_ref()
+                .is_some_and(TableConfig::maintained_by_catalog),
         }
     }
 
-    /// The compactor with the table's catalog opened (one for the plain-files layout ignores
-    /// it).
-    pub fn with_catalog(mut self, catalog: AnyCatalog) -> Self {
+    /// The compactor with the table opened (one for the plain-files layout, or for a table its
+    /// catalog maintains, ignores it).
+    pub fn with_table(mut self, opened: OpenedTable) -> Self {
         if let Some(table) = &mut self.table {
-            table.catalog = Some(catalog);
+            table.opened = Some(opened);
         }
         self
     }
@@ -263,6 +275,12 @@ async fn lease_and_compact<S: ObjectStore>(
     run: &Run,
     started: std::time::Instant,
 ) -> Result<CompactSummary, CompactError> {
+    if compactor.maintained_by_catalog {
+        tracing::info!(
+            "the table's catalog (S3 Tables) compacts it, expires its snapshots and removes its unreferenced files: nothing to do"
+        );
+        return Ok(CompactSummary::default());
+    }
     let (store, layout) = (&compactor.store, &compactor.layout);
     let lease = match lease::take(store, layout, &run.id, run.started, run.deadline).await? {
         lease::Taken::Held(lease) => lease,

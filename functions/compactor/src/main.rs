@@ -18,9 +18,12 @@ async fn main() -> Result<(), Error> {
     let shared = aws_config::load_from_env().await;
     let store = S3Store::new(config.lake.s3_client_from(&shared), &config.lake.bucket);
     let mut compactor = Compactor::new(store, &config);
-    if let (Some(table), Some(target)) = (&config.table, &compactor.table) {
-        let catalog = table.open(&shared, &target.location).await?;
-        compactor = compactor.with_catalog(catalog);
+    // Only a table the compactor maintains is opened (not one in S3 Tables, which S3 maintains).
+    if let (Some(table), Some(_)) = (&config.table, &compactor.table) {
+        let opened = table
+            .open(&shared, &config.lake.bucket, config.lake.layout.prefix())
+            .await?;
+        compactor = compactor.with_table(opened);
     }
     let compactor = &compactor;
     lambda_runtime::run(service_fn(

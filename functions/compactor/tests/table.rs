@@ -23,7 +23,7 @@ use compactor::{CompactSummary, Compactor, CompactorConfig, Run, handle, iceberg
 use lake::{LakeRow, ObjectStore, RowsBuilder, StoreError, testing::MemoryStore};
 use parquet::file::properties::WriterProperties;
 use table::{
-    AnyCatalog, Change, Marks, Slice, Table, TableLocation,
+    AnyCatalog, Change, Marks, OpenedTable, Slice, Table, TableLocation,
     catalog::memory::{Fault, MemoryCatalog},
     files::{hour_of, partition_path},
     maintenance::Retention,
@@ -124,10 +124,11 @@ impl Lake {
 
     fn compactor_on<S>(&self, store: S) -> Compactor<S> {
         let config = CompactorConfig::from_source(&[("LAKE_BUCKET", "data-lake")]).unwrap();
-        let mut compactor =
-            Compactor::new(store, &config).with_catalog(AnyCatalog::Memory(self.catalog.clone()));
+        let mut compactor = Compactor::new(store, &config).with_table(OpenedTable {
+            catalog: AnyCatalog::Memory(self.catalog.clone()),
+            location: self.location.clone(),
+        });
         compactor.metrics = lambda_kit::emf::Metrics::captured(config.metrics.clone()).0;
-        assert_eq!(compactor.table.as_ref().unwrap().location, self.location);
         compactor
     }
 
@@ -1151,4 +1152,38 @@ async fn the_table_layout_without_a_catalog_is_a_wiring_error() {
         matches!(error, compactor::CompactError::NoCatalog),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_table_in_s3_tables_is_left_to_s3_tables_maintenance() {
+    // given a filled lake whose table the settings place in S3 Tables
+    let lake = filled().await;
+    let config = CompactorConfig::from_source(&[
+        ("LAKE_BUCKET", "data-lake"),
+        (
+            "ICEBERG_CATALOG",
+            "s3tables:arn:aws:s3tables:us-east-1:123456789012:bucket/user-lake-tables",
+        ),
+    ])
+    .unwrap();
+    let mut compactor = Compactor::new(lake.store, &config);
+    let (metrics, captured) = lambda_kit::emf::Metrics::captured(config.metrics.clone());
+    compactor.metrics = metrics;
+    assert!(compactor.maintained_by_catalog);
+    assert!(compactor.table.is_none(), "no table to open");
+    let (before, mutations) = (lake.store.keys(), lake.store.mutations());
+
+    // when a run comes long after every hour closed
+    let later = now() + Duration::days(2);
+    let summary = handle(&compactor, &run_at(later, later)).await.unwrap();
+
+    // then it touched nothing (not even its lease), and says so in its summary line
+    assert_eq!(summary, CompactSummary::default());
+    assert_eq!(lake.store.keys(), before);
+    assert_eq!(
+        lake.store.mutations(),
+        mutations,
+        "no lease taken and given back"
+    );
+    assert_eq!(captured.lines().len(), 1);
 }

@@ -31,7 +31,7 @@ use lake::{
 use lambda_kit::{Classified, Retry, emf::Metrics};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
-use table::{AnyCatalog, Table, TableError, TableLocation};
+use table::{OpenedTable, Table, TableError};
 
 pub use config::SinkConfig;
 pub use decode::{Batch, Rejected};
@@ -155,18 +155,21 @@ impl From<SinkError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The Iceberg table the sink commits to.
-pub struct TableTarget {
-    pub location: TableLocation,
-    /// Opened at start-up by `main.rs` (or a test) with [`Sink::with_catalog`].
-    pub catalog: Option<AnyCatalog>,
+/// The Iceberg table the sink commits to, opened at start-up by `main.rs` (or a test) with
+/// [`Sink::with_table`].
+pub struct TableTarget<S> {
+    /// The table's catalog and where its files are.
+    pub opened: Option<OpenedTable>,
+    /// The store over the table's bucket when that is not the lake bucket (an S3 Tables
+    /// table's warehouse bucket); `None`: the lake's store.
+    pub store: Option<S>,
 }
 
 /// The long-lived parts of the sink, built once per cold start.
 pub struct Sink<S> {
     pub store: S,
     /// The table, unless the lake is plain files (`LAKE_FORMAT=files`).
-    pub table: Option<TableTarget>,
+    pub table: Option<TableTarget<S>>,
     pub layout: Layout,
     pub properties: WriterProperties,
     /// Formats each slot is written in, Parquet first.
@@ -179,9 +182,9 @@ impl<S> Sink<S> {
     pub fn new(store: S, config: &SinkConfig) -> Self {
         Self {
             store,
-            table: config.table.as_ref().map(|table| TableTarget {
-                location: table.location(&config.lake.bucket, config.lake.layout.prefix()),
-                catalog: None,
+            table: config.table.as_ref().map(|_| TableTarget {
+                opened: None,
+                store: None,
             }),
             layout: config.lake.layout.clone(),
             properties: lake::writer::writer_properties(
@@ -195,10 +198,12 @@ impl<S> Sink<S> {
 }
 
 impl<S> Sink<S> {
-    /// The sink with the table's catalog opened (a sink for the plain-files layout ignores it).
-    pub fn with_catalog(mut self, catalog: AnyCatalog) -> Self {
+    /// The sink with the table opened, and the store over the table's bucket when it is not
+    /// the lake's (a sink for the plain-files layout ignores both).
+    pub fn with_table(mut self, opened: OpenedTable, store: Option<S>) -> Self {
         if let Some(table) = &mut self.table {
-            table.catalog = Some(catalog);
+            table.opened = Some(opened);
+            table.store = store;
         }
         self
     }
@@ -360,15 +365,16 @@ async fn store_batch<S: ObjectStore>(
 
 /// Adds the batch's rows to the table, exactly once.
 async fn commit<S: ObjectStore>(
-    target: &TableTarget,
+    target: &TableTarget<S>,
     slots: Vec<batch::SlotBatch>,
     sink: &Sink<S>,
     now: DateTime<Utc>,
     observed: &mut Observed,
     summary: &mut SinkSummary,
 ) -> Result<(), SinkError> {
-    let catalog = target.catalog.as_ref().ok_or(SinkError::NoCatalog)?;
-    let table = Table::new(&sink.store, catalog, target.location.clone());
+    let opened = target.opened.as_ref().ok_or(SinkError::NoCatalog)?;
+    let store = target.store.as_ref().unwrap_or(&sink.store);
+    let table = Table::new(store, &opened.catalog, opened.location.clone());
     let slices: Vec<table::Slice> = slots
         .into_iter()
         .map(|slot| table::Slice {
@@ -406,7 +412,7 @@ async fn commit<S: ObjectStore>(
     summary.rewound = report.rewound;
     summary.snapshot_id = report.snapshot_id;
     for file in &report.files {
-        if let Some(key) = target.location.key_of(file) {
+        if let Some(key) = opened.location.key_of(file) {
             summary.objects.push(key);
         }
     }

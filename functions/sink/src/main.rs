@@ -13,9 +13,12 @@ async fn main() -> Result<(), Error> {
     let shared = aws_config::load_from_env().await;
     let store = S3Store::new(config.lake.s3_client_from(&shared), &config.lake.bucket);
     let mut sink = Sink::new(store, &config);
-    if let (Some(table), Some(target)) = (&config.table, &sink.table) {
-        let catalog = table.open(&shared, &target.location).await?;
-        sink = sink.with_catalog(catalog);
+    if let Some(table) = &config.table {
+        let opened = table
+            .open(&shared, &config.lake.bucket, config.lake.layout.prefix())
+            .await?;
+        let store = opened.own_store(&sink.store);
+        sink = sink.with_table(opened, store);
     }
     let sink = &sink;
     // The sink reads the event's entries in place from the body as the Runtime API sent it,

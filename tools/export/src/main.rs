@@ -87,12 +87,12 @@ async fn run(args: Args) -> Result<serde_json::Value, ExportError> {
     );
     let summary = match table {
         Some(table) => {
-            let location = table.location(&config.bucket, config.layout.prefix());
-            let catalog = table
-                .open(&shared, &location)
+            let opened = table
+                .open(&shared, &config.bucket, config.layout.prefix())
                 .await
                 .map_err(table::TableError::from)?;
-            let table = Table::new(store, catalog, location);
+            let store = opened.own_store(&store).unwrap_or(store);
+            let table = Table::new(store, opened.catalog, opened.location);
             export_table(&table, args.snapshot_id, &selection, &args.out, &properties).await?
         }
         None => export(&store, &config.layout, &selection, &args.out, &properties).await?,

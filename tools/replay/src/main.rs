@@ -181,14 +181,17 @@ async fn sink(
 ) -> Result<Sink<S3Store>, ReplayError> {
     let mut sink = Sink::new(lake, config);
     sink.metrics = Metrics::stderr(sink.metrics.config().clone());
-    if let (Some(table), Some(target)) = (&config.table, &sink.table) {
-        let catalog = table.open(shared, &target.location).await?;
+    if let Some(table) = &config.table {
+        let opened = table
+            .open(shared, &config.lake.bucket, config.lake.layout.prefix())
+            .await?;
         tracing::debug!(
-            catalog = %table::Catalog::describe(&catalog),
-            table = %target.location.uri(),
+            catalog = %table::Catalog::describe(&opened.catalog),
+            table = %opened.location.uri(),
             "replaying into the table"
         );
-        sink = sink.with_catalog(catalog);
+        let store = opened.own_store(&sink.store);
+        sink = sink.with_table(opened, store);
     }
     Ok(sink)
 }

@@ -86,9 +86,14 @@ async fn connect() -> Result<(KafkaClient, Lake), StatusError> {
     let store = S3Store::new(config.s3_client_from(&shared), &config.bucket);
     let lake = match table {
         Some(table) => {
-            let location = table.location(&config.bucket, config.layout.prefix());
-            let catalog = table.open(&shared, &location).await?;
-            Lake::Table(Box::new(Table::new(store, catalog, location)), config.layout)
+            let opened = table
+                .open(&shared, &config.bucket, config.layout.prefix())
+                .await?;
+            let store = opened.own_store(&store).unwrap_or(store);
+            Lake::Table(
+                Box::new(Table::new(store, opened.catalog, opened.location)),
+                config.layout,
+            )
         }
         None => Lake::Files(store, config.layout),
     };

@@ -29,10 +29,7 @@ use aws_sdk_glue::{
     error::{BuildError, ProvideErrorMetadata, SdkError},
     types::{Column, StorageDescriptor, Table, TableInput},
 };
-use lambda_kit::{
-    Retry,
-    aws::{sdk_code, sdk_message, sdk_retry},
-};
+use lambda_kit::Retry;
 
 use super::{Catalog, CatalogError, Pointer, Swap};
 
@@ -105,14 +102,7 @@ impl GlueCatalog {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        CatalogError::Call {
-            catalog: self.describe(),
-            operation,
-            table: self.qualified(),
-            code: sdk_code(error).map(str::to_string),
-            retry: sdk_retry(error),
-            message: sdk_message(error),
-        }
+        CatalogError::sdk(self.describe(), operation, self.qualified(), error)
     }
 
     /// A request the SDK refused to build (a required field missing): a bug, not a state.

@@ -8,7 +8,9 @@ use crate::common::*;
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use sink::{Sink, handle_json};
-use table::{AnyCatalog, Table, catalog::memory::MemoryCatalog};
+use table::{
+    AnyCatalog, Catalog, OpenedTable, Table, TableLocation, catalog::memory::MemoryCatalog,
+};
 
 /// A table-layout sink on `store`, its catalog, and its captured summary lines.
 fn table_sink(
@@ -21,7 +23,13 @@ fn table_sink(
     let catalog = Arc::new(MemoryCatalog::new());
     let (sink, captured) = sink_with(store, &[("LAKE_FORMAT", "iceberg")]);
     (
-        sink.with_catalog(AnyCatalog::Memory(catalog.clone())),
+        sink.with_table(
+            OpenedTable {
+                catalog: AnyCatalog::Memory(catalog.clone()),
+                location: TableLocation::new("data-lake", "", "users"),
+            },
+            None,
+        ),
         catalog,
         captured,
     )
@@ -29,8 +37,8 @@ fn table_sink(
 
 /// (partition, offset) of every row of the table's current snapshot, with repeats, sorted.
 async fn table_rows(sink: &Sink<MemoryStore>, catalog: &Arc<MemoryCatalog>) -> Vec<(i32, i64)> {
-    let target = sink.table.as_ref().unwrap();
-    let table = Table::new(&sink.store, catalog.as_ref(), target.location.clone());
+    let opened = sink.table.as_ref().unwrap().opened.as_ref().unwrap();
+    let table = Table::new(&sink.store, catalog.as_ref(), opened.location.clone());
     let mut rows = Vec::new();
     for batch in table.scan(None).await.unwrap() {
         let partitions = batch
@@ -85,6 +93,60 @@ async fn the_sample_event_lands_in_the_table_once_and_its_redelivery_adds_nothin
     assert_eq!(lines[1]["RecordsDuplicate"], 6);
     assert_eq!(lines[1]["RecordsWritten"], 0);
     assert_eq!(lines[0]["RecordsWritten"], 6);
+}
+
+#[tokio::test]
+async fn a_table_in_its_own_bucket_gets_every_table_file_and_the_lake_only_the_rejected() {
+    // given a table whose catalog placed it at the root of another bucket (an S3 Tables
+    // warehouse), with its own store
+    let lake = MemoryStore::default();
+    let warehouse = MemoryStore::default();
+    let catalog = Arc::new(MemoryCatalog::new());
+    let location = TableLocation::from_uri("s3://f00d--table-s3").unwrap();
+    let (sink, _) = sink_with(lake, &[("LAKE_FORMAT", "iceberg")]);
+    let opened = OpenedTable {
+        catalog: AnyCatalog::Memory(catalog.clone()),
+        location: location.clone(),
+    };
+    let sink = sink.with_table(opened, Some(warehouse));
+
+    // when a batch with a poison record comes
+    let summary = handle_json(&event("msk-mixed.json"), &sink, now())
+        .await
+        .unwrap();
+
+    // then the table's files are all in the warehouse, at its root, and the table reads back
+    // from there; the lake holds the rejected record only
+    assert!(summary.written > 0 && summary.rejected > 0, "{summary:?}");
+    let warehouse = sink.table.as_ref().unwrap().store.as_ref().unwrap();
+    let keys = warehouse.keys();
+    assert!(keys.iter().any(|k| k.starts_with("data/")), "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("data/") || k.starts_with("metadata/")),
+        "{keys:?}"
+    );
+    assert!(
+        sink.store.keys().iter().all(|k| k.starts_with("_errors/")),
+        "{:?}",
+        sink.store.keys()
+    );
+    let table = Table::new(warehouse, catalog.as_ref(), location);
+    let rows: usize = table
+        .scan(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(rows, summary.written);
+    let pointer = catalog.load().await.unwrap().unwrap();
+    assert!(
+        pointer
+            .metadata_location
+            .starts_with("s3://f00d--table-s3/metadata/"),
+        "{pointer:?}"
+    );
 }
 
 #[tokio::test]

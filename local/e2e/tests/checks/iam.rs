@@ -161,13 +161,15 @@ impl Moto {
         let config = TableConfig::from_source(&[("ICEBERG_DATABASE", database.as_str())])
             .unwrap()
             .unwrap();
-        let location = config.location(&self.bucket("lake"), "");
         let shared = self.shared(principal).await;
-        let catalog = config.open(&shared, &location).await.unwrap();
+        let opened = config
+            .open(&shared, &self.bucket("lake"), "")
+            .await
+            .unwrap();
         Table::new(
-            self.store(principal, &location.bucket).await,
-            catalog,
-            location,
+            self.store(principal, &opened.location.bucket).await,
+            opened.catalog,
+            opened.location,
         )
     }
 

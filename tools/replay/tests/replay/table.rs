@@ -10,13 +10,19 @@ use lake::testing::MemoryStore;
 use msk_event::{EventSource, SourceRecord};
 use replay::{Cuts, ReplaySummary, Replayer};
 use sink::Sink;
-use table::{AnyCatalog, Catalog, Table, TableLocation, catalog::memory::MemoryCatalog};
+use table::{
+    AnyCatalog, Catalog, OpenedTable, Table, TableLocation, catalog::memory::MemoryCatalog,
+};
 
 use crate::aligned::{deliver_as_the_trigger, sink_with, topic};
 
 /// A sink committing to the table in `catalog` (the default layout), over `store`.
 fn table_sink<'a>(store: &'a MemoryStore, catalog: &Arc<MemoryCatalog>) -> Sink<&'a MemoryStore> {
-    sink_with(store, &[]).with_catalog(AnyCatalog::Memory(catalog.clone()))
+    let opened = OpenedTable {
+        catalog: AnyCatalog::Memory(catalog.clone()),
+        location: TableLocation::new("data-lake", "", "users"),
+    };
+    sink_with(store, &[]).with_table(opened, None)
 }
 
 /// Replays `records` in batches of up to 500 records, with no cuts (the table needs none).
