@@ -45,6 +45,9 @@ struct Args {
     /// Only the sink core and its stages: what a cross-compiled run on another CPU measures.
     #[arg(long)]
     core_only: bool,
+    /// Only the parts on the local stack (end to end, freshness, producer).
+    #[arg(long, conflicts_with_all = ["core_only", "no_stack", "smoke"])]
+    stack_only: bool,
     /// Users to send through the whole flow.
     #[arg(long, default_value_t = 100_000)]
     e2e_users: usize,
@@ -95,6 +98,16 @@ fn main() -> anyhow::Result<()> {
 
     let mut benchmarks = Vec::new();
     let mut skipped = Vec::new();
+    if args.stack_only {
+        skipped.push("everything but the local stack's parts (--stack-only)".into());
+        let bin_dir = bin_dir(&args)?;
+        let figures = stack::figures(&root, &bin_dir, args.e2e_users);
+        let (figures, failure) = match figures {
+            Ok(figures) => (figures, None),
+            Err(error) => (Vec::new(), Some(error)),
+        };
+        return finish(&args, "not run".into(), &event, figures, skipped, failure);
+    }
     eprintln!("[bench] sink core");
     benchmarks.extend(core::figures(&event.bytes, event.records, repeats)?);
     if args.core_only {
@@ -142,13 +155,7 @@ fn main() -> anyhow::Result<()> {
     benchmarks.extend(merge_memory::figures(&merge_sizes)?);
 
     eprintln!("[bench] cold start");
-    let bin_dir = match args.bin_dir.clone() {
-        Some(dir) => dir,
-        None => std::env::current_exe()?
-            .parent()
-            .map(PathBuf::from)
-            .unwrap_or_default(),
-    };
+    let bin_dir = bin_dir(&args)?;
     // The functions as deployed: the table's catalog is Glue, whose client does no I/O at
     // start-up (the local SQLite catalog's file would be opened relative to this process).
     let mut settings = e2e::env_file::local_env();
@@ -183,6 +190,17 @@ fn main() -> anyhow::Result<()> {
         skipped,
         stack_failure,
     )
+}
+
+/// Where the function binaries are: `--bin-dir`, else beside this binary.
+fn bin_dir(args: &Args) -> anyhow::Result<PathBuf> {
+    Ok(match args.bin_dir.clone() {
+        Some(dir) => dir,
+        None => std::env::current_exe()?
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+    })
 }
 
 /// Prints the table, writes `results.json`, then fails if the stack's part failed or, in a
