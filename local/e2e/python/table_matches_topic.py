@@ -17,10 +17,12 @@ import argparse
 import datetime
 import json
 import sys
+import time
 
 RECORD_FIELDS = ("id", "first_name", "last_name", "gender", "address", "post_code", "email",
                  "username", "dob", "registered_date", "phone", "picture")
 TIMESTAMPS = ("dob", "registered_date")
+UNIX_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 def parse_args(argv):
@@ -39,7 +41,8 @@ def instant_ms(text):
         return None
     if parsed.tzinfo is None:
         return None
-    return int(parsed.timestamp() * 1000)
+    # Exact integer arithmetic: a float of seconds can land a millisecond short (.313999...).
+    return (parsed - UNIX_EPOCH) // datetime.timedelta(milliseconds=1)
 
 
 def expected_row(value, timestamp_ms):
@@ -72,25 +75,33 @@ def format_ms(ms):
     return instant.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
-def topic_messages(brokers, topic):
-    """Every message of the topic: {(partition, offset): (value bytes, timestamp ms)}."""
+def topic_messages(brokers, topic, wait_s=60):
+    """Every message of the topic: {(partition, offset): (value bytes, timestamp ms)}. Reads each
+    partition from its first offset to the end it had when asked, by explicit seeks (the
+    consumer's own reset of positions is not needed), for at most `wait_s` seconds."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=brokers.split(","), enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=5000)
+                             group_id=None)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        if not partitions:
+            raise RuntimeError(f"topic {topic} has no partitions at {brokers}")
+        firsts, ends = consumer.beginning_offsets(partitions), consumer.end_offsets(partitions)
         consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
+        for tp in partitions:
+            consumer.seek(tp, firsts[tp])
+        next_offset = dict(firsts)
         messages = {}
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            batch = consumer.poll(timeout_ms=2000)
-            if not batch:
-                break
-            for records in batch.values():
+        deadline = time.monotonic() + wait_s
+        while any(next_offset[tp] < ends[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                short = {tp.partition: (next_offset[tp], ends[tp]) for tp in partitions}
+                raise RuntimeError(f"the topic was not read to its end in {wait_s} s: {short}")
+            for tp, records in consumer.poll(timeout_ms=1000).items():
                 for m in records:
                     messages[(m.partition, m.offset)] = (m.value, m.timestamp)
+                    next_offset[tp] = max(next_offset[tp], m.offset + 1)
         return messages
     finally:
         consumer.close()

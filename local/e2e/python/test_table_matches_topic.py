@@ -48,6 +48,13 @@ class CompareTest(unittest.TestCase):
         _, mismatches = check.compare([row], messages(), TOPIC)
         self.assertEqual(list(mismatches[0]["fields"]), ["kafka_timestamp"])
 
+    def test_an_instant_is_read_to_the_exact_millisecond_before_and_after_1970(self):
+        # a float of seconds would make 20:02:27.314 a millisecond short
+        self.assertEqual(check.format_ms(check.instant_ms("2004-02-27T20:02:27.314Z")),
+                         "2004-02-27T20:02:27.314Z")
+        self.assertEqual(check.format_ms(check.instant_ms("1965-09-26T07:01:44.755+00:00")),
+                         "1965-09-26T07:01:44.755Z")
+
     def test_a_user_twice_or_a_row_without_a_message_is_a_mismatch(self):
         stray = {**table_row(), "id": "00000000-0000-4000-8000-000000000001", "kafka_offset": 9}
         _, mismatches = check.compare([table_row(), table_row(), stray], messages(), TOPIC)
