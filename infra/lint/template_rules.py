@@ -10,15 +10,24 @@ of template.yaml (infra/lint/sam_translate.py writes it):
   asynchronous) has an EventInvokeConfig with MaximumRetryAttempts 0 for the version the schedule
   invokes;
 - the role of the function behind the Kafka mapping may s3:PutObject under each root the sink
-  writes in its lake bucket: ${LakePrefix}users/*, users_jsonl/*, users_csv/* and _errors/*,
+  writes in its lake bucket: ${LakePrefix}_errors/* in every layout (each value of the
+  LakeFormat parameter), and with LakeFormat files also users/*, users_jsonl/* and users_csv/*;
   and s3:PutObject and s3:ListBucket on the mapping's S3 on-failure destination, which Lambda
   writes with the function's role;
 - the role of the compactor (the function with COMPACTION_TARGET_MIB) may get, put and delete
-  objects under ${LakePrefix}users/* (the merge) and ${LakePrefix}_compactor/* (its lease);
+  objects under ${LakePrefix}_compactor/* (its lease) in every layout, and with LakeFormat files
+  under ${LakePrefix}users/* (the merge);
+- files-roots-only-with-files: in any other layout (the Iceberg table), no role of the template
+  may get, put or delete objects under the files layout's roots ${LakePrefix}users/*,
+  users_jsonl/* and users_csv/* of a function's LAKE_BUCKET, nor list them;
 - every dashboard's body is JSON once its ${...} variables are filled, and every metric it shows
   from ${MetricsNamespace} is one the functions emit (a row of docs/metrics.md).
 
     template_rules.py translated.json
+
+The layouts are resolved as CloudFormation resolves the template's conditions (stack_rules.py's
+Stack, the other parameters at their defaults): an Fn::If takes the branch its condition chooses
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-conditions.html).
 
 Prints one JSON line ({"rules": N, "violations": [...]}) and exits 1 if any rule is broken. Only
 the standard library: it runs with any python3.
@@ -29,11 +38,20 @@ import re
 import sys
 from pathlib import Path
 
-SINK_ROOTS = ("users", "users_jsonl", "users_csv", "_errors")
-COMPACTOR_ROOTS = ("users", "_compactor")
-COMPACTOR_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+from stack_rules import Stack, Unresolved
+
+LAYOUT_PARAMETER = "LakeFormat"
+FILES_LAYOUT = "files"
+# The plain-files layout's roots: granted with LakeFormat files only.
+FILES_ROOTS = ("users", "users_jsonl", "users_csv")
+SINK_ROOTS = ("_errors",)  # in every layout
+COMPACTOR_ROOTS = ("_compactor",)  # in every layout
+COMPACTOR_FILES_ROOTS = ("users",)
+OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+COMPACTOR_ACTIONS = OBJECT_ACTIONS
 RULES = ("kafka-retries", "scheduled-no-retry", "sink-writes-lake", "compactor-reaches-lake",
-         "dashboard-metrics")
+         "files-roots-only-with-files", "dashboard-metrics")
+NO_VALUE = object()
 METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
 
@@ -155,39 +173,79 @@ def sub_text(value):
     return None
 
 
-def branches(value):
-    """A value, or both branches of an Fn::If (recursively); AWS::NoValue branches are dropped."""
-    if isinstance(value, dict) and len(value) == 1 and "Fn::If" in value:
-        args = value["Fn::If"]
-        if isinstance(args, list) and len(args) == 3:
-            return branches(args[1]) + branches(args[2])
-    if isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}:
-        return []
-    return [value]
+class Layout:
+    """One value of the LakeFormat parameter (None: the template has no such parameter) and the
+    template's conditions as a stack with it resolves them."""
+
+    def __init__(self, template, value):
+        self.value = value
+        overrides = {LAYOUT_PARAMETER: value} if value is not None else None
+        self.stack = Stack(template, "template-rules", "0", overrides)
+
+    @property
+    def files(self):
+        return self.value in (None, FILES_LAYOUT)
+
+    def label(self):
+        return f"{LAYOUT_PARAMETER} {self.value}: " if self.value is not None else ""
+
+    def pick(self, node):
+        """node with each Fn::If replaced by the branch its condition chooses, AWS::NoValue
+        dropped from lists and maps (NO_VALUE when node itself is AWS::NoValue)."""
+        if isinstance(node, list):
+            return [v for v in (self.pick(n) for n in node) if v is not NO_VALUE]
+        if isinstance(node, dict):
+            if node == {"Ref": "AWS::NoValue"}:
+                return NO_VALUE
+            if len(node) == 1 and "Fn::If" in node:
+                args = node["Fn::If"]
+                if not (isinstance(args, list) and len(args) == 3):
+                    raise Unresolved(f"Fn::If {args!r}")
+                return self.pick(args[1] if self.stack.condition(args[0]) else args[2])
+            return {k: v for k, v in ((k, self.pick(n)) for k, n in node.items())
+                    if v is not NO_VALUE}
+        return node
+
+    def exists(self, resource):
+        return "Condition" not in resource or self.stack.condition(resource["Condition"])
+
+
+def layouts(template):
+    """A Layout for each value LakeFormat allows (one without it when it is not a parameter)."""
+    spec = template.get("Parameters", {}).get(LAYOUT_PARAMETER)
+    if not isinstance(spec, dict):
+        return [Layout(template, None)]
+    values = spec.get("AllowedValues") or [spec.get("Default")]
+    return [Layout(template, str(v)) for v in values]
 
 
 def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def role_statements(template, role):
-    """Every statement of the role's inline policies and of the policies attached to it."""
+def role_statements(template, role, layout):
+    """Every statement of the role's inline policies and of the policies attached to it, as
+    they are in `layout`."""
     documents = []
-    for policy in branches(template["Resources"][role].get("Properties", {}).get("Policies", [])):
-        for p in as_list(policy):
-            for q in branches(p):
-                if isinstance(q, dict):
-                    documents.append(q.get("PolicyDocument", {}))
+    resource = template["Resources"][role]
+    if not layout.exists(resource):
+        return []
+    for policy in as_list(layout.pick(resource.get("Properties", {}).get("Policies", []))):
+        if isinstance(policy, dict):
+            documents.append(policy.get("PolicyDocument", {}))
     for kind in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy"):
         for _, policy in resources(template, kind):
-            props = policy.get("Properties", {})
+            if not layout.exists(policy):
+                continue
+            props = layout.pick(policy.get("Properties", {}))
             roles = as_list(props.get("Roles", [])) + as_list(props.get("RoleName", []))
             if any(referenced(r) == role or r == role for r in roles):
                 documents.append(props.get("PolicyDocument", {}))
     statements = []
     for document in documents:
         for statement in as_list(document.get("Statement", [])):
-            statements.extend(s for s in branches(statement) if isinstance(s, dict))
+            if isinstance(statement, dict):
+                statements.append(statement)
     return statements
 
 
@@ -210,10 +268,10 @@ def bucket_object_keys(resource, bucket):
     return None
 
 
-def granted_keys(template, role, bucket, action):
-    """The key patterns of `bucket` on which the role's statements allow `action`."""
+def granted_keys(template, role, bucket, action, layout):
+    """The key patterns of `bucket` on which the role's statements allow `action` in `layout`."""
     granted = set()
-    for statement in role_statements(template, role):
+    for statement in role_statements(template, role, layout):
         if allows(statement, action):
             for r in as_list(statement.get("Resource", [])):
                 keys = bucket_object_keys(r, bucket)
@@ -222,9 +280,9 @@ def granted_keys(template, role, bucket, action):
     return granted
 
 
-def grants_bucket(template, role, bucket, action):
-    """Whether the role's statements allow `action` on the bucket itself."""
-    for statement in role_statements(template, role):
+def grants_bucket(template, role, bucket, action, layout):
+    """Whether the role's statements allow `action` on the bucket itself in `layout`."""
+    for statement in role_statements(template, role, layout):
         if allows(statement, action):
             for r in as_list(statement.get("Resource", [])):
                 if referenced(r) == bucket or r == {"Fn::GetAtt": [bucket, "Arn"]}:
@@ -232,20 +290,37 @@ def grants_bucket(template, role, bucket, action):
     return False
 
 
-def destination_grants(template, name, mapping, role):
-    """What the role lacks of the PutObject and ListBucket an S3 on-failure destination needs."""
+def destination_grants(template, name, mapping, role, layout):
+    """What the role lacks, in `layout`, of the PutObject and ListBucket an S3 on-failure
+    destination needs."""
     destination = (mapping.get("Properties", {}).get("DestinationConfig", {})
                    .get("OnFailure", {}).get("Destination"))
     bucket = referenced(destination)
     if template.get("Resources", {}).get(bucket or "", {}).get("Type") != "AWS::S3::Bucket":
         return []
     found = []
-    if not any(fnmatch.fnmatchcase("*", g) for g in granted_keys(template, role, bucket, "s3:PutObject")):
+    granted = granted_keys(template, role, bucket, "s3:PutObject", layout)
+    if not any(fnmatch.fnmatchcase("*", g) for g in granted):
         found.append({"rule": "sink-writes-lake", "resource": role,
-                      "problem": f"no s3:PutObject on ${{{bucket}.Arn}}/* (the on-failure destination of {name})"})
-    if not grants_bucket(template, role, bucket, "s3:ListBucket"):
+                      "problem": f"{layout.label()}no s3:PutObject on ${{{bucket}.Arn}}/* "
+                                 f"(the on-failure destination of {name})"})
+    if not grants_bucket(template, role, bucket, "s3:ListBucket", layout):
         found.append({"rule": "sink-writes-lake", "resource": role,
-                      "problem": f"no s3:ListBucket on {bucket} (the on-failure destination of {name})"})
+                      "problem": f"{layout.label()}no s3:ListBucket on {bucket} "
+                                 f"(the on-failure destination of {name})"})
+    return found
+
+
+def missing_roots(rule, role, bucket, action, granted, roots, layout, why=""):
+    """A violation of `rule` for each root whose keys no granted key pattern covers; `why` is
+    appended to the problem, with {root} filled."""
+    found = []
+    for root in roots:
+        wanted = f"${{LakePrefix}}{root}/*"
+        if not any(fnmatch.fnmatchcase(wanted, g) for g in granted):
+            found.append({"rule": rule, "resource": role,
+                          "problem": f"{layout.label()}no {action} on ${{{bucket}.Arn}}/{wanted}"
+                                     + why.format(root=root)})
     return found
 
 
@@ -262,13 +337,71 @@ def compactor_reaches_lake(template):
             found.append({"rule": "compactor-reaches-lake", "resource": function,
                           "problem": "needs a Role and a LAKE_BUCKET of this template to be checked"})
             continue
-        for action in COMPACTOR_ACTIONS:
-            granted = granted_keys(template, role, bucket, action)
-            for root in COMPACTOR_ROOTS:
-                wanted = f"${{LakePrefix}}{root}/*"
-                if not any(fnmatch.fnmatchcase(wanted, g) for g in granted):
-                    found.append({"rule": "compactor-reaches-lake", "resource": role,
-                                  "problem": f"no {action} on ${{{bucket}.Arn}}/{wanted}"})
+        for layout in layouts(template):
+            roots = COMPACTOR_ROOTS + (COMPACTOR_FILES_ROOTS if layout.files else ())
+            for action in COMPACTOR_ACTIONS:
+                granted = granted_keys(template, role, bucket, action, layout)
+                found.extend(missing_roots("compactor-reaches-lake", role, bucket, action,
+                                           granted, roots, layout))
+    return found
+
+
+def lake_buckets(template):
+    """The logical ids of the buckets the functions' LAKE_BUCKET names."""
+    found = set()
+    for _, resource in resources(template, "AWS::Lambda::Function"):
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        bucket = referenced(variables.get("LAKE_BUCKET"))
+        if bucket is not None:
+            found.add(bucket)
+    return found
+
+
+def listed_prefixes(statement):
+    """The s3:prefix values a ListBucket statement is limited to (None: not limited)."""
+    found = []
+    for operator in (statement.get("Condition") or {}).values():
+        if isinstance(operator, dict) and "s3:prefix" in operator:
+            found.extend(sub_text(p) for p in as_list(operator["s3:prefix"]))
+    return found or None
+
+
+def lists_under(pattern, root):
+    """Whether a listing allowed by the s3:prefix pattern can return keys under `root` (a key
+    prefix): the pattern's literal start and the root, one the start of the other."""
+    if pattern is None:
+        return True
+    literal = re.split(r"[*?]", pattern, maxsplit=1)[0]
+    return literal.startswith(root) or root.startswith(literal)
+
+
+def files_roots_only_with_files(template):
+    found = []
+    buckets = lake_buckets(template)
+    roles = [name for name, _ in resources(template, "AWS::IAM::Role")]
+    for layout in layouts(template):
+        if layout.files:
+            continue
+        for role, bucket in ((r, b) for r in roles for b in sorted(buckets)):
+            def broken(problem, role=role, layout=layout):
+                found.append({"rule": "files-roots-only-with-files", "resource": role,
+                              "problem": f"{layout.label()}{problem}: only the files layout "
+                                         "uses that root"})
+            for action in OBJECT_ACTIONS:
+                granted = granted_keys(template, role, bucket, action, layout)
+                for root in FILES_ROOTS:
+                    key = f"${{LakePrefix}}{root}/dt=x/hour=y/z"
+                    if any(fnmatch.fnmatchcase(key, g) for g in granted):
+                        broken(f"{action} on ${{{bucket}.Arn}}/${{LakePrefix}}{root}/*")
+            for statement in role_statements(template, role, layout):
+                if not allows(statement, "s3:ListBucket") or not any(
+                        referenced(r) == bucket for r in as_list(statement.get("Resource", []))):
+                    continue
+                prefixes = listed_prefixes(statement)
+                for root in FILES_ROOTS:
+                    wanted = f"${{LakePrefix}}{root}/"
+                    if prefixes is None or any(lists_under(p, wanted) for p in prefixes):
+                        broken(f"s3:ListBucket on {bucket} reaches {wanted}")
     return found
 
 
@@ -318,20 +451,25 @@ def sink_writes_lake(template):
             found.append({"rule": "sink-writes-lake", "resource": function,
                           "problem": "needs a Role and a LAKE_BUCKET of this template to be checked"})
             continue
-        granted = granted_keys(template, role, bucket, "s3:PutObject")
-        found.extend(destination_grants(template, name, mapping, role))
-        for root in SINK_ROOTS:
-            wanted = f"${{LakePrefix}}{root}/*"
-            if not any(fnmatch.fnmatchcase(wanted, g) for g in granted):
-                found.append({"rule": "sink-writes-lake", "resource": role,
-                              "problem": f"no s3:PutObject on ${{{bucket}.Arn}}/{wanted} "
-                                         f"(the sink writes {root}/)"})
+        for layout in layouts(template):
+            granted = granted_keys(template, role, bucket, "s3:PutObject", layout)
+            found.extend(destination_grants(template, name, mapping, role, layout))
+            roots = SINK_ROOTS + (FILES_ROOTS if layout.files else ())
+            found.extend(missing_roots("sink-writes-lake", role, bucket, "s3:PutObject", granted,
+                                       roots, layout, " (the sink writes {root}/)"))
     return found
 
 
 def violations(template):
-    return (kafka_retries(template) + scheduled_no_retry(template) + sink_writes_lake(template)
-            + compactor_reaches_lake(template) + dashboard_metrics(template))
+    try:
+        layout_rules = (sink_writes_lake(template) + compactor_reaches_lake(template)
+                        + files_roots_only_with_files(template))
+    except (Unresolved, KeyError) as e:
+        layout_rules = [{"rule": "sink-writes-lake", "resource": None,
+                         "problem": f"the roles' grants cannot be resolved for each "
+                                    f"{LAYOUT_PARAMETER}: {e}"}]
+    return (kafka_retries(template) + scheduled_no_retry(template) + layout_rules
+            + dashboard_metrics(template))
 
 
 def main(argv):

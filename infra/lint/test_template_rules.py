@@ -7,6 +7,18 @@ import unittest
 from template_rules import violations
 
 
+def sub(key):
+    return {"Fn::Sub": f"${{LakeBucket.Arn}}/${{LakePrefix}}{key}"}
+
+
+def if_files(files, table):
+    return {"Fn::If": ["IsFiles", files, table]}
+
+
+FILES_KEYS = [sub("users/*"), sub("users_jsonl/*"), sub("users_csv/*"), sub("_errors/*")]
+TABLE_KEYS = [sub("_errors/*")]
+
+
 def good():
     """The shape the SAM transform gives the project's template, reduced to what the rules read."""
     def schedule(function):
@@ -19,7 +31,12 @@ def good():
             "FunctionName": {"Ref": function}, "Qualifier": "$LATEST",
             "MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}}
 
-    return {"Resources": {
+    return {"Parameters": {
+        "LakeFormat": {"Type": "String", "Default": "iceberg", "AllowedValues": ["iceberg", "files"]},
+        "LakePrefix": {"Type": "String", "Default": ""},
+    }, "Conditions": {
+        "IsFiles": {"Fn::Equals": [{"Ref": "LakeFormat"}, "files"]},
+    }, "Resources": {
         "LakeBucket": {"Type": "AWS::S3::Bucket"},
         "FailedBatchBucket": {"Type": "AWS::S3::Bucket"},
         "SinkFunction": {"Type": "AWS::Lambda::Function", "Properties": {
@@ -37,11 +54,8 @@ def good():
             {"PolicyName": "logs", "PolicyDocument": {"Statement": [
                 {"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "*"}]}},
             {"PolicyName": "lake-write", "PolicyDocument": {"Statement": [
-                {"Effect": "Allow", "Action": "s3:PutObject", "Resource": [
-                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users/*"},
-                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users_jsonl/*"},
-                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users_csv/*"},
-                    {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}_errors/*"}]}]}},
+                {"Effect": "Allow", "Action": "s3:PutObject",
+                 "Resource": if_files(copy.deepcopy(FILES_KEYS), copy.deepcopy(TABLE_KEYS))}]}},
             {"PolicyName": "failed-batch-destination", "PolicyDocument": {"Statement": [
                 {"Effect": "Allow", "Action": "s3:ListBucket",
                  "Resource": {"Fn::GetAtt": ["FailedBatchBucket", "Arn"]}},
@@ -56,10 +70,29 @@ def good():
                                           "COMPACTION_TARGET_MIB": {"Ref": "CompactionTargetMib"}}}}},
         "CompactorRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [
             {"PolicyName": "lake-compact", "PolicyDocument": {"Statement": [
+                if_files({"Effect": "Allow",
+                          "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                          "Resource": sub("users/*")}, {"Ref": "AWS::NoValue"}),
                 {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                 "Resource": {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}users/*"}},
-                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                 "Resource": {"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}_compactor/*"}}]}}]}},
+                 "Resource": sub("_compactor/*")}]}}]}},
+        "ReplayRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [
+            {"PolicyName": "lake-replay", "PolicyDocument": {"Statement": [
+                if_files({"Effect": "Allow", "Action": "s3:ListBucket",
+                          "Resource": {"Fn::GetAtt": ["LakeBucket", "Arn"]},
+                          "Condition": {"StringLike": {"s3:prefix": [
+                              {"Fn::Sub": "${LakePrefix}users/"},
+                              {"Fn::Sub": "${LakePrefix}users/*"}]}}},
+                         {"Ref": "AWS::NoValue"}),
+                {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+                 "Resource": if_files(copy.deepcopy(FILES_KEYS), copy.deepcopy(TABLE_KEYS))}]}},
+            {"PolicyName": "lake-table", "PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": "s3:ListBucket",
+                 "Resource": {"Fn::GetAtt": ["LakeBucket", "Arn"]},
+                 "Condition": {"StringLike": {"s3:prefix": [
+                     {"Fn::Sub": "${LakePrefix}iceberg/users/"},
+                     {"Fn::Sub": "${LakePrefix}iceberg/users/*"}]}}},
+                {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+                 "Resource": sub("iceberg/users/*")}]}}]}},
         "CompactorFunctionHourly": schedule("CompactorFunction"),
         "CompactorFunctionEventInvokeConfig": no_retry("CompactorFunction"),
         "Dashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardBody": {
@@ -81,6 +114,20 @@ def mapping(resources):
 
 def lake_grants(resources):
     return resources["SinkRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]
+
+
+def layout_keys(resources, role="SinkRole", statement=0):
+    """The files layout's and the table layout's Resource lists of a role's lake statement."""
+    policy = resources[role]["Properties"]["Policies"][1 if role == "SinkRole" else 0]
+    return policy["PolicyDocument"]["Statement"][statement]["Resource"]["Fn::If"][1:]
+
+
+def compactor_statements(resources):
+    return resources["CompactorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+
+
+def rule(found, name):
+    return [v for v in found if v["rule"] == name]
 
 
 class TemplateRules(unittest.TestCase):
@@ -159,38 +206,101 @@ class TemplateRules(unittest.TestCase):
 
     # sink-writes-lake
 
-    def test_each_missing_lake_root_is_caught(self):
-        for root in ("users", "users_jsonl", "users_csv", "_errors"):
+    def test_each_missing_lake_root_is_caught_in_the_layouts_that_write_it(self):
+        layouts = {"users": ["files"], "users_jsonl": ["files"], "users_csv": ["files"],
+                   "_errors": ["iceberg", "files"]}
+        for root, where in layouts.items():
             with self.subTest(root=root):
                 def drop(r, root=root):
-                    grant = lake_grants(r)
-                    grant["Resource"] = [x for x in grant["Resource"]
-                                         if not x["Fn::Sub"].endswith(f"}}{root}/*")]
+                    for keys in layout_keys(r):
+                        keys[:] = [x for x in keys if not x["Fn::Sub"].endswith(f"}}{root}/*")]
                 found = broken(drop)
-                self.assertEqual(len(found), 1, found)
-                self.assertBroken(found, "sink-writes-lake", f"${{LakePrefix}}{root}/*")
+                self.assertEqual(len(found), len(where), found)
+                for layout in where:
+                    self.assertBroken(found, "sink-writes-lake",
+                                      f"LakeFormat {layout}: no s3:PutObject on "
+                                      f"${{LakeBucket.Arn}}/${{LakePrefix}}{root}/*")
+
+    def test_the_table_layout_needs_no_files_root(self):
+        # what the template grants with LakeFormat iceberg: _errors/ only
+        template = good()
+        self.assertEqual(layout_keys(template["Resources"])[1], TABLE_KEYS)
+        self.assertEqual(violations(template), [])
 
     def test_a_grant_of_another_action_does_not_count(self):
         found = broken(lambda r: lake_grants(r).update(Action=["s3:GetObject"]))
-        self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+        self.assertEqual(len(rule(found, "sink-writes-lake")), 4 + 1, found)
 
     def test_a_grant_in_another_bucket_does_not_count(self):
         def other_bucket(r):
-            grant = lake_grants(r)
-            grant["Resource"] = [{"Fn::Sub": x["Fn::Sub"].replace("LakeBucket", "FailedBatchBucket")}
-                                 for x in grant["Resource"]]
+            for keys in layout_keys(r):
+                keys[:] = [{"Fn::Sub": x["Fn::Sub"].replace("LakeBucket", "FailedBatchBucket")}
+                           for x in keys]
         found = broken(other_bucket)
-        self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+        self.assertEqual(len(rule(found, "sink-writes-lake")), 4 + 1, found)
 
     def test_a_deny_does_not_count_as_a_grant(self):
         found = broken(lambda r: lake_grants(r).update(Effect="Deny"))
-        self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+        self.assertEqual(len(rule(found, "sink-writes-lake")), 4 + 1, found)
 
-    def test_a_wider_grant_covers_the_roots(self):
+    def test_a_wider_grant_in_the_files_layout_covers_the_roots(self):
         def wider(r):
-            lake_grants(r).update(Action="s3:Put*",
-                                  Resource={"Fn::Sub": "${LakeBucket.Arn}/${LakePrefix}*"})
+            lake_grants(r).update(Action="s3:Put*")
+            layout_keys(r)[0][:] = [sub("*")]
         self.assertEqual(broken(wider), [])
+
+    def test_the_same_grant_for_every_layout_is_caught_in_the_table_layout(self):
+        # the template before the grants followed the layout: every root, whatever LakeFormat
+        found = broken(lambda r: lake_grants(r).update(Resource=copy.deepcopy(FILES_KEYS)))
+        self.assertEqual(len(found), 3, found)
+        for root in ("users", "users_jsonl", "users_csv"):
+            self.assertBroken(found, "files-roots-only-with-files",
+                              f"LakeFormat iceberg: s3:PutObject on "
+                              f"${{LakeBucket.Arn}}/${{LakePrefix}}{root}/*")
+
+    def test_a_table_layout_role_granted_users_csv_is_caught(self):
+        for role in ("SinkRole", "ReplayRole"):
+            with self.subTest(role=role):
+                def add_csv(r, role=role):
+                    layout_keys(r, role, 0 if role == "SinkRole" else 1)[1].append(
+                        sub("users_csv/*"))
+                found = broken(add_csv)
+                self.assertEqual(len(found), 1 if role == "SinkRole" else 2, found)
+                self.assertTrue(all(v["resource"] == role for v in found), found)
+                self.assertBroken(found, "files-roots-only-with-files",
+                                  "LakeFormat iceberg: s3:PutObject on "
+                                  "${LakeBucket.Arn}/${LakePrefix}users_csv/*")
+
+    def test_a_wider_grant_in_the_table_layout_is_caught(self):
+        def wider(r):
+            layout_keys(r)[1][:] = [sub("*")]
+        found = broken(wider)
+        self.assertEqual(len(found), 3, found)
+        self.assertBroken(found, "files-roots-only-with-files", "users_csv/*")
+
+    def test_a_table_layout_listing_of_users_is_caught(self):
+        def listing(r, prefixes):
+            statement = r["ReplayRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+                "Statement"][0]["Fn::If"][1]
+            if prefixes is None:
+                statement.pop("Condition")
+            else:
+                statement["Condition"]["StringLike"]["s3:prefix"] = prefixes
+            r["ReplayRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0] = \
+                statement
+        for prefixes, reached in (
+                ([{"Fn::Sub": "${LakePrefix}users/"}], ["users"]),
+                ([{"Fn::Sub": "${LakePrefix}users/dt=*"}], ["users"]),
+                ([{"Fn::Sub": "${LakePrefix}*"}], ["users", "users_jsonl", "users_csv"]),
+                (None, ["users", "users_jsonl", "users_csv"]),
+                ([{"Fn::Sub": "${LakePrefix}_errors/"}], [])):
+            with self.subTest(prefixes=prefixes):
+                found = broken(lambda r, p=prefixes: listing(r, p))
+                self.assertEqual(len(found), len(reached), found)
+                for root in reached:
+                    self.assertBroken(found, "files-roots-only-with-files",
+                                      f"LakeFormat iceberg: s3:ListBucket on LakeBucket reaches "
+                                      f"${{LakePrefix}}{root}/")
 
     def test_a_grant_in_a_separate_policy_resource_counts(self):
         def separate(r):
@@ -199,12 +309,23 @@ class TemplateRules(unittest.TestCase):
                 "Roles": [{"Ref": "SinkRole"}], "PolicyDocument": statement}}
         self.assertEqual(broken(separate), [])
 
+    def test_a_policy_resource_left_out_by_its_condition_does_not_count(self):
+        def files_only(r):
+            statement = r["SinkRole"]["Properties"]["Policies"].pop(1)["PolicyDocument"]
+            r["SinkLakePolicy"] = {"Type": "AWS::IAM::Policy", "Condition": "IsFiles",
+                                   "Properties": {"Roles": [{"Ref": "SinkRole"}],
+                                                  "PolicyDocument": statement}}
+        found = broken(files_only)
+        self.assertEqual(len(found), 1, found)
+        self.assertBroken(found, "sink-writes-lake", "LakeFormat iceberg: no s3:PutObject on "
+                                                     "${LakeBucket.Arn}/${LakePrefix}_errors/*")
+
     def test_the_sink_is_the_function_behind_the_kafka_mapping(self):
         def other_role(r):
             r["OtherRole"] = copy.deepcopy(r["SinkRole"])
             r["SinkRole"]["Properties"]["Policies"].pop(1)
         found = broken(other_role)
-        self.assertEqual(len([v for v in found if v["rule"] == "sink-writes-lake"]), 4, found)
+        self.assertEqual(len(rule(found, "sink-writes-lake")), 4 + 1, found)
 
     def test_a_failure_destination_the_sink_cannot_write_is_caught(self):
         for action in ("s3:ListBucket", "s3:PutObject"):
@@ -213,26 +334,61 @@ class TemplateRules(unittest.TestCase):
                     policy = r["SinkRole"]["Properties"]["Policies"][2]["PolicyDocument"]
                     policy["Statement"] = [x for x in policy["Statement"] if x["Action"] != action]
                 found = broken(drop)
-                self.assertEqual(len(found), 1, found)
-                self.assertBroken(found, "sink-writes-lake", action)
+                self.assertEqual(len(found), 2, found)
+                for layout in ("iceberg", "files"):
+                    self.assertBroken(found, "sink-writes-lake", f"LakeFormat {layout}: no {action}")
+
+    def test_an_fn_if_on_an_undeclared_condition_is_reported(self):
+        def undeclared(r):
+            lake_grants(r)["Resource"]["Fn::If"][0] = "IsPlain"
+        found = broken(undeclared)
+        self.assertEqual(len(found), 1, found)
+        self.assertBroken(found, "sink-writes-lake", "cannot be resolved")
+
+    def test_without_a_lake_format_parameter_every_root_is_required(self):
+        template = good()
+        template.pop("Parameters")
+        template.pop("Conditions")
+        lake_grants(template["Resources"])["Resource"] = copy.deepcopy(FILES_KEYS)
+        statements = compactor_statements(template["Resources"])
+        statements[0] = statements[0]["Fn::If"][1]
+        replay = template["Resources"]["ReplayRole"]["Properties"]["Policies"][0]
+        replay["PolicyDocument"]["Statement"] = [replay["PolicyDocument"]["Statement"][1]]
+        replay["PolicyDocument"]["Statement"][0]["Resource"] = copy.deepcopy(FILES_KEYS)
+        self.assertEqual(violations(template), [])
+        lake_grants(template["Resources"])["Resource"].pop(2)
+        found = violations(template)
+        self.assertEqual(len(found), 1, found)
+        self.assertBroken(found, "sink-writes-lake",
+                          "no s3:PutObject on ${LakeBucket.Arn}/${LakePrefix}users_csv/*")
 
     # compactor-reaches-lake
 
     def test_a_compactor_without_its_lease_grant_is_caught(self):
-        def no_lease(r):
-            statements = r["CompactorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-            statements.pop(1)
-        found = broken(no_lease)
-        self.assertEqual(len(found), 3, found)
-        self.assertBroken(found, "compactor-reaches-lake", "_compactor/*")
+        found = broken(lambda r: compactor_statements(r).pop(1))
+        self.assertEqual(len(found), 3 * 2, found)
+        for layout in ("iceberg", "files"):
+            self.assertBroken(found, "compactor-reaches-lake",
+                              f"LakeFormat {layout}: no s3:GetObject on "
+                              "${LakeBucket.Arn}/${LakePrefix}_compactor/*")
 
     def test_a_compactor_that_may_not_delete_originals_is_caught(self):
         def no_delete(r):
-            statement = r["CompactorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
-            statement["Action"] = ["s3:GetObject", "s3:PutObject"]
+            compactor_statements(r)[0]["Fn::If"][1]["Action"] = ["s3:GetObject", "s3:PutObject"]
         found = broken(no_delete)
         self.assertEqual(len(found), 1, found)
-        self.assertBroken(found, "compactor-reaches-lake", "s3:DeleteObject")
+        self.assertBroken(found, "compactor-reaches-lake", "LakeFormat files: no s3:DeleteObject")
+
+    def test_a_compactor_granted_users_in_the_table_layout_is_caught(self):
+        def every_layout(r):
+            statements = compactor_statements(r)
+            statements[0] = statements[0]["Fn::If"][1]
+        found = broken(every_layout)
+        self.assertEqual(len(found), 3, found)
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            self.assertBroken(found, "files-roots-only-with-files",
+                              f"LakeFormat iceberg: {action} on "
+                              "${LakeBucket.Arn}/${LakePrefix}users/*")
 
     # dashboard-metrics
 

@@ -30,7 +30,10 @@ from botocore.exceptions import ClientError
 
 COMMAND = Path(__file__).resolve().parent / "moto_lake.py"
 STARTUP_SECONDS = 120
+# The roots the sink writes with LakeFormat files; with the default (iceberg) only _errors/, the
+# table's files going under iceberg/users/.
 LAKE_ROOTS = ("users/", "users_jsonl/", "users_csv/", "_errors/")
+FILES = ("--param", "LakeFormat=files")
 
 
 def free_port():
@@ -186,7 +189,7 @@ def iceberg_table(name):
 
 class SinkRoleTest(LakeTest):
     def test_sink_may_put_under_each_lake_root_and_the_objects_land(self):
-        lake = Lake(self)
+        lake = Lake(self, *FILES)
         sink = lake.client("SinkFunction")
         for root in LAKE_ROOTS:
             key = f"{root}dt=2026-11-24/hour=09/users_created-0-0-9.part"
@@ -207,7 +210,7 @@ class SinkRoleTest(LakeTest):
     def test_sink_may_read_but_is_denied_deleting_lake_objects(self):
         # It reads an object its conditional write found at the key, to tell its own earlier
         # write (the same bytes) from other content, which it keeps.
-        lake = Lake(self)
+        lake = Lake(self, *FILES)
         sink = lake.client("SinkFunction")
         key = "users/dt=2026-11-24/hour=09/users_created-0-0-9.parquet"
         lake.seed(key)
@@ -240,9 +243,75 @@ class SinkRoleTest(LakeTest):
         self.assertFalse(lake.exists("users/x", bucket="another-bucket"))
 
 
+class TableLayoutTest(LakeTest):
+    """The default layout (LakeFormat iceberg): the table's files go under iceberg/users/, so no
+    role is granted the plain files' roots; rejected records still go to _errors/."""
+
+    def test_sink_is_denied_users_and_users_csv_but_may_write_errors(self):
+        lake = Lake(self, "--role", "ReplayRole")
+        self.assertEqual(lake.info["parameters"]["LakeFormat"], "iceberg")
+        admin = lake.client("admin")
+        for who in ("SinkFunction", "ReplayRole"):
+            s3 = lake.client(who)
+            for key in (f"users/dt=2026-11-24/hour=09/{who}-0-0-9.parquet",
+                        f"users_csv/dt=2026-11-24/hour=09/{who}-0-0-9.csv",
+                        f"users_jsonl/dt=2026-11-24/hour=09/{who}-0-0-9.jsonl"):
+                self.assertDenied(lambda k=key, s=s3: s.put_object(Bucket=lake.lake, Key=k,
+                                                                    Body=b"x"),
+                                  f"{who} PutObject {key}")
+                self.assertFalse(lake.exists(key), f"{key} was written although denied")
+                self.assertAllowed(lambda k=key: admin.put_object(Bucket=lake.lake, Key=k,
+                                                                  Body=b"seeded"),
+                                   f"admin PutObject {key}")
+                self.assertDenied(lambda k=key, s=s3: s.get_object(Bucket=lake.lake, Key=k),
+                                  f"{who} GetObject {key}")
+            errors = f"_errors/dt=2026-11-24/{who}-0-0-9.jsonl"
+            self.assertAllowed(lambda k=errors, s=s3: s.put_object(Bucket=lake.lake, Key=k,
+                                                                   Body=b"rejected"),
+                               f"{who} PutObject {errors}")
+            self.assertEqual(lake.body(errors), b"rejected")
+            table = f"iceberg/users/data/{who}.parquet"
+            self.assertAllowed(lambda k=table, s=s3: s.put_object(Bucket=lake.lake, Key=k,
+                                                                  Body=b"table"),
+                               f"{who} PutObject {table}")
+
+    def test_compactor_is_denied_users_and_keeps_its_lease_and_the_table(self):
+        lake = Lake(self)
+        compactor = lake.client("CompactorFunction")
+        key = "users/dt=2026-11-24/hour=09/users_created-0-0-9.parquet"
+        lake.seed(key)
+        self.assertDenied(lambda: compactor.get_object(Bucket=lake.lake, Key=key),
+                          "compactor GetObject users/")
+        self.assertDenied(lambda: compactor.delete_object(Bucket=lake.lake, Key=key),
+                          "compactor DeleteObject users/")
+        self.assertEqual(lake.body(key), b"seeded")
+        for allowed in ("_compactor/lease.json", "iceberg/users/data/merged.parquet"):
+            self.assertAllowed(lambda k=allowed: compactor.put_object(Bucket=lake.lake, Key=k,
+                                                                      Body=b"x"),
+                               f"compactor PutObject {allowed}")
+
+    def test_the_files_roots_are_granted_only_with_lake_format_files(self):
+        table = Lake(self, "--role", "ReplayRole").info["functions"]
+        files = Lake(self, *FILES, "--role", "ReplayRole").info["functions"]
+        for who, policy, statement in (("SinkFunction", "lake-write", 0),
+                                       ("ReplayRole", "lake-replay", -1)):
+            self.assertEqual(table[who]["policies"][policy]["Statement"][statement]["Resource"],
+                             ["arn:aws:s3:::data-lake/_errors/*"], who)
+            self.assertEqual(files[who]["policies"][policy]["Statement"][statement]["Resource"],
+                             [f"arn:aws:s3:::data-lake/{root}*" for root in LAKE_ROOTS], who)
+        # replay lists users/ to align its batches with the plain files only
+        self.assertEqual([s["Action"] for s in table["ReplayRole"]["policies"]["lake-replay"]
+                          ["Statement"]], [["s3:PutObject", "s3:GetObject"]])
+        self.assertEqual(files["ReplayRole"]["policies"]["lake-replay"]["Statement"][0]["Action"],
+                         "s3:ListBucket")
+        self.assertEqual(table["CompactorFunction"]["policies"]["lake-compact"]["Statement"], [{
+            "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": "arn:aws:s3:::data-lake/_compactor/*"}])
+
+
 class CompactorRoleTest(LakeTest):
     def test_compactor_may_get_put_and_delete_under_users(self):
-        lake = Lake(self)
+        lake = Lake(self, *FILES)
         compactor = lake.client("CompactorFunction")
         original = "users/dt=2026-11-24/hour=09/users_created-0-0-9.parquet"
         merged = "users/dt=2026-11-24/hour=09/compacted-0123abcd.parquet"
@@ -260,7 +329,7 @@ class CompactorRoleTest(LakeTest):
         self.assertEqual([o["Key"] for o in listed["Contents"]], [merged])
 
     def test_compactor_is_denied_objects_outside_users(self):
-        lake = Lake(self)
+        lake = Lake(self, *FILES)
         compactor = lake.client("CompactorFunction")
         for key in ("_errors/dt=2026-11-24/x.jsonl", "users_jsonl/dt=2026-11-24/hour=09/x.jsonl",
                     "users_csv/dt=2026-11-24/hour=09/x.csv", "other/x.parquet",
@@ -288,7 +357,7 @@ class CompactorRoleTest(LakeTest):
         # The role allows s3:ListBucket only with s3:prefix users/ or users/*; AWS refuses a
         # listing of _errors/ or of the whole bucket. moto ignores identity-policy conditions,
         # so both are allowed here: what this stand-in cannot show.
-        lake = Lake(self)
+        lake = Lake(self, *FILES)
         statement = lake.info["functions"]["CompactorFunction"]["policies"]["lake-compact"][
             "Statement"][0]
         self.assertEqual(statement["Condition"],
@@ -397,7 +466,7 @@ class OptionsTest(LakeTest):
                            "compactor UpdateTable")
 
     def test_narrowed_sink_is_denied_users_csv_and_keeps_its_other_roots(self):
-        lake = Lake(self, "--narrow", "SinkFunction:users_csv")
+        lake = Lake(self, *FILES, "--narrow", "SinkFunction:users_csv")
         sink = lake.client("SinkFunction")
         self.assertDenied(lambda: sink.put_object(Bucket=lake.lake, Key="users_csv/x.csv",
                                                   Body=b"x"), "narrowed sink PutObject users_csv/")
@@ -412,7 +481,7 @@ class OptionsTest(LakeTest):
         self.assertEqual(lake.info["functions"]["CompactorFunction"]["narrowed"], [])
 
     def test_lake_prefix_moves_the_sink_and_compactor_grants(self):
-        lake = Lake(self, "--param", "LakePrefix=lake/raw/")
+        lake = Lake(self, *FILES, "--param", "LakePrefix=lake/raw/")
         sink = lake.client("SinkFunction")
         compactor = lake.client("CompactorFunction")
         for root in LAKE_ROOTS:
@@ -436,8 +505,8 @@ class OptionsTest(LakeTest):
         lake = Lake(self, "--lake-bucket", "lake-b", "--failed-bucket", "failed-b")
         self.assertEqual(lake.info["buckets"], {"lake": "lake-b", "failed": "failed-b"})
         sink = lake.client("SinkFunction")
-        self.assertAllowed(lambda: sink.put_object(Bucket="lake-b", Key="users/x", Body=b"x"),
-                           "sink PutObject lake-b/users/")
+        self.assertAllowed(lambda: sink.put_object(Bucket="lake-b", Key="_errors/x", Body=b"x"),
+                           "sink PutObject lake-b/_errors/")
         self.assertAllowed(lambda: sink.put_object(Bucket="failed-b", Key="x", Body=b"x"),
                            "sink PutObject failed-b/")
         names = {b["Name"] for b in lake.client("admin").list_buckets()["Buckets"]}
@@ -466,7 +535,7 @@ class ResolvedPoliciesTest(LakeTest):
         sink = lake.info["functions"]["SinkFunction"]["policies"]
         self.assertEqual(sink["lake-write"]["Statement"], [{
             "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::data-lake/{root}*" for root in LAKE_ROOTS]}])
+            "Resource": ["arn:aws:s3:::data-lake/_errors/*"]}])
         table = sink["lake-table"]["Statement"]
         self.assertEqual(table[0]["Resource"], "arn:aws:s3:::data-lake/iceberg/users/*")
         self.assertEqual(table[1]["Resource"][1:], [
@@ -476,10 +545,21 @@ class ResolvedPoliciesTest(LakeTest):
         self.assertEqual([(s["Action"], s["Resource"]) for s in failed],
                          [("s3:ListBucket", "arn:aws:s3:::failed-batches"),
                           ("s3:PutObject", "arn:aws:s3:::failed-batches/*")])
-        compactor = lake.info["functions"]["CompactorFunction"]["policies"]["lake-compact"]
-        self.assertEqual(compactor["Statement"][1], {
+        self.assertIn("lake-table-maintenance",
+                      lake.info["functions"]["CompactorFunction"]["policies"])
+
+    def test_the_files_layout_grants_resolve_to_the_lake_roots(self):
+        lake = Lake(self, *FILES)
+        sink = lake.info["functions"]["SinkFunction"]["policies"]
+        self.assertEqual(sink["lake-write"]["Statement"], [{
+            "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::data-lake/{root}*" for root in LAKE_ROOTS]}])
+        self.assertNotIn("lake-table", sink)
+        compactor = lake.info["functions"]["CompactorFunction"]["policies"]
+        self.assertEqual(compactor["lake-compact"]["Statement"][1], {
             "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             "Resource": "arn:aws:s3:::data-lake/users/*"})
+        self.assertNotIn("lake-table-maintenance", compactor)
 
     def test_state_file_holds_the_printed_line(self):
         lake = Lake(self)
@@ -488,7 +568,7 @@ class ResolvedPoliciesTest(LakeTest):
 
 class ConditionalWritesTest(LakeTest):
     def test_put_if_none_match_star_refuses_an_existing_key_with_412(self):
-        lake = Lake(self)
+        lake = Lake(self, *FILES)
         compactor = lake.client("CompactorFunction")
         key = "users/dt=2026-11-24/hour=09/compacted-0123abcd.parquet"
         self.assertAllowed(lambda: compactor.put_object(Bucket=lake.lake, Key=key, Body=b"first",
@@ -499,7 +579,7 @@ class ConditionalWritesTest(LakeTest):
         self.assertEqual(lake.body(key), b"first")
 
     def test_put_if_match_needs_the_current_etag(self):
-        lake = Lake(self)
+        lake = Lake(self, *FILES)
         compactor = lake.client("CompactorFunction")
         key = "users/lease-like.json"
         first = compactor.put_object(Bucket=lake.lake, Key=key, Body=b"one")["ETag"]

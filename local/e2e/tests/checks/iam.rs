@@ -6,10 +6,12 @@
 //! authorisation on (Glue's catalog calls authorised on their catalog, database and table ARNs,
 //! as AWS does), with the lake's buckets and the stack's Glue database. Each binary then runs one
 //! invocation (`e2e::runtime_api`) with its role's session credentials against that endpoint: a
-//! call its role does not allow fails the invocation, and so the test. Both layouts are run: the
-//! plain files (`LAKE_FORMAT=files`, every output root) and the Iceberg table in the Glue
-//! catalog (`LAKE_FORMAT=iceberg`, the template's default). The narrowing tests remove one grant
-//! and expect the denial, which proves the others could fail too.
+//! call its role does not allow fails the invocation, and so the test. Both layouts are run, each
+//! with the roles the template gives that layout: the plain files (`LAKE_FORMAT=files`, every
+//! output root; moto_lake.py with `--param LakeFormat=files`) and the Iceberg table in the Glue
+//! catalog (`LAKE_FORMAT=iceberg`, the template's default, whose roles have no grant on the
+//! files' roots users/, users_jsonl/ and users_csv/). The narrowing tests remove one grant and
+//! expect the denial, which proves the others could fail too.
 
 use std::{
     io::{BufRead, BufReader},
@@ -66,6 +68,9 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// moto_lake.py's flags for the roles the template gives the plain-files layout.
+const FILES: [&str; 2] = ["--param", "LakeFormat=files"];
 
 /// Starts moto with the template's roles (and `extra` flags of moto_lake.py).
 fn moto(extra: &[&str]) -> Option<Moto> {
@@ -288,7 +293,7 @@ fn response(answer: Answer) -> Value {
 
 #[test]
 fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
-    let Some(moto) = moto(&[]) else { return };
+    let Some(moto) = moto(&FILES) else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let admin_lake = rt.block_on(moto.store("admin", &moto.bucket("lake")));
 
@@ -357,8 +362,8 @@ fn each_function_stores_what_it_must_with_only_its_roles_permissions() {
 
 #[test]
 fn a_narrowed_grant_is_denied_and_fails_the_sink() {
-    // given the sink role without its grant on users_csv/
-    let Some(moto) = moto(&["--narrow", "SinkFunction:users_csv"]) else {
+    // given the files layout's sink role without its grant on users_csv/
+    let Some(moto) = moto(&[&FILES[..], &["--narrow", "SinkFunction:users_csv"]].concat()) else {
         return;
     };
 
@@ -389,6 +394,18 @@ fn the_table_mode_creates_commits_and_maintains_the_iceberg_table_with_only_its_
     let rt = tokio::runtime::Runtime::new().unwrap();
     let database = moto.glue_database();
     let table = table_env(&database);
+
+    // given the roles of the template's default layout: no grant on the plain files' roots
+    let policies = moto.ready["functions"].to_string();
+    let lake_bucket = moto.bucket("lake");
+    for root in ["users/", "users_jsonl/", "users_csv/"] {
+        let object = format!("{lake_bucket}/{root}");
+        let listed = format!("\"{root}");
+        assert!(
+            !policies.contains(&object) && !policies.contains(&listed),
+            "a table-mode role is granted {root}: {policies}"
+        );
+    }
     let metadata_root = format!("s3://{}/iceberg/users/metadata/", moto.bucket("lake"));
 
     // given no table yet, when the sink stores a batch with its role's session
