@@ -76,14 +76,15 @@ pub fn arrow_type(iceberg: &str) -> Option<DataType> {
 /// columns `schema` lacks are dropped. Applied to a batch already in the table's form, it
 /// changes nothing.
 pub fn to_table_batch(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatch, ArrowError> {
+    let stored_schema = Arc::new(table_arrow_schema(schema)?);
     let mut columns = Vec::with_capacity(schema.fields.len());
-    for field in &schema.fields {
-        let stored = arrow_type(&field.field_type).ok_or_else(|| unwritten(field))?;
+    for (field, stored) in schema.fields.iter().zip(stored_schema.fields()) {
+        let stored = stored.data_type();
         let column = match batch.column_by_name(&field.name) {
-            Some(column) if column.data_type() == &stored => column.clone(),
+            Some(column) if column.data_type() == stored => column.clone(),
             // Milliseconds to microseconds, or another writer's string or zone spelling; a
             // value that does not convert is an error, never a null.
-            Some(column) => cast_with_options(column, &stored, &STRICT).map_err(|e| {
+            Some(column) => cast_with_options(column, stored, &STRICT).map_err(|e| {
                 ArrowError::SchemaError(format!(
                     "column {} is {} in the batch and {} in the table: {e}",
                     field.name,
@@ -91,7 +92,7 @@ pub fn to_table_batch(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatc
                     field.field_type
                 ))
             })?,
-            None if !field.required => new_null_array(&stored, batch.num_rows()),
+            None if !field.required => new_null_array(stored, batch.num_rows()),
             None => {
                 return Err(ArrowError::SchemaError(format!(
                     "the batch has no column {}",
@@ -101,7 +102,7 @@ pub fn to_table_batch(batch: &RecordBatch, schema: &Schema) -> Result<RecordBatc
         };
         columns.push(column);
     }
-    RecordBatch::try_new(Arc::new(table_arrow_schema(schema)?), columns)
+    RecordBatch::try_new(stored_schema, columns)
 }
 
 /// The Arrow schema of the table's data files for `schema`: its columns in order, each with
@@ -111,7 +112,12 @@ pub fn table_arrow_schema(schema: &Schema) -> Result<ArrowSchema, ArrowError> {
         .fields
         .iter()
         .map(|field| {
-            let stored = arrow_type(&field.field_type).ok_or_else(|| unwritten(field))?;
+            let stored = arrow_type(&field.field_type).ok_or_else(|| {
+                ArrowError::SchemaError(format!(
+                    "column {} has type {}, which the lake does not write",
+                    field.name, field.field_type
+                ))
+            })?;
             let id = std::collections::HashMap::from([(
                 PARQUET_FIELD_ID_META_KEY.to_string(),
                 field.id.to_string(),
@@ -120,13 +126,6 @@ pub fn table_arrow_schema(schema: &Schema) -> Result<ArrowSchema, ArrowError> {
         })
         .collect::<Result<Vec<_>, ArrowError>>()?;
     Ok(ArrowSchema::new(fields))
-}
-
-fn unwritten(field: &crate::spec::SchemaField) -> ArrowError {
-    ArrowError::SchemaError(format!(
-        "column {} has type {}, which the lake does not write",
-        field.name, field.field_type
-    ))
 }
 
 /// A table batch back in the lake's Arrow schema (timestamps in milliseconds), for the
