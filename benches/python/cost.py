@@ -115,6 +115,11 @@ def field(block, key, default=None):
     return found.group(1).strip("\"'")
 
 
+def largest_whole(pattern, ceiling=10**6):
+    """The largest whole number below `ceiling` that `pattern` (an AllowedPattern) matches."""
+    return next(n for n in range(ceiling, -1, -1) if re.fullmatch(pattern, str(n)))
+
+
 def value(text, parameters):
     """A literal, or the Default of the parameter a `!Ref` names."""
     ref = re.fullmatch(r"!Ref (\w+)", text)
@@ -138,7 +143,7 @@ def settings(template_path=TEMPLATE, sandbox_path=SANDBOX):
     metrics = set(re.findall(r"^\| `([A-Za-z]+)` \|", METRICS_DOC.read_text(encoding="utf-8"), re.M))
     return {
         "users_per_run": int(field(parameters["UsersPerRun"], "Default")),
-        "users_per_run_max": int(field(parameters["UsersPerRun"], "MaxValue")),
+        "users_per_run_max": largest_whole(field(parameters["UsersPerRun"], "AllowedPattern")),
         "runs_per_minute": 1 / int(rate.group(1)),
         "batch_size": int(value(field(sink, "BatchSize", "100"), parameters)),
         "window_s": float(value(field(sink, "MaximumBatchingWindowInSeconds", "0.5"), parameters)),

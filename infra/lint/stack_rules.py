@@ -587,6 +587,17 @@ def lowest(value, parameters):
         return None
 
 
+def largest_accepted(parameter, ceiling=10**6):
+    """A parameter's largest value: its MaxValue, else the largest whole number below `ceiling`
+    its AllowedPattern matches (a count kept whole by a pattern), else None."""
+    if parameter.get("MaxValue") is not None:
+        return parameter["MaxValue"]
+    pattern = parameter.get("AllowedPattern")
+    if pattern is None:
+        return None
+    return next((n for n in range(ceiling, -1, -1) if re.fullmatch(pattern, str(n))), None)
+
+
 def alarm_threshold_above_burst(template):
     parameters = template.get("Parameters", {})
     found = []
@@ -595,12 +606,12 @@ def alarm_threshold_above_burst(template):
             floor_parameter = THRESHOLD_FLOORS.get(metric)
             if floor_parameter not in parameters:
                 continue
-            burst = parameters[floor_parameter].get("MaxValue")
+            burst = largest_accepted(parameters[floor_parameter])
             least = lowest(props.get("Threshold"), parameters)
             if burst is None or least is None or least <= float(burst):
                 found.append({"rule": "alarm-threshold-above-burst", "resource": name,
                               "problem": f"its {metric} threshold can be {least}, not above "
-                                         f"{floor_parameter}'s MaxValue {burst}: one run's burst "
+                                         f"{floor_parameter}'s largest value {burst}: one run's burst "
                                          "fires it"})
     return found
 

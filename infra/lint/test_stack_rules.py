@@ -264,6 +264,17 @@ class Alarms(unittest.TestCase):
     def test_a_lag_threshold_a_run_can_reach_is_caught(self):
         self.assertEqual(rules(self.lag(1)), ["alarm-threshold-above-burst"])
 
+    def test_a_run_kept_whole_by_a_pattern_is_bounded_by_the_largest_number_it_matches(self):
+        def change(t, threshold_min):
+            t["Parameters"]["UsersPerRun"] = {"Type": "String", "Default": "100",
+                                              "AllowedPattern": "^([1-9][0-9]{0,3}|1[0-9]{4}|20000)$"}
+            t["Parameters"]["OffsetLagAlarmThreshold"] = {"Type": "Number", "Default": 30000,
+                                                          "MinValue": threshold_min}
+            t["Resources"]["SinkOffsetLagAlarm"] = alarm(
+                "AWS/Lambda", "OffsetLag", Threshold={"Ref": "OffsetLagAlarmThreshold"})
+        self.assertEqual(broken(lambda t: change(t, 20001)), [])
+        self.assertEqual(rules(broken(lambda t: change(t, 20000))), ["alarm-threshold-above-burst"])
+
     def test_a_skipped_work_metric_without_an_alarm_is_caught(self):
         found = broken(lambda t: None, skipped={"Skipped"})
         self.assertEqual(rules(found), ["alarm-on-skipped-work"])

@@ -9,8 +9,9 @@
 //! fails every invocation at start-up; for the sink, every batch then goes through its retries
 //! into the failure bucket. [`Template::check_function`] feeds a function's parser the values
 //! the template accepts for each parameter that sets one of its environment variables: the
-//! boundaries (default, `MinValue`, `MaxValue`, every `AllowedValues` entry) and values generated
-//! from `AllowedPattern`, the other variables at their defaults. A variable set with `!If` is
+//! boundaries (default, `MinValue`, `MaxValue`, every `AllowedValues` entry, and for a `Number`
+//! one with a fractional part, which CloudFormation accepts as "an integer or float") and values
+//! generated from `AllowedPattern` or the range, the other variables at their defaults. A variable set with `!If` is
 //! checked with each value it can take, and one set with `!Sub` with its references resolved (a
 //! parameter to its default, a resource to a placeholder of its kind).
 
@@ -151,9 +152,13 @@ impl Parameter {
             return values.iter().any(|v| v == value);
         }
         if self.kind == "Number" {
-            return value.parse::<i64>().is_ok_and(|n| {
-                self.min.is_none_or(|min| n >= min) && self.max.is_none_or(|max| n <= max)
-            });
+            // "An integer or float": a whole number or one with a fractional part.
+            let number = regex::Regex::new(r"^-?[0-9]+(\.[0-9]+)?$").expect("a regex");
+            return number.is_match(value)
+                && value.parse::<f64>().is_ok_and(|n| {
+                    self.min.is_none_or(|min| n >= min as f64)
+                        && self.max.is_none_or(|max| n <= max as f64)
+                });
         }
         let Some(pattern) = &self.pattern else {
             return true;
@@ -191,8 +196,8 @@ impl Parameter {
     }
 
     /// The values that sit on the edges of what the template accepts: the default, the
-    /// `MinValue` and `MaxValue` and their neighbours inside the range, and every
-    /// `AllowedValues` entry.
+    /// `MinValue` and `MaxValue` and their neighbours inside the range, a number with a
+    /// fractional part inside it, and every `AllowedValues` entry.
     pub fn boundaries(&self) -> Vec<String> {
         let mut out: Vec<String> = self.default.iter().cloned().collect();
         if let Some(values) = &self.values {
@@ -204,6 +209,12 @@ impl Parameter {
             out.extend([min, min + 1, i64::from(i32::MAX)].map(|n| n.to_string()));
         } else if let Some(max) = self.max {
             out.extend([max, max - 1, 0].map(|n| n.to_string()));
+        }
+        if self.kind == "Number" && self.values.is_none() {
+            let low = self.min.unwrap_or(0);
+            if self.max.is_none_or(|max| max > low) {
+                out.push(format!("{low}.5"));
+            }
         }
         out.dedup();
         out
@@ -219,7 +230,12 @@ impl Parameter {
         if self.kind == "Number" {
             let min = self.min.unwrap_or(i64::from(i32::MIN));
             let max = self.max.unwrap_or(i64::from(i32::MAX));
-            return Some((min..=max).prop_map(|n| n.to_string()).boxed());
+            let whole = (min..=max).prop_map(|n| n.to_string());
+            // Below the maximum, a fractional part too (`7.25`).
+            let fractional = (min..max.max(min + 1), 1u32..100)
+                .prop_filter("inside the range", move |(n, _)| *n < max)
+                .prop_map(|(n, hundredths)| format!("{n}.{hundredths:02}"));
+            return Some(proptest::prop_oneof![whole, fractional].boxed());
         }
         let pattern = self.pattern.as_ref()?;
         let branches: Vec<BoxedStrategy<String>> = alternatives(pattern)
@@ -241,6 +257,22 @@ impl Parameter {
     }
 }
 
+/// The names `value` refers to with `Ref`, in order.
+fn references(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => {
+            out.extend(tagged.value.as_str().map(str::to_owned));
+        }
+        Value::Tagged(tagged) => references(&tagged.value, out),
+        Value::Sequence(items) => items.iter().for_each(|v| references(v, out)),
+        Value::Mapping(map) => map.iter().for_each(|(key, v)| match key.as_str() {
+            Some("Ref") => out.extend(v.as_str().map(str::to_owned)),
+            _ => references(v, out),
+        }),
+        _ => {}
+    }
+}
+
 /// A SAM template, read for its parameters and its functions' environments.
 pub struct Template {
     root: Value,
@@ -255,6 +287,30 @@ impl Template {
             root: serde_norway::from_str(&source)
                 .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display())),
         }
+    }
+
+    /// The template the functions' tests hold their code to: `USER_LAKE_TEMPLATE` when set (a
+    /// broken template there shows the check failing), else the repository's `template.yaml`
+    /// two levels above `manifest_dir` (a function's `CARGO_MANIFEST_DIR`).
+    pub fn under_test(manifest_dir: &str) -> Self {
+        let path = std::env::var_os("USER_LAKE_TEMPLATE").map_or_else(
+            || Path::new(manifest_dir).join("../../template.yaml"),
+            std::path::PathBuf::from,
+        );
+        Self::load(&path)
+    }
+
+    /// Panics, listing each refusal, unless `parse` accepts every value [`check_function`]
+    /// tries (256 generated per parameter besides the boundaries).
+    ///
+    /// [`check_function`]: Template::check_function
+    pub fn assert_starts(
+        &self,
+        logical_id: &str,
+        parse: impl Fn(&[(&str, &str)]) -> Result<(), String>,
+    ) {
+        let failures = self.check_function(logical_id, 256, parse);
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     /// The parameter named `name`.
@@ -367,6 +423,108 @@ impl Template {
         env
     }
 
+    /// Whether `condition` (a rule's `RuleCondition` or `Assert`) holds with the parameters in
+    /// `values`, each other parameter at its default. The rule functions the template uses are
+    /// modelled; any other stops the test, naming it.
+    fn holds(&self, condition: &Value, values: &BTreeMap<String, String>) -> bool {
+        let (function, args) = match condition {
+            Value::Tagged(tagged) => (tagged.tag.to_string(), &tagged.value),
+            Value::Mapping(map) if map.len() == 1 => {
+                let (key, args) = map.iter().next().expect("one entry");
+                let key = key.as_str().unwrap_or_default();
+                (key.strip_prefix("Fn::").unwrap_or(key).to_owned(), args)
+            }
+            Value::Bool(truth) => return *truth,
+            other => panic!("template rules: {other:?} is not a condition"),
+        };
+        let function = function.trim_start_matches('!');
+        let items = args.as_sequence().map(Vec::as_slice).unwrap_or_default();
+        match function {
+            "Equals" if items.len() == 2 => {
+                self.rule_text(&items[0], values) == self.rule_text(&items[1], values)
+            }
+            "Not" if items.len() == 1 => !self.holds(&items[0], values),
+            "And" => items.iter().all(|c| self.holds(c, values)),
+            "Or" => items.iter().any(|c| self.holds(c, values)),
+            other => panic!("template rules: Fn::{other} is not modelled here"),
+        }
+    }
+
+    /// The text of a rule function's argument: a `Ref` to a parameter, else a literal.
+    fn rule_text(&self, value: &Value, values: &BTreeMap<String, String>) -> String {
+        let referenced = match value {
+            Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+            Value::Mapping(map) if map.len() == 1 => map.get("Ref").and_then(Value::as_str),
+            _ => None,
+        };
+        match referenced {
+            Some(name) => values.get(name).cloned().unwrap_or_else(|| {
+                let parameter = self.parameter(name);
+                parameter.and_then(|p| p.default).unwrap_or_default()
+            }),
+            None => text(value).unwrap_or_default(),
+        }
+    }
+
+    /// The first of the template's `Rules` that `values` breaks (each other parameter at its
+    /// default), with the parameters its assertions name.
+    fn broken_rule(&self, values: &BTreeMap<String, String>) -> Option<(String, Vec<String>)> {
+        let rules = self.root.get("Rules")?.as_mapping()?;
+        for (name, rule) in rules {
+            let applies = rule
+                .get("RuleCondition")
+                .is_none_or(|c| self.holds(c, values));
+            let assertions = rule.get("Assertions").and_then(Value::as_sequence);
+            let broken = applies
+                && assertions.is_some_and(|a| {
+                    a.iter()
+                        .any(|a| a.get("Assert").is_some_and(|c| !self.holds(c, values)))
+                });
+            if broken {
+                let mut parameters = Vec::new();
+                references(rule.get("Assertions")?, &mut parameters);
+                parameters.retain(|p| !values.contains_key(p) && self.parameter(p).is_some());
+                parameters.dedup();
+                return Some((name.as_str().unwrap_or_default().to_owned(), parameters));
+            }
+        }
+        None
+    }
+
+    /// `values` completed so that no rule of the template breaks: a broken rule's other
+    /// parameters take values their constraints accept (boundaries, then a few generated)
+    /// until it holds. `None` when no such values are found: the template refuses `values`
+    /// before anything deploys, so a function never sees them.
+    fn within_rules(
+        &self,
+        values: BTreeMap<String, String>,
+        runner: &mut TestRunner,
+        depth: usize,
+    ) -> Option<BTreeMap<String, String>> {
+        let Some((_, others)) = self.broken_rule(&values) else {
+            return Some(values);
+        };
+        if depth == 0 {
+            return None;
+        }
+        for other in others {
+            let parameter = self.parameter(&other)?;
+            let mut candidates = parameter.boundaries();
+            if let Some(strategy) = parameter.strategy() {
+                candidates
+                    .extend((0..4).filter_map(|_| Some(strategy.new_tree(runner).ok()?.current())));
+            }
+            for candidate in candidates {
+                let mut next = values.clone();
+                next.insert(other.clone(), candidate);
+                if let Some(found) = self.within_rules(next, runner, depth - 1) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+
     /// A value the template accepts for `parameter`: its default, else one generated.
     fn accepted(&self, parameter: &Parameter, runner: &mut TestRunner) -> String {
         if let Some(default) = &parameter.default {
@@ -402,6 +560,15 @@ impl Template {
             TestRng::deterministic_rng(RngAlgorithm::ChaCha),
         );
         let environment = self.environment(logical_id);
+        if let Some((rule, _)) = self.broken_rule(&BTreeMap::new()) {
+            panic!("the template's defaults break its rule {rule}");
+        }
+        let rule_runner = || {
+            TestRunner::new_with_rng(
+                Config::default(),
+                TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+            )
+        };
         // What Lambda itself sets in every function's environment (reserved variables).
         let mut base: BTreeMap<String, String> = [
             ("AWS_REGION", "us-east-1"),
@@ -430,6 +597,19 @@ impl Template {
             let attempt = |value: &str| {
                 let mut env = base.clone();
                 env.insert(variable.clone(), value.to_owned());
+                if let Setting::Parameter(name) = setting {
+                    // The other parameters a rule ties this one to, set as the rule requires.
+                    let fixed = BTreeMap::from([(name.clone(), value.to_owned())]);
+                    let Some(values) = self.within_rules(fixed, &mut rule_runner(), 3) else {
+                        return Ok(()); // the template refuses the value before deploying
+                    };
+                    for (parameter, value) in &values {
+                        let set_by = Setting::Parameter(parameter.clone());
+                        for (other, _) in environment.iter().filter(|(_, s)| **s == set_by) {
+                            env.insert(other.clone(), value.clone());
+                        }
+                    }
+                }
                 let pairs: Vec<(&str, &str)> =
                     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 parse(&pairs)
@@ -519,6 +699,19 @@ Parameters:
     Type: String
     Default: Lake
     AllowedPattern: '^(?!AWS/)[A-Za-z/]{1,8}$'
+  Mode:
+    Type: String
+    Default: plain
+    AllowedValues: [plain, signed]
+  Secret:
+    Type: String
+    Default: ""
+    AllowedPattern: ^$|^key-[0-9]{1,3}$
+Rules:
+  SignedNeedsSecret:
+    RuleCondition: !Equals [!Ref Mode, signed]
+    Assertions:
+      - Assert: !Not [!Equals [!Ref Secret, ""]]
 Conditions:
   OnTables: !Equals [!Ref Codec, zstd]
 Resources:
@@ -538,6 +731,8 @@ Resources:
           BUCKET: !Ref Bucket
           FIXED: "30000"
           NS: !Ref Namespace
+          MODE: !Ref Mode
+          SECRET: !Ref Secret
           CATALOG: !If [OnTables, !Sub "tables:${Tables.TableBucketARN}/${Namespace}@${AWS::Region}", plain]
 "#;
 
@@ -616,7 +811,57 @@ Resources:
     #[test]
     fn numbers_are_checked_at_their_bounds() {
         let count = small().parameter("Count").unwrap();
-        assert_eq!(count.boundaries(), vec!["5", "1", "10", "2", "9"]);
+        assert_eq!(count.boundaries(), vec!["5", "1", "10", "2", "9", "1.5"]);
+        assert!(count.accepts("9.75") && !count.accepts("10.5") && !count.accepts("1e1"));
+    }
+
+    /// Whether one of `failures` names `parameter = value`.
+    fn names(failures: &[String], parameter_value: &str) -> bool {
+        failures
+            .iter()
+            .any(|f| f.contains(&format!("parameter {parameter_value}")))
+    }
+
+    /// A parser like the producer's: `signed` needs a secret, as the template's rule says.
+    fn needs_a_secret_when_signed(env: &[(&str, &str)]) -> Result<(), String> {
+        let get = |name: &str| env.iter().find(|(k, _)| *k == name).unwrap().1;
+        match (get("MODE"), get("SECRET")) {
+            ("signed", "") => Err("SECRET is required when MODE is signed".into()),
+            _ => Ok(()),
+        }
+    }
+
+    #[test]
+    fn a_value_a_rule_ties_to_another_parameter_is_checked_with_that_parameter_set() {
+        let failures = small().check_function("Fn", 16, needs_a_secret_when_signed);
+        assert_eq!(failures, Vec::<String>::new());
+        // Without the rule, the same parser is caught on `signed` with no secret.
+        let mut template = small();
+        template.root.as_mapping_mut().unwrap().remove("Rules");
+        let failures = template.check_function("Fn", 16, needs_a_secret_when_signed);
+        assert!(names(&failures, r#"Mode = "signed""#), "{failures:?}");
+    }
+
+    #[test]
+    fn a_parser_that_refuses_what_a_rule_allows_is_caught() {
+        let failures = small().check_function("Fn", 16, |env| {
+            let signed = env.iter().any(|(k, v)| *k == "MODE" && *v == "signed");
+            if signed {
+                Err("signing is not supported".into())
+            } else {
+                Ok(())
+            }
+        });
+        assert!(names(&failures, r#"Mode = "signed""#), "{failures:?}");
+    }
+
+    #[test]
+    fn a_parser_of_whole_numbers_is_caught_on_a_fraction_the_template_accepts() {
+        let failures = small().check_function("Fn", 16, |env| {
+            let count = env.iter().find(|(k, _)| *k == "COUNT").unwrap().1;
+            count.parse::<u32>().map(|_| ()).map_err(|e| e.to_string())
+        });
+        assert!(names(&failures, r#"Count = "1.5""#), "{failures:?}");
     }
 
     #[test]
@@ -642,8 +887,8 @@ Resources:
     fn a_parser_that_agrees_passes_and_the_look_ahead_is_respected() {
         let failures = small().check_function("Fn", 64, |env| {
             let get = |name: &str| env.iter().find(|(k, _)| *k == name).unwrap().1;
-            let count: u32 = get("COUNT").parse().map_err(|e| format!("{e}"))?;
-            if !(1..=10).contains(&count) || get("NS").starts_with("AWS/") {
+            let count: f64 = get("COUNT").parse().map_err(|e| format!("{e}"))?;
+            if !(1.0..=10.0).contains(&count) || get("NS").starts_with("AWS/") {
                 return Err("out of range".into());
             }
             Ok(())

@@ -60,29 +60,35 @@ impl CompactorConfig {
     /// Reads and validates every setting.
     pub fn from_source(env: &impl Source) -> Result<Self, SettingError> {
         let lake = LakeConfig::from_source(env)?;
-        let grace: i64 = or_default(env, "COMPACTION_GRACE_MINUTES", DEFAULT_GRACE_MINUTES)?;
+        // Minutes and MiB may have a fractional part: the template's Number parameters accept
+        // one (CloudFormation: "an integer or float").
+        let grace: f64 = or_default(
+            env,
+            "COMPACTION_GRACE_MINUTES",
+            DEFAULT_GRACE_MINUTES as f64,
+        )?;
         let grace = check(
             "COMPACTION_GRACE_MINUTES",
             grace,
-            (0..=7 * 24 * 60).contains(&grace),
+            (0.0..=(7 * 24 * 60) as f64).contains(&grace),
             "must be 0 to 10080 minutes (a week)",
         )?;
-        let target: u64 = or_default(env, "COMPACTION_TARGET_MIB", DEFAULT_TARGET_MIB)?;
+        let target: f64 = or_default(env, "COMPACTION_TARGET_MIB", DEFAULT_TARGET_MIB as f64)?;
         let target = check(
             "COMPACTION_TARGET_MIB",
             target,
-            (1..=MAX_TARGET_MIB).contains(&target),
+            (1.0..=MAX_TARGET_MIB as f64).contains(&target),
             "must be 1 to 512 MiB (a merge is held in memory, about 11 MiB per MiB merged)",
         )?;
-        let delay: i64 = or_default(
+        let delay: f64 = or_default(
             env,
             "COMPACTION_DELETE_DELAY_MINUTES",
-            DEFAULT_DELETE_DELAY_MINUTES,
+            DEFAULT_DELETE_DELAY_MINUTES as f64,
         )?;
         let delay = check(
             "COMPACTION_DELETE_DELAY_MINUTES",
             delay,
-            (0..=24 * 60).contains(&delay),
+            (0.0..=(24 * 60) as f64).contains(&delay),
             "must be 0 to 1440 minutes (a day)",
         )?;
         let retention: i64 = or_default(env, "SNAPSHOT_RETENTION_HOURS", DEFAULT_RETENTION_HOURS)?;
@@ -108,9 +114,9 @@ impl CompactorConfig {
         )?;
         Ok(Self {
             lake,
-            grace: Duration::minutes(grace),
-            target_bytes: target * 1024 * 1024,
-            delete_delay: Duration::minutes(delay),
+            grace: minutes(grace),
+            target_bytes: (target * 1024.0 * 1024.0).round() as u64,
+            delete_delay: minutes(delay),
             table: TableConfig::from_source(env)?,
             retention: Retention {
                 max_age: Duration::hours(retention),
@@ -122,6 +128,11 @@ impl CompactorConfig {
     }
 }
 
+/// A checked (finite, in range) number of minutes, to the millisecond.
+fn minutes(minutes: f64) -> Duration {
+    Duration::milliseconds((minutes * 60_000.0).round() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,18 +141,35 @@ mod tests {
     /// variables (boundaries and values generated from its constraints) starts the compactor.
     #[test]
     fn every_value_the_template_accepts_starts_the_compactor() {
-        // USER_LAKE_TEMPLATE: another template to hold the code to (a broken one fails here).
-        let path = std::env::var_os("USER_LAKE_TEMPLATE").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
-            std::path::PathBuf::from,
-        );
-        let template = lambda_kit::template::Template::load(&path);
-        let failures = template.check_function("CompactorFunction", 256, |env| {
+        let template = lambda_kit::template::Template::under_test(env!("CARGO_MANIFEST_DIR"));
+        template.assert_starts("CompactorFunction", |env| {
             CompactorConfig::from_source(&env.to_vec())
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         });
-        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn minutes_and_mib_with_a_fractional_part_are_read_exactly() {
+        let env = [
+            ("LAKE_BUCKET", "data-lake"),
+            ("COMPACTION_GRACE_MINUTES", "0.5"),
+            ("COMPACTION_TARGET_MIB", "1.5"),
+            ("COMPACTION_DELETE_DELAY_MINUTES", "90.25"),
+        ];
+        let config = CompactorConfig::from_source(&env).unwrap();
+        assert_eq!(config.grace, Duration::seconds(30));
+        assert_eq!(config.target_bytes, 1_572_864);
+        assert_eq!(config.delete_delay, Duration::seconds(5415));
+        for (name, value) in [
+            ("COMPACTION_GRACE_MINUTES", "NaN"),
+            ("COMPACTION_TARGET_MIB", "inf"),
+            ("COMPACTION_DELETE_DELAY_MINUTES", "-0.5"),
+        ] {
+            let env = [("LAKE_BUCKET", "data-lake"), (name, value)];
+            let error = CompactorConfig::from_source(&env).unwrap_err().to_string();
+            assert!(error.contains(name), "{error}");
+        }
     }
 
     #[test]

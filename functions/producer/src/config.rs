@@ -77,11 +77,12 @@ impl ProducerConfig {
             (1_000..=900_000).contains(&message_timeout_ms),
             "must be between 1000 and 900000 (milliseconds)",
         )?;
-        let api_timeout_ms: u64 = or_default(env, "USERS_API_TIMEOUT_MS", 10_000)?;
+        // A fractional part is allowed: the template's Number parameter accepts one.
+        let api_timeout_ms: f64 = or_default(env, "USERS_API_TIMEOUT_MS", 10_000.0)?;
         let api_timeout_ms = check(
             "USERS_API_TIMEOUT_MS",
             api_timeout_ms,
-            (1_000..=30_000).contains(&api_timeout_ms),
+            (1_000.0..=30_000.0).contains(&api_timeout_ms),
             "must be between 1000 and 30000 (milliseconds)",
         )?;
         let api_max_retries: u32 = or_default(env, "USERS_API_MAX_RETRIES", 3)?;
@@ -96,7 +97,7 @@ impl ProducerConfig {
             users_per_run,
             users_seed: optional(env, "USERS_SEED")?,
             users_nat: optional(env, "USERS_NAT")?,
-            api_timeout: Duration::from_millis(api_timeout_ms),
+            api_timeout: Duration::from_secs_f64(api_timeout_ms / 1_000.0),
             api_max_retries,
             kafka: KafkaSettings::from_source(env)?,
             kafka_topic: or_default(env, "KAFKA_TOPIC", user_record::DEFAULT_TOPIC.into())?,
@@ -109,6 +110,18 @@ impl ProducerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every value `template.yaml` accepts for a parameter that sets one of the producer's
+    /// variables (boundaries and values generated from its constraints) starts the producer.
+    #[test]
+    fn every_value_the_template_accepts_starts_the_producer() {
+        let template = lambda_kit::template::Template::under_test(env!("CARGO_MANIFEST_DIR"));
+        template.assert_starts("ProducerFunction", |env| {
+            ProducerConfig::from_source(&env.to_vec())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+    }
 
     #[test]
     fn defaults_apply_when_only_brokers_are_set() {
