@@ -5,11 +5,13 @@
 //! runs; even `Box<RawValue>` reads the whole body once to find where it ends. For the sink's
 //! 6 MB MSK events that pass is a tenth of the work, and the sink reads the event itself
 //! anyway. The runtime offers no raw-body handler, but its layers see each invocation before
-//! that step: [`RawBodyLayer`] moves the body into a slot shared with the handler and leaves
-//! `null` for the runtime to deserialise (as `()`). Invocations are handled one at a time
-//! ([`lambda_runtime::Runtime::run`]), so one slot serves them all.
+//! that step: [`RawBodyLayer`] moves the body into a map shared with the handler, under the
+//! invocation's request id, and leaves `null` for the runtime to deserialise (as `()`); the
+//! handler takes the body of its own request id. Keyed so, bodies cannot cross even when the
+//! runtime handles invocations concurrently (its concurrent mode interleaves them).
 
 use std::{
+    collections::HashMap,
     fmt::Debug,
     future::Future,
     sync::{Arc, Mutex},
@@ -21,8 +23,17 @@ use lambda_runtime::{
     Context, Diagnostic, Error, LambdaEvent, LambdaInvocation, Runtime, Service, layers, service_fn,
 };
 
-/// The body of the invocation being handled, between the layer and the handler.
-type Slot = Arc<Mutex<Option<Bytes>>>;
+/// The bodies of the invocations being handled, by request id, between the layer and the
+/// handler.
+type Slot = Arc<Mutex<HashMap<String, Bytes>>>;
+
+/// Takes the body of `request_id` out of `slot`; empty when there is none (the handler then
+/// fails to read its event, naming it).
+fn take(slot: &Slot, request_id: &str) -> Bytes {
+    (slot.lock().ok())
+        .and_then(|mut bodies| bodies.remove(request_id))
+        .unwrap_or_default()
+}
 
 /// Runs `handler` for every invocation with its raw body and context, with the tracing layer
 /// `lambda_runtime::run` adds.
@@ -36,8 +47,8 @@ where
     let slot = Slot::default();
     let taken = slot.clone();
     let handler = service_fn(move |event: LambdaEvent<()>| {
-        let body = taken.lock().map(|mut s| s.take()).ok().flatten();
-        handler(body.unwrap_or_default(), event.context)
+        let body = take(&taken, &event.context.request_id);
+        handler(body, event.context)
     });
     Runtime::new(handler)
         .layer(RawBodyLayer { slot })
@@ -46,7 +57,7 @@ where
         .await
 }
 
-/// Moves each invocation's body into the slot the handler takes it from.
+/// Moves each invocation's body into the map the handler takes it from.
 #[derive(Clone)]
 pub struct RawBodyLayer {
     slot: Slot,
@@ -80,8 +91,8 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawBody<S> {
 
     fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
         let body = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
-        if let Ok(mut slot) = self.slot.lock() {
-            *slot = Some(body);
+        if let Ok(mut bodies) = self.slot.lock() {
+            bodies.insert(invocation.context.request_id.clone(), body);
         }
         self.inner.call(invocation)
     }
@@ -105,20 +116,43 @@ mod tests {
             lambda_runtime::tower::Layer::layer(&RawBodyLayer { slot: slot.clone() }, inner);
 
         // when an invocation with a body passes through
-        let response = http::Response::new(());
-        let (parts, ()) = response.into_parts();
-        let invocation = LambdaInvocation {
-            parts,
-            body: Bytes::from_static(br#"{"records":{}}"#),
-            context: Context::default(),
-        };
-        service.call(invocation).await.unwrap();
+        service
+            .call(invocation("request-1", br#"{"records":{}}"#))
+            .await
+            .unwrap();
 
         // then the handler's slot holds the body and the runtime sees `null`
-        assert_eq!(
-            slot.lock().unwrap().take().unwrap(),
-            &br#"{"records":{}}"#[..]
-        );
+        assert_eq!(take(&slot, "request-1"), &br#"{"records":{}}"#[..]);
         assert_eq!(seen.lock().unwrap()[0], &b"null"[..]);
+    }
+
+    #[tokio::test]
+    async fn interleaved_invocations_each_get_their_own_body() {
+        // given a layer over a service that holds each invocation back, as a runtime handling
+        // invocations concurrently does
+        let slot = Slot::default();
+        let inner = service_fn(|_: LambdaInvocation| async { Ok::<(), Error>(()) });
+        let mut service =
+            lambda_runtime::tower::Layer::layer(&RawBodyLayer { slot: slot.clone() }, inner);
+
+        // when two invocations pass through before either handler takes its body
+        service.call(invocation("first", b"[1]")).await.unwrap();
+        service.call(invocation("second", b"[2]")).await.unwrap();
+
+        // then each handler, the later one first, takes its own body, and only once
+        assert_eq!(take(&slot, "second"), &b"[2]"[..]);
+        assert_eq!(take(&slot, "first"), &b"[1]"[..]);
+        assert!(take(&slot, "first").is_empty());
+    }
+
+    fn invocation(request_id: &str, body: &'static [u8]) -> LambdaInvocation {
+        let (parts, ()) = http::Response::new(()).into_parts();
+        let mut context = Context::default();
+        context.request_id = request_id.to_owned();
+        LambdaInvocation {
+            parts,
+            body: Bytes::from_static(body),
+            context,
+        }
     }
 }
