@@ -5,7 +5,10 @@
 //! The end is taken as: every partition has been read up to the high watermark it had when the
 //! reader started, and then nothing more arrived for the idle time. Waiting for idleness as well
 //! matters because a broker may under-report its watermarks (tansu 0.6 was seen to); a ceiling
-//! on idleness ends the read should a watermark never be reached.
+//! on idleness ends the read should a watermark never be reached, and [`TopicReader::shortfall`]
+//! then says which partitions stopped short. Progress is the consumer's position, not the last
+//! record's offset: a partition whose last offsets are transaction markers (control records,
+//! never delivered) is read to its end once the consumer has moved past them.
 
 use std::{
     collections::BTreeMap,
@@ -240,10 +243,39 @@ impl TopicReader {
     }
 
     fn reached_ends(&self) -> bool {
-        self.targets
-            .iter()
-            .all(|(p, end)| self.next.get(p).is_some_and(|n| n >= end))
+        self.shortfall().is_empty()
     }
+
+    /// The partitions read short of the end they had when the reader started: partition →
+    /// (the offset reached, that end). Empty when the read is complete.
+    pub fn shortfall(&self) -> BTreeMap<i32, (i64, i64)> {
+        let positions = self.consumer.position().map(|list| {
+            (list.elements().iter())
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(n) => Some((e.partition(), n)),
+                    _ => None,
+                })
+                .collect()
+        });
+        shortfall(&self.targets, &self.next, &positions.unwrap_or_default())
+    }
+}
+
+/// Partitions of `ends` that neither the next offset to read (after the last record
+/// delivered) nor the consumer's `positions` have reached: partition → (reached, end).
+fn shortfall(
+    ends: &BTreeMap<i32, i64>,
+    next: &BTreeMap<i32, i64>,
+    positions: &BTreeMap<i32, i64>,
+) -> BTreeMap<i32, (i64, i64)> {
+    ends.iter()
+        .filter_map(|(&partition, &end)| {
+            let reached = (next.get(&partition).copied())
+                .max(positions.get(&partition).copied())
+                .unwrap_or(0);
+            (reached < end).then_some((partition, (reached, end)))
+        })
+        .collect()
 }
 
 /// Copies what the MSK event needs out of a borrowed rdkafka message.
@@ -310,6 +342,32 @@ mod tests {
                 ("trace".to_owned(), Some(vec![1, 255])),
                 ("none".to_owned(), None)
             ]
+        );
+    }
+
+    #[test]
+    fn a_partition_ending_in_control_records_is_complete_by_the_consumers_position() {
+        // given a partition whose last record is offset 7 and whose end is 10 (two markers
+        // follow it), the consumer having moved past them
+        let ends = BTreeMap::from([(0, 10)]);
+        let next = BTreeMap::from([(0, 8)]);
+        let positions = BTreeMap::from([(0, 10)]);
+
+        // then nothing is short
+        assert_eq!(shortfall(&ends, &next, &positions), BTreeMap::new());
+    }
+
+    #[test]
+    fn a_reader_stalled_below_the_watermark_is_short_of_the_end() {
+        // given partition 0 stalled at 7 of 10, and partition 1 never read past its start, 2
+        let ends = BTreeMap::from([(0, 10), (1, 5), (2, 3)]);
+        let next = BTreeMap::from([(0, 7), (1, 2), (2, 3)]);
+        let positions = BTreeMap::from([(0, 7)]);
+
+        // then both are named with how far they got
+        assert_eq!(
+            shortfall(&ends, &next, &positions),
+            BTreeMap::from([(0, (7, 10)), (1, (2, 5))])
         );
     }
 

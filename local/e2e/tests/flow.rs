@@ -400,8 +400,13 @@ fn a_replay_from_the_beginning_leaves_the_lake_unchanged(ctx: &Ctx) {
 
     // when the whole topic is replayed through the sink's code
     let output = emulator("replay", &["--from", "beginning", "--idle", "3s"]);
-    assert!(output.status.success(), "replay failed: {}", output.status);
+    assert!(
+        output.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let summary = summary(&output);
+    assert_eq!(summary["complete"], true, "{summary}");
 
     // then every good record went through the sink again and the lake's objects are the same
     assert_eq!(summary["written"].as_u64(), Some(good as u64), "{summary}");

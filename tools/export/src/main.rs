@@ -3,7 +3,7 @@
 //! environment (`LAKE_BUCKET`, `LAKE_PREFIX`, `AWS_ENDPOINT_URL_S3`, ...). When the lake is the
 //! Iceberg table (`LAKE_FORMAT=iceberg`, the default) it opens the table's catalog (`ICEBERG_*`)
 //! and reads the current snapshot, or the one `--snapshot-id` names. Prints one JSON summary,
-//! or `{"errorType": ..., "error": ...}` and a non-zero exit.
+//! or `{"errorType": ..., "error": ...}` on stderr and a non-zero exit.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -57,7 +57,7 @@ async fn main() -> ExitCode {
                 "errorType": error.error_type(),
                 "error": error_chain(&error),
             });
-            println!("{failure}");
+            eprintln!("{failure}");
             ExitCode::FAILURE
         }
     }

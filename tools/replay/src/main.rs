@@ -1,7 +1,8 @@
 //! `replay`: reads `users_created` from a start to its current end and hands the records to the
 //! sink's code, writing the lake directly. The lake's settings (`LAKE_*`, `OUTPUT_FORMATS`, ...)
 //! and Kafka's (`KAFKA_BROKERS`, `KAFKA_SECURITY`, ...) come from the same environment as the
-//! functions'. It prints one JSON summary on stdout.
+//! functions'. It prints one JSON summary on stdout (`"complete": false` and a non-zero exit
+//! when the read stopped short of the topic's end), errors as JSON on stderr.
 //!
 //! With `--failed-batch s3://bucket/key` it stores instead the batch of a failure record that
 //! the sink's trigger wrote to its on-failure destination, with no Kafka needed.
@@ -61,6 +62,17 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(Args::parse()).await {
+        Ok(summary) if summary["complete"] == false => {
+            // What was replayed is in the lake; the rest of the topic is not.
+            println!("{summary}");
+            let failure = serde_json::json!({
+                "errorType": "Incomplete",
+                "error": "the replay stopped short of the topic's end (see short_of_end); run it again from where it stopped",
+                "short_of_end": summary["short_of_end"],
+            });
+            eprintln!("{failure}");
+            ExitCode::FAILURE
+        }
         Ok(summary) => {
             println!("{summary}");
             ExitCode::SUCCESS
@@ -70,7 +82,7 @@ async fn main() -> ExitCode {
                 "errorType": error.error_type(),
                 "error": error_chain(&error),
             });
-            println!("{failure}");
+            eprintln!("{failure}");
             ExitCode::FAILURE
         }
     }
@@ -119,7 +131,16 @@ async fn run(args: Args) -> Result<serde_json::Value, ReplayError> {
         replayer.offer(record).await?;
     }
     let summary = replayer.finish().await?;
-    Ok(serde_json::to_value(&summary).unwrap_or_default())
+    let short: serde_json::Map<String, serde_json::Value> = (reader.shortfall().into_iter())
+        .map(|(partition, (reached, end))| {
+            let at = serde_json::json!({ "reached": reached, "end": end });
+            (partition.to_string(), at)
+        })
+        .collect();
+    let mut summary = serde_json::to_value(&summary).unwrap_or_default();
+    summary["complete"] = short.is_empty().into();
+    summary["short_of_end"] = short.into();
+    Ok(summary)
 }
 
 /// Stores the batch of each failure record through the sink's code; one summary of them all.

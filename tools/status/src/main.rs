@@ -128,6 +128,6 @@ fn failed(error: &StatusError) -> ExitCode {
         "errorType": error.error_type(),
         "error": error_chain(error),
     });
-    println!("{failure}");
+    eprintln!("{failure}");
     ExitCode::FAILURE
 }

@@ -157,7 +157,7 @@ pub fn a_batch_failing_past_its_retries_goes_whole_to_the_failure_bucket_and_rep
     assert!(
         output.status.success(),
         "replay failed: {}",
-        String::from_utf8_lossy(&output.stdout)
+        String::from_utf8_lossy(&output.stderr)
     );
     let replayed = summary(&output);
 
