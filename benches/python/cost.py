@@ -522,7 +522,8 @@ def summary(s, m, scenarios, computed, app, app_total, sandbox_total):
     small_high = per_million(small, m, s["users_per_run_max"])
     cap = shape(s, m, s["users_per_run_max"])[0]
     text = [
-        f"At the defaults the deployment costs what it holds more than what it moves: the sink "
+        f"In the table's first month at the defaults the deployment costs what it holds more than "
+        f"what it moves: the sink "
         f"trigger's provisioned poller, billed by the hour whether or not anything is produced, is "
         f"{usd(pollers)} of the application stack's {usd(app_total)} fixed a month "
         f"(+ {usd(sandbox_total)} with the sandbox cluster), and moving the "
