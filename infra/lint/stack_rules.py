@@ -12,6 +12,14 @@ writes it), beside infra/lint/template_rules.py:
   (https://docs.aws.amazon.com/glue/latest/webapi/API_CreateDatabase.html), and a Kafka mapping's
   consumer group "must be unique among all your Kafka event sources"
   (https://docs.aws.amazon.com/lambda/latest/dg/kafka-consumer-group-id.html);
+- lower-case-names: resolved for a stack whose name has capital letters (User-Lake), every name
+  a service takes in lower case only comes out in lower case: the Glue database and table
+  (CloudFormation refuses a Glue database name with capitals, "must not contain uppercase
+  characters", as reported in https://github.com/awsdocs/aws-cloudformation-user-guide/pull/979;
+  the functions' ICEBERG_DATABASE takes lower case only), the S3 Tables namespace and table bucket
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-tables-buckets-naming.html). A stack
+  name may hold capitals, and CloudFormation has no lower-case function, so a name derived from
+  the stack's must lower-case it itself;
 - kafka-mapping-after-grants: every policy resource attached to the role of a Kafka event source
   mapping's function is created before the mapping (a DependsOn, or a reference, of the mapping
   or of anything it depends on). Lambda checks the role's cluster and destination permissions
@@ -63,7 +71,7 @@ except ImportError:  # Python 3.10
     from sre_constants import (ANY, ASSERT, ASSERT_NOT, BRANCH, CATEGORY, IN, LITERAL, MAX_REPEAT,
                                MIN_REPEAT, NEGATE, NOT_LITERAL, RANGE, SUBPATTERN)
 
-RULES = ("two-stacks", "kafka-mapping-after-grants", "iam-no-wildcard-parameters",
+RULES = ("two-stacks", "lower-case-names", "kafka-mapping-after-grants", "iam-no-wildcard-parameters",
          "no-managed-logs-star", "service-trust-source-account", "lifecycle-for-deleted-objects",
          "alarm-threshold-above-burst", "alarm-on-skipped-work", "failed-batches-persist")
 METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -110,6 +118,16 @@ NAME_PATHS = {
                                         ("SelfManagedKafkaEventSourceConfig", "ConsumerGroupId")],
 }
 FOLDED = {"AWS::Glue::Database", "AWS::Glue::Table"}
+# A stack name with capitals, for lower-case-names.
+CAPITALISED_STACK = ("User-Lake", "7d3e9b20-d2b4-11ef-a1b2-0affd3b1c7e1")
+# Names a service takes in lower case only, per type, and the characters it allows.
+LOWER_CASE_NAMES = {
+    "AWS::Glue::Database": [("DatabaseInput", "Name")],
+    "AWS::Glue::Table": [("TableInput", "Name")],
+    "AWS::S3Tables::Namespace": [("Namespace",)],
+    "AWS::S3Tables::TableBucket": [("TableBucketName",)],
+}
+LOWER_CASE = re.compile(r"[a-z0-9_-]+")
 
 
 class Unresolved(Exception):
@@ -166,7 +184,11 @@ class Stack:
             return self.pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
-        if name in self.resources:  # a generated physical name carries the stack's name
+        if name in self.resources:
+            resource = self.resources[name]
+            # Ref of a Glue database is its name; any other generated name carries the stack's.
+            if isinstance(resource, dict) and resource.get("Type") == "AWS::Glue::Database":
+                return self.eval(resource.get("Properties", {}).get("DatabaseInput", {}).get("Name"))
             return f"{self.name}-{name}-generated"
         raise Unresolved(f"Ref {name}")
 
@@ -265,6 +287,40 @@ def two_stacks(template, overrides=None):
                           "problem": f"{kind} name {name!r}{where} is the same in the stacks "
                                      f"{STACKS[0][0]} and {STACKS[1][0]}: the second stack's "
                                      "create fails; derive it from the stack"})
+    return found
+
+
+def lower_case_names(template, overrides=None):
+    """Names that must be lower case, resolved for a stack name with capitals, with the
+    defaults and with each catalog the template offers (TableCatalog)."""
+    catalogs = template.get("Parameters", {}).get("TableCatalog", {}).get("AllowedValues", [None])
+    found = []
+    for catalog in catalogs:
+        given = dict(overrides or {})
+        if catalog is not None:
+            given["TableCatalog"] = catalog
+        stack = Stack(template, *CAPITALISED_STACK, given)
+        for logical, resource in stack.resources.items():
+            if not isinstance(resource, dict) or resource.get("Type") not in LOWER_CASE_NAMES:
+                continue
+            if "Condition" in resource and not stack.condition(resource["Condition"]):
+                continue
+            for path in LOWER_CASE_NAMES[resource["Type"]]:
+                value = resource.get("Properties", {})
+                for key in path:
+                    value = value.get(key) if isinstance(value, dict) else None
+                if value is None:
+                    continue
+                try:
+                    name = str(stack.eval(value))
+                except Unresolved as e:
+                    name = f"unresolved:{e}"
+                if not LOWER_CASE.fullmatch(name):
+                    found.append({"rule": "lower-case-names", "resource": logical,
+                                  "problem": f"{resource['Type']} name {name!r} in the stack "
+                                             f"{CAPITALISED_STACK[0]}: the service takes lower-case "
+                                             "letters, digits, _ and - only; lower-case what the "
+                                             "stack's name gives"})
     return found
 
 
@@ -668,7 +724,8 @@ def failed_batches_persist(template):
 
 
 def violations(template, overrides=None, skipped=None):
-    return (two_stacks(template, overrides) + kafka_mapping_after_grants(template)
+    return (two_stacks(template, overrides) + lower_case_names(template, overrides)
+            + kafka_mapping_after_grants(template)
             + iam_no_wildcard_parameters(template) + no_managed_logs_star(template)
             + service_trust_source_account(template) + lifecycle_for_deleted_objects(template)
             + alarm_threshold_above_burst(template) + alarm_on_skipped_work(template, skipped)

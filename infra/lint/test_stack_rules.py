@@ -11,6 +11,15 @@ def violations(template, overrides=None, skipped=frozenset()):
     return stack_rules.violations(template, overrides, set(skipped))
 
 
+def stack_name_in_lower_case():
+    """The template's derivation: the stack's name with - as _, each capital split out and
+    joined back as its small letter."""
+    value = {"Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]}
+    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        value = {"Fn::Join": [letter.lower(), {"Fn::Split": [letter, value]}]}
+    return value
+
+
 def good():
     """The parts of the translated template the stack rules read."""
     return {
@@ -30,7 +39,12 @@ def good():
         "Resources": {
             "GlueDatabase": {"Type": "AWS::Glue::Database", "Properties": {"DatabaseInput": {
                 "Name": {"Fn::If": ["HasGlueDatabaseName", {"Ref": "GlueDatabaseName"},
-                                    {"Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]}]}}}},
+                                    stack_name_in_lower_case()]}}}},
+            "TablesNamespace": {"Type": "AWS::S3Tables::Namespace", "Properties": {
+                "Namespace": {"Ref": "GlueDatabase"}}},
+            "TableBucket": {"Type": "AWS::S3Tables::TableBucket", "Properties": {
+                "TableBucketName": {"Fn::Sub": ["lake-${Id}", {"Id": {"Fn::Select": [
+                    2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}}]}}},
             "UsersTable": {"Type": "AWS::Glue::Table", "Properties": {
                 "DatabaseName": {"Ref": "GlueDatabase"}, "TableInput": {"Name": "users"}}},
             "SinkLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
@@ -67,6 +81,29 @@ def rules(found):
     return sorted({v["rule"] for v in found})
 
 
+class LowerCaseNames(unittest.TestCase):
+    def test_the_derivation_lower_cases_a_stack_name_with_capitals(self):
+        self.assertEqual(violations(good()), [])
+        stack = stack_rules.Stack(good(), *stack_rules.CAPITALISED_STACK)
+        self.assertEqual(stack.eval(stack_name_in_lower_case()), "user_lake")
+
+    def test_the_stack_name_with_hyphens_only_replaced_is_caught(self):
+        def change(t):
+            t["Resources"]["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]["Fn::If"][2] = {
+                "Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]}
+        found = broken(change)
+        self.assertEqual(rules(found), ["lower-case-names"])
+        # The database and the namespace named after it.
+        self.assertEqual(sorted(v["resource"] for v in found), ["GlueDatabase", "TablesNamespace"])
+        self.assertIn("'User_Lake'", found[0]["problem"])
+
+    def test_a_table_bucket_named_after_the_stack_is_caught(self):
+        found = broken(lambda t: t["Resources"]["TableBucket"]["Properties"].update(
+            TableBucketName={"Fn::Sub": "${AWS::StackName}-lake"}))
+        self.assertEqual([(v["rule"], v["resource"]) for v in found],
+                         [("lower-case-names", "TableBucket")])
+
+
 class TwoStacks(unittest.TestCase):
     def test_the_stack_as_it_is_meant_passes(self):
         self.assertEqual(violations(good()), [])
@@ -76,7 +113,8 @@ class TwoStacks(unittest.TestCase):
             t["Parameters"]["GlueDatabaseName"]["Default"] = "user_lake"
             t["Resources"]["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"] = {"Ref": "GlueDatabaseName"}
         found = broken(change)
-        self.assertEqual([v["resource"] for v in found], ["GlueDatabase"], found)
+        # The table users in it collides too: Ref of the database is its name.
+        self.assertEqual([v["resource"] for v in found], ["GlueDatabase", "UsersTable"], found)
 
     def test_a_per_stack_default_still_collides_when_both_stacks_are_given_one_value(self):
         found = broken(lambda t: None, overrides={"SinkConsumerGroupId": "shared-group"})
