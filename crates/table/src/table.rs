@@ -491,19 +491,25 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
                 let marks = Marks::of(metadata).map_err(|reason| TableError::Marks { reason })?;
                 let mut removed_entries = Vec::new();
                 let mut remaining: HashSet<&str> = removed.iter().map(String::as_str).collect();
-                let mut rewritten = Vec::with_capacity(list.len());
+                // Every manifest is merged into one: the files that stay, as existing, and
+                // those removed, as deleted by this snapshot. Each append adds a manifest, so
+                // without this the list grows by one a commit for good, and so does every
+                // reader's and the compactor's work. Deletions an earlier snapshot made are
+                // dropped (only the snapshot that made them needs them), and with them every
+                // manifest that held nothing else. Manifests this writer does not write (of
+                // delete files, or of another partition spec, from another engine) stay as
+                // they are.
+                let spec_id = metadata.spec().spec_id;
+                let mut merged = Vec::new();
                 for file in std::mem::take(&mut list) {
-                    let entries = self.entries(&file).await?;
-                    let hits = entries.iter().any(|e| {
-                        e.status != Status::Deleted
-                            && remaining.contains(e.data_file.file_path.as_str())
-                    });
-                    if !hits {
-                        rewritten.push(file);
+                    if file.content != 0 || file.partition_spec_id != spec_id {
+                        list.push(file);
                         continue;
                     }
-                    let mut kept = Vec::with_capacity(entries.len());
-                    for mut entry in entries {
+                    if file.added_files_count + file.existing_files_count == 0 {
+                        continue;
+                    }
+                    for mut entry in self.entries(&file).await? {
                         if entry.status == Status::Deleted {
                             continue;
                         }
@@ -514,17 +520,18 @@ impl<S: ObjectStore, C: Catalog> Table<S, C> {
                         } else {
                             entry.status = Status::Existing;
                         }
-                        kept.push(entry);
+                        merged.push(entry);
                     }
-                    rewritten.push(
-                        self.put_manifest(&kept, metadata, snapshot_id, sequence_number, "m0")
-                            .await?,
-                    );
                 }
                 if let Some(path) = remaining.into_iter().next() {
                     return Err(TableError::Stale { path: path.into() });
                 }
-                list = rewritten;
+                if !merged.is_empty() {
+                    list.push(
+                        self.put_manifest(&merged, metadata, snapshot_id, sequence_number, "m0")
+                            .await?,
+                    );
+                }
                 (added.clone(), removed_entries, marks)
             }
         };

@@ -301,6 +301,46 @@ async fn closed_hours_become_one_sorted_file_each_by_one_rewrite_and_open_hours_
     assert_eq!(lake.state().await.metadata.snapshots.len(), snapshots);
 }
 
+/// The current snapshot's manifest list: (manifests, files deleted by earlier snapshots).
+async fn manifests(lake: &Lake) -> (usize, i32) {
+    let state = lake.state().await;
+    let snapshot = state.metadata.current_snapshot().unwrap();
+    let list = lake.table().manifests(snapshot).await.unwrap();
+    let earlier_deletions = (list.iter())
+        .filter(|m| m.added_snapshot_id != snapshot.snapshot_id)
+        .map(|m| m.deleted_files_count)
+        .sum();
+    (list.len(), earlier_deletions)
+}
+
+#[tokio::test]
+async fn a_rewrite_merges_the_manifests_so_they_do_not_pile_up_one_a_commit() {
+    // given sixteen appends, one manifest each
+    let lake = filled().await;
+    assert_eq!(manifests(&lake).await, (16, 0));
+
+    // when the compactor merges hours 12 and 13 at 16:00
+    handle(&lake.compactor(), &run()).await.unwrap();
+
+    // then the snapshot has one manifest of the files kept (and those its rewrite removed)
+    // beside the one of its merged file: the first rewrite's deletions are gone
+    assert_eq!(manifests(&lake).await, (2, 0));
+    let rows_now = rows(&lake, None).await;
+
+    // and when more appends come (the last rewrite's deletions of hour 13 stay in its
+    // manifest meanwhile) and a later run merges hour 15, the count comes back down
+    lake.deliver(2, 304, 2, at(15, 20)).await;
+    lake.deliver(0, 400, 2, at(17, 1)).await;
+    assert_eq!(manifests(&lake).await, (4, 2));
+    handle(&lake.compactor(), &run_at(at(18, 30), at(18, 30)))
+        .await
+        .unwrap();
+    assert_eq!(manifests(&lake).await, (2, 0));
+    // and every row is still there once, the new ones too
+    let after = rows(&lake, None).await;
+    assert_eq!(after.len(), rows_now.len() + 4);
+}
+
 #[tokio::test]
 async fn a_rewrite_keeps_a_column_added_by_a_later_writer_that_the_compactor_does_not_know() {
     // given hour 12 of small files, and five more rows there from a later build of the writer
