@@ -479,7 +479,8 @@ class S3TablesCatalogTest(LakeTest):
     def test_the_table_bucket_and_namespace_are_created_and_set_in_the_functions_settings(self):
         lake = Lake(self, *S3TABLES)
         bucket, namespace = self.s3tables_of(lake)
-        self.assertRegex(bucket, r"^arn:aws:s3tables:us-east-1:123456789012:bucket/lake-[0-9a-f-]+$")
+        self.assertRegex(bucket,
+                         r"^arn:aws:s3tables:us-east-1:123456789012:bucket/lake-[0-9a-f-]+$")
         self.assertEqual(namespace, "user_lake")
         admin = lake.client("admin", "s3tables")
         self.assertEqual(admin.get_namespace(tableBucketARN=bucket, namespace=namespace)
