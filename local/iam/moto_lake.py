@@ -5,8 +5,10 @@ the policies its role is given there.
 The local stack's store (local/s3-store) accepts any request, so a role that lacks a grant
 the code needs is found only after a deploy. This command closes that gap for tests: it starts
 moto's server with authentication and authorisation switched on (through moto_server.py, which
-authorises Glue's catalog calls on their catalog, database and table ARNs), creates the lake's
-buckets and the template's Glue databases, and for each function creates its execution role
+authorises Glue's catalog calls on their catalog, database and table ARNs, and S3 Tables' calls,
+the table's S3 object calls among them, on their table bucket and table ARNs), creates the
+lake's buckets, the template's Glue databases and, with TableCatalog s3tables, its S3 Tables
+table bucket and namespace, and for each function creates its execution role
 with exactly the policies that the SAM translation of template.yaml gives it, resolved for the
 parameter values and physical names of the run, then assumes that role and hands out its
 temporary credentials. A function binary run
@@ -18,8 +20,9 @@ granted there.
                  [--narrow-action Function:Action ...]
                  [--state DIR] [--once | --resolve-only]
 
-When ready it prints one JSON line on stdout (endpoint, region, buckets, and per function its
-role, credentials and resolved policies; README.md beside this file shows it), writes the same
+When ready it prints one JSON line on stdout (endpoint, region, buckets, Glue databases, table
+buckets and namespaces, and per function its role, credentials, resolved policies and the
+table settings of its environment; README.md beside this file shows it), writes the same
 to DIR/iam.json with --state, and serves until SIGTERM or SIGINT, which stop moto. --once
 runs a self-check instead and exits; --resolve-only prints the resolved policies without
 starting moto.
@@ -47,8 +50,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATOR = ROOT / "infra" / "lint" / "sam_translate.py"
-# moto's server with the Glue Data Catalog's calls authorised on their catalog, database and
-# table ARNs (moto alone checks them on "*", which no scoped grant matches).
+# moto's server with the Glue Data Catalog's and S3 Tables' calls authorised on the ARNs AWS
+# authorises them on (moto alone checks them on "*", which no scoped grant matches).
 SERVER = Path(__file__).resolve().with_name("moto_server.py")
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -56,6 +59,9 @@ REGION = "us-east-1"
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
 HOST = "127.0.0.1"
+# AWS::StackId of the run: the stack's ARN, its id a fixed UUID (the template names the S3 Tables
+# table bucket after it).
+STACK_UUID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 # The physical names a run chooses: logical id of the bucket -> option that names it.
 LAKE_BUCKET_ID = "LakeBucket"
@@ -87,6 +93,7 @@ ID_FORM_BY_TYPE = {
     "AWS::EC2::VPC::Id": r"vpc-[0-9a-f]{8,17}",
 }
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+TABLE_BUCKET_NAME = re.compile(r"[a-z0-9_-]{3,63}")  # the S3 Tables API's pattern
 
 NO_VALUE = object()  # what AWS::NoValue resolves to; removed from the enclosing list or map
 
@@ -367,6 +374,8 @@ class Resolver:
             "AWS::Partition": PARTITION,
             "AWS::URLSuffix": URL_SUFFIX,
             "AWS::StackName": self.stack_name,
+            "AWS::StackId": (f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT_ID}:stack/"
+                             f"{self.stack_name}/{STACK_UUID}"),
         }
         if name == "AWS::NoValue":
             return NO_VALUE
@@ -381,7 +390,7 @@ class Resolver:
         physical = self.physical_name(name, here)
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.{URL_SUFFIX}/{ACCOUNT_ID}/{physical}"
-        if kind in ("AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"):
+        if kind in ("AWS::SNS::Topic", "AWS::IAM::ManagedPolicy", "AWS::S3Tables::TableBucket"):
             return self.arn(name, here)
         if kind in NAME_PROPERTY or kind == "AWS::Glue::Database":
             return physical
@@ -438,6 +447,8 @@ class Resolver:
             return f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT_ID}:{name}"
         if kind == "AWS::Lambda::Function":
             return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+        if kind == "AWS::S3Tables::TableBucket":
+            return f"arn:{PARTITION}:s3tables:{REGION}:{ACCOUNT_ID}:bucket/{name}"
         raise Unresolvable(f"{here}: the ARN of a {kind} is not supported")
 
     def get_att(self, logical_id, attribute, here):
@@ -450,10 +461,11 @@ class Resolver:
             "AWS::SQS::Queue": {"Arn", "QueueName", "QueueUrl"},
             "AWS::SNS::Topic": {"TopicArn", "TopicName"},
             "AWS::Lambda::Function": {"Arn"},
+            "AWS::S3Tables::TableBucket": {"TableBucketARN"},
         }
         if attribute not in supported.get(kind, ()):
             raise Unresolvable(f"{here}: attribute {attribute} of a {kind} is not supported")
-        if attribute in ("Arn", "PolicyArn", "TopicArn"):
+        if attribute in ("Arn", "PolicyArn", "TopicArn", "TableBucketARN"):
             return self.arn(logical_id, here)
         if attribute == "QueueUrl":
             return self.ref(logical_id, here)
@@ -497,6 +509,7 @@ NAME_PROPERTY = {
     "AWS::SQS::Queue": "QueueName",
     "AWS::SNS::Topic": "TopicName",
     "AWS::Lambda::Function": "FunctionName",
+    "AWS::S3Tables::TableBucket": "TableBucketName",
 }
 
 
@@ -676,6 +689,23 @@ def narrow_action(spec, function_id, action):
     return [{"policy": policy, "removed_action": action} for policy, _ in removed]
 
 
+# The settings of a function's Environment that choose its lake and table (README.md beside this
+# file): resolved as the stack would set them, for the tests to run the binaries with.
+TABLE_SETTINGS = ("LAKE_FORMAT", "ICEBERG_CATALOG", "ICEBERG_DATABASE", "ICEBERG_TABLE")
+
+
+def function_environment(template, resolver, function_id):
+    """The TABLE_SETTINGS of a Lambda function's Environment.Variables, resolved; empty for a
+    role that no function has (--role)."""
+    resource = template["Resources"][function_id]
+    if resource.get("Type") != "AWS::Lambda::Function":
+        return {}
+    variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    at = f"{function_id}.Properties.Environment.Variables"
+    return {name: resolver.text(variables[name], f"{at}.{name}", name)
+            for name in TABLE_SETTINGS if name in variables}
+
+
 def plan(args):
     """Everything decided before moto starts: parameters, names, and each function's role."""
     template = translate(args.template)
@@ -747,12 +777,36 @@ def plan(args):
                       if resource.get("Type") == "AWS::Glue::Database"
                       and resolver.exists(logical_id)}
 
+    # The S3 Tables table buckets and namespaces the stack creates (TableCatalog s3tables): the
+    # catalog of the table, which the sink's first commit creates in the namespace.
+    table_buckets, tables_namespaces = {}, {}
+    for logical_id, resource in sorted(resources.items()):
+        if not resolver.exists(logical_id):
+            continue
+        if resource.get("Type") == "AWS::S3Tables::TableBucket":
+            name = resolver.physical_name(logical_id, logical_id)
+            if not TABLE_BUCKET_NAME.fullmatch(name):
+                raise Unresolvable(f"{logical_id}: {name!r} is not a valid table bucket name")
+            table_buckets[logical_id] = {"name": name, "arn": resolver.arn(logical_id, logical_id)}
+        elif resource.get("Type") == "AWS::S3Tables::Namespace":
+            props = resource.get("Properties", {})
+            at = f"{logical_id}.Properties"
+            tables_namespaces[logical_id] = {
+                "namespace": resolver.text(props.get("Namespace"), f"{at}.Namespace",
+                                           "Namespace"),
+                "table_bucket_arn": resolver.text(props.get("TableBucketARN"),
+                                                  f"{at}.TableBucketARN", "TableBucketARN"),
+            }
+
     return {
         "template": template,
         "parameters": params,
         "parameter_sources": sources,
         "buckets": buckets,
         "glue_databases": glue_databases,
+        "table_buckets": table_buckets,
+        "tables_namespaces": tables_namespaces,
+        "environment": {f: function_environment(template, resolver, f) for f in functions},
         "functions": functions,
         "roles": roles,
         "narrowed": narrowed,
@@ -877,6 +931,15 @@ def set_up(moto, planned, admin):
     glue = client("glue", moto.endpoint, *creds)
     for database in planned["glue_databases"].values():
         glue.create_database(DatabaseInput={"Name": database})
+    s3tables = client("s3tables", moto.endpoint, *creds)
+    for logical_id, bucket in planned["table_buckets"].items():
+        arn = s3tables.create_table_bucket(name=bucket["name"])["arn"]
+        if arn != bucket["arn"]:
+            raise SetupFailed(f"{logical_id}: moto made the table bucket {arn}, the template's "
+                              f"ARN is {bucket['arn']}")
+    for namespace in planned["tables_namespaces"].values():
+        s3tables.create_namespace(tableBucketARN=namespace["table_bucket_arn"],
+                                  namespace=[namespace["namespace"]])
 
     managed_documents = {}
     for spec in planned["roles"].values():
@@ -932,6 +995,7 @@ def set_up(moto, planned, admin):
             "policies": spec["inline"],
             "managed_policies": {arn: managed_documents[arn] for arn in spec["managed"]},
             "narrowed": planned["narrowed"][function_id],
+            "environment": planned["environment"][function_id],
         }
     return functions
 
@@ -1082,6 +1146,8 @@ def serve(args, planned):
             "account_id": ACCOUNT_ID,
             "buckets": planned["buckets"],
             "glue_databases": planned["glue_databases"],
+            "table_buckets": planned["table_buckets"],
+            "tables_namespaces": planned["tables_namespaces"],
             "admin": admin,
             "functions": functions,
             "parameters": planned["parameters"],
@@ -1132,11 +1198,14 @@ def main(argv):
             print(json.dumps({
                 "buckets": planned["buckets"],
                 "glue_databases": planned["glue_databases"],
+                "table_buckets": planned["table_buckets"],
+                "tables_namespaces": planned["tables_namespaces"],
                 "parameters": planned["parameters"],
                 "parameter_sources": planned["parameter_sources"],
                 "functions": {f: {"role": planned["roles"][r]["arn"], "role_logical_id": r,
                                   "policies": planned["roles"][r]["inline"],
                                   "managed_policy_arns": planned["roles"][r]["managed"],
+                                  "environment": planned["environment"][f],
                                   "narrowed": planned["narrowed"][f]}
                               for f, r in planned["functions"].items()},
             }, sort_keys=True, separators=(",", ":")), flush=True)

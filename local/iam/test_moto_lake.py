@@ -167,6 +167,11 @@ class LakeTest(unittest.TestCase):
     def assertDenied(self, call, what):
         self.assertEqual(answer(call), (403, "AccessDenied"), what)
 
+    def assertS3TablesDenied(self, call, action, what):
+        """Refused by IAM: moto answers an S3 Tables denial as it answers Glue's (AWS answers
+        AccessDeniedException in JSON)."""
+        self.assertGlueDenied(call, action, what)
+
     def assertGlueDenied(self, call, action, what):
         """Refused by IAM: moto answers a Glue denial as a 403 with an XML AccessDenied body
         (AWS answers AccessDeniedException in JSON), which botocore reports as code 403."""
@@ -444,6 +449,136 @@ class GlueCatalogTest(LakeTest):
         producer = lake.client("ProducerFunction", "glue")
         self.assertGlueDenied(lambda: producer.get_table(DatabaseName="user_lake", Name="users"),
                               "glue:GetTable", "producer GetTable")
+
+
+S3TABLES = ("--param", "TableCatalog=s3tables")
+
+
+class S3TablesCatalogTest(LakeTest):
+    """TableCatalog s3tables: the table users in the stack's S3 Tables table bucket, its calls
+    authorised on the table bucket and table ARNs and its files' S3 calls as
+    s3tables:GetTableData and s3tables:PutTableData on the table, as AWS does (moto_server.py).
+    """
+
+    def s3tables_of(self, lake):
+        bucket = lake.info["table_buckets"]["TableBucket"]["arn"]
+        namespace = lake.info["tables_namespaces"]["TablesNamespace"]["namespace"]
+        return bucket, namespace
+
+    def create_the_table(self, lake, who="SinkFunction"):
+        """The table created by who, as the sink's first commit creates it; its warehouse
+        bucket and version token."""
+        bucket, namespace = self.s3tables_of(lake)
+        tables = lake.client(who, "s3tables")
+        tables.create_table(tableBucketARN=bucket, namespace=namespace, name="users",
+                            format="ICEBERG")
+        found = tables.get_table_metadata_location(tableBucketARN=bucket, namespace=namespace,
+                                                   name="users")
+        return found["warehouseLocation"].removeprefix("s3://"), found["versionToken"]
+
+    def test_the_table_bucket_and_namespace_are_created_and_set_in_the_functions_settings(self):
+        lake = Lake(self, *S3TABLES)
+        bucket, namespace = self.s3tables_of(lake)
+        self.assertRegex(bucket,
+                         r"^arn:aws:s3tables:us-east-1:123456789012:bucket/lake-[0-9a-f-]+$")
+        self.assertEqual(namespace, "user_lake")
+        admin = lake.client("admin", "s3tables")
+        self.assertEqual(admin.get_namespace(tableBucketARN=bucket, namespace=namespace)
+                         ["namespace"], [namespace])
+        for function_id in ("SinkFunction", "CompactorFunction"):
+            self.assertEqual(lake.info["functions"][function_id]["environment"], {
+                "LAKE_FORMAT": "iceberg", "ICEBERG_CATALOG": f"s3tables:{bucket}",
+                "ICEBERG_DATABASE": namespace, "ICEBERG_TABLE": "users"}, function_id)
+        self.assertEqual(Lake(self).info["table_buckets"], {})
+
+    def test_sink_and_replay_may_create_commit_read_and_write_the_table(self):
+        lake = Lake(self, *S3TABLES, "--role", "ReplayRole")
+        bucket, namespace = self.s3tables_of(lake)
+        sink = lake.client("SinkFunction", "s3tables")
+        self.assertEqual(answer(lambda: sink.get_table_metadata_location(
+            tableBucketARN=bucket, namespace=namespace, name="users")), (404, "NotFoundException"))
+        warehouse, token = self.create_the_table(lake)
+        for who in ("SinkFunction", "ReplayRole"):
+            s3 = lake.client(who)
+            key = f"metadata/00000-{who}.metadata.json"
+            self.assertAllowed(lambda k=key, c=s3: c.put_object(Bucket=warehouse, Key=k,
+                                                                 Body=b"{}"), f"{who} PutObject")
+            self.assertAllowed(lambda k=key, c=s3: c.get_object(Bucket=warehouse, Key=k),
+                               f"{who} GetObject")
+            self.assertAllowed(lambda k=key, c=s3: c.head_object(Bucket=warehouse, Key=k),
+                               f"{who} HeadObject")
+            upload = s3.create_multipart_upload(Bucket=warehouse, Key=f"data/{who}.parquet")
+            self.assertAllowed(lambda u=upload, c=s3: c.abort_multipart_upload(
+                Bucket=warehouse, Key=u["Key"], UploadId=u["UploadId"]), f"{who} multipart")
+            tables = lake.client(who, "s3tables")
+            moved = tables.update_table_metadata_location(
+                tableBucketARN=bucket, namespace=namespace, name="users", versionToken=token,
+                metadataLocation=f"s3://{warehouse}/{key}")
+            self.assertEqual(moved["namespace"], [namespace])  # a list, as the API model has it
+            token = moved["versionToken"]
+        # a table bucket accepts no listing nor delete, and the roles are granted neither
+        self.assertDenied(lambda: lake.client("SinkFunction").list_objects_v2(Bucket=warehouse),
+                          "sink ListObjects on the warehouse")
+        self.assertDenied(lambda: lake.client("SinkFunction").delete_object(
+            Bucket=warehouse, Key="metadata/00000-SinkFunction.metadata.json"),
+            "sink DeleteObject on the warehouse")
+
+    def test_compactor_and_producer_are_refused_the_table_and_its_files(self):
+        lake = Lake(self, *S3TABLES)
+        bucket, namespace = self.s3tables_of(lake)
+        warehouse, _ = self.create_the_table(lake)
+        lake.client("admin").put_object(Bucket=warehouse, Key="metadata/0.json", Body=b"{}")
+        for who in ("CompactorFunction", "ProducerFunction"):
+            tables = lake.client(who, "s3tables")
+            self.assertS3TablesDenied(lambda t=tables: t.get_table_metadata_location(
+                tableBucketARN=bucket, namespace=namespace, name="users"),
+                "s3tables:GetTableMetadataLocation", who)
+            self.assertS3TablesDenied(lambda t=tables: t.create_table(
+                tableBucketARN=bucket, namespace=namespace, name="other", format="ICEBERG"),
+                "s3tables:CreateTable", who)
+            s3 = lake.client(who)
+            self.assertDenied(lambda c=s3: c.get_object(Bucket=warehouse, Key="metadata/0.json"),
+                              f"{who} GetObject on the warehouse")
+            self.assertDenied(lambda c=s3: c.put_object(Bucket=warehouse, Key="data/x",
+                                                        Body=b"x"),
+                              f"{who} PutObject on the warehouse")
+
+    def test_the_sink_is_refused_a_table_call_its_grants_do_not_name(self):
+        lake = Lake(self, *S3TABLES)
+        bucket, namespace = self.s3tables_of(lake)
+        self.create_the_table(lake)
+        self.assertS3TablesDenied(lambda: lake.client("SinkFunction", "s3tables").get_table(
+            tableBucketARN=bucket, namespace=namespace, name="users"), "s3tables:GetTable",
+            "sink GetTable")
+
+    def test_a_narrowed_table_data_grant_refuses_the_writes_and_keeps_the_reads(self):
+        lake = Lake(self, *S3TABLES, "--narrow-action", "SinkFunction:s3tables:PutTableData")
+        warehouse, _ = self.create_the_table(lake)
+        sink = lake.client("SinkFunction")
+        self.assertDenied(lambda: sink.put_object(Bucket=warehouse, Key="data/x", Body=b"x"),
+                          "sink PutObject without PutTableData")
+        self.assertDenied(lambda: sink.create_multipart_upload(Bucket=warehouse, Key="data/y"),
+                          "sink CreateMultipartUpload without PutTableData")
+        lake.client("admin").put_object(Bucket=warehouse, Key="metadata/0.json", Body=b"{}")
+        self.assertAllowed(lambda: sink.get_object(Bucket=warehouse, Key="metadata/0.json"),
+                           "sink GetObject with GetTableData")
+
+    def test_a_grant_on_the_table_bucket_alone_refuses_the_table_calls(self):
+        # without the .../table/* entry the bucket's calls stay and the table's go
+        lake = Lake(self, *S3TABLES, "--narrow", "SinkFunction:/table/*")
+        bucket, namespace = self.s3tables_of(lake)
+        sink = lake.client("SinkFunction", "s3tables")
+        self.assertAllowed(lambda: sink.create_table(tableBucketARN=bucket, namespace=namespace,
+                                                     name="users", format="ICEBERG"),
+                           "sink CreateTable on the bucket")
+        self.assertS3TablesDenied(lambda: sink.get_table_metadata_location(
+            tableBucketARN=bucket, namespace=namespace, name="users"),
+            "s3tables:GetTableMetadataLocation", "sink GetTableMetadataLocation")
+        found = lake.client("admin", "s3tables").get_table_metadata_location(
+            tableBucketARN=bucket, namespace=namespace, name="users")
+        self.assertDenied(lambda: lake.client("SinkFunction").put_object(
+            Bucket=found["warehouseLocation"].removeprefix("s3://"), Key="data/x", Body=b"x"),
+            "sink PutObject without the table's ARN")
 
 
 class OptionsTest(LakeTest):

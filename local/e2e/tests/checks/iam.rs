@@ -4,14 +4,18 @@
 //! `local/iam/moto_lake.py` translates `template.yaml` with the SAM translator, resolves each
 //! role's policies for the stack's parameters, and serves them from moto's server with IAM
 //! authorisation on (Glue's catalog calls authorised on their catalog, database and table ARNs,
-//! as AWS does), with the lake's buckets and the stack's Glue database. Each binary then runs one
-//! invocation (`e2e::runtime_api`) with its role's session credentials against that endpoint: a
-//! call its role does not allow fails the invocation, and so the test. Both layouts are run, each
-//! with the roles the template gives that layout: the plain files (`LAKE_FORMAT=files`, every
-//! output root; moto_lake.py with `--param LakeFormat=files`) and the Iceberg table in the Glue
-//! catalog (`LAKE_FORMAT=iceberg`, the template's default, whose roles have no grant on the
-//! files' roots users/, users_jsonl/ and users_csv/). The narrowing tests remove one grant and
-//! expect the denial, which proves the others could fail too.
+//! S3 Tables' calls on their table bucket and table ARNs and a table's S3 object calls as
+//! `s3tables:GetTableData` and `s3tables:PutTableData` on the table, as AWS does), with the
+//! lake's buckets, the stack's Glue database and, under `TableCatalog=s3tables`, its table bucket
+//! and namespace. Each binary then runs one invocation (`e2e::runtime_api`) with its role's
+//! session credentials against that endpoint: a call its role does not allow fails the
+//! invocation, and so the test. Each layout is run with the roles the template gives it: the
+//! plain files (`LAKE_FORMAT=files`, every output root; moto_lake.py with
+//! `--param LakeFormat=files`), the Iceberg table in the Glue catalog (`LAKE_FORMAT=iceberg`, the
+//! template's default, whose roles have no grant on the files' roots users/, users_jsonl/ and
+//! users_csv/), and the table in S3 Tables (`--param TableCatalog=s3tables`, the binaries given
+//! the table settings the template gives each function there). The narrowing tests remove one
+//! grant and expect the denial, which proves the others could fail too.
 
 use std::{
     io::{BufRead, BufReader},
@@ -122,6 +126,7 @@ impl Moto {
             ("AWS_SESSION_TOKEN".into(), text(&session["session_token"])),
             ("AWS_ENDPOINT_URL_S3".into(), self.endpoint()),
             ("AWS_ENDPOINT_URL_GLUE".into(), self.endpoint()),
+            ("AWS_ENDPOINT_URL_S3TABLES".into(), self.endpoint()),
             ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
             ("S3_FORCE_PATH_STYLE".into(), "true".into()),
@@ -163,7 +168,18 @@ impl Moto {
     /// `principal`'s session.
     async fn table(&self, principal: &str) -> Table<S3Store, AnyCatalog> {
         let database = self.glue_database();
-        let config = TableConfig::from_source(&[("ICEBERG_DATABASE", database.as_str())])
+        self.table_with(principal, &[("ICEBERG_DATABASE", database.as_str())])
+            .await
+    }
+
+    /// The lake's table as a function with the table `settings` opens it, with `principal`'s
+    /// session.
+    async fn table_with(
+        &self,
+        principal: &str,
+        settings: &[(&str, &str)],
+    ) -> Table<S3Store, AnyCatalog> {
+        let config = TableConfig::from_source(&settings.to_vec())
             .unwrap()
             .unwrap();
         let shared = self.shared(principal).await;
@@ -176,6 +192,18 @@ impl Moto {
             opened.catalog,
             opened.location,
         )
+    }
+
+    /// The table settings of `function`'s environment (`LAKE_FORMAT`, `ICEBERG_*`), as the
+    /// template sets them for the run's parameters.
+    fn table_settings(&self, function: &str) -> Vec<(String, String)> {
+        let environment = self.ready["functions"][function]["environment"]
+            .as_object()
+            .unwrap();
+        environment
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect()
     }
 
     /// The Glue table `users` as the administrator reads it.
@@ -554,4 +582,224 @@ fn a_sink_role_without_glue_update_table_creates_the_table_but_cannot_commit_to_
         parameter(&created, "metadata_location").contains("/metadata/00000-"),
         "{created:?}"
     );
+}
+
+/// moto_lake.py's flags for the roles the template gives the table in S3 Tables.
+const S3TABLES: [&str; 2] = ["--param", "TableCatalog=s3tables"];
+
+fn borrowed(settings: &[(String, String)]) -> Vec<(&str, &str)> {
+    settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+#[test]
+fn under_s3_tables_the_sink_and_replay_create_and_commit_the_table_with_only_their_roles_permissions()
+ {
+    let Some(moto) = moto(&S3TABLES) else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let settings = moto.table_settings("SinkFunction");
+    let table = borrowed(&settings);
+    let table_bucket = moto.ready["table_buckets"]["TableBucket"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // given the template's settings and roles under TableCatalog s3tables: every function names
+    // the table users in the stack's table bucket; the sink and replay are granted the table
+    // (lake-s3tables), the compactor nothing of S3 Tables
+    let catalog = format!("s3tables:{table_bucket}");
+    assert!(
+        table.contains(&("ICEBERG_CATALOG", catalog.as_str())),
+        "{table:?}"
+    );
+    assert_eq!(moto.table_settings("CompactorFunction"), settings);
+    for who in ["SinkFunction", "ReplayRole"] {
+        let granted = moto.ready["functions"][who]["policies"]["lake-s3tables"].to_string();
+        assert!(granted.contains(&table_bucket), "{who}: {granted}");
+    }
+    let compactor = &moto.ready["functions"]["CompactorFunction"];
+    let compactor_grants = format!("{}{}", compactor["policies"], compactor["managed_policies"]);
+    assert!(
+        !compactor_grants.contains("s3tables:"),
+        "{compactor_grants}"
+    );
+
+    // given no table yet, when the sink stores a batch with its role's session
+    let created = response(invoke(
+        &moto,
+        "sink",
+        "SinkFunction",
+        &table,
+        &event("msk-mixed.json"),
+    ));
+
+    // then it created the table in the table bucket and committed its rows, the metadata in the
+    // table's own warehouse bucket
+    assert!(created["written"].as_u64().unwrap() > 0, "{created}");
+    assert!(created["rejected"].as_u64().unwrap() > 0, "{created}");
+    assert!(created["snapshot_id"].is_i64(), "{created}");
+    let admin_table = rt.block_on(moto.table_with("admin", &table));
+    let first = rt.block_on(admin_table.load()).unwrap().unwrap().pointer;
+    assert!(
+        first.metadata_location.contains("--table-s3/metadata/"),
+        "{first:?}"
+    );
+
+    // when the next batch arrives
+    let committed = response(invoke(
+        &moto,
+        "sink",
+        "SinkFunction",
+        &table,
+        &event("msk-users.json"),
+    ));
+
+    // then it is committed on the table: every record added, the pointer moved on
+    assert_eq!(committed["written"], committed["records"], "{committed}");
+    assert_eq!(committed["duplicates"], 0, "{committed}");
+    assert_ne!(committed["snapshot_id"], created["snapshot_id"]);
+    let second = rt.block_on(admin_table.load()).unwrap().unwrap().pointer;
+    assert_ne!(second.metadata_location, first.metadata_location);
+
+    // when replay brings back, with the operator's role and the sink's settings, a failed batch
+    // the table has not seen
+    let failure = store_failure_record(&moto, &rt, &shifted(&event("msk-users.json"), 1000));
+    let replayed = replay_failed_batch(&moto, &table, &failure);
+
+    // then it committed its records on the table
+    assert!(replayed["written"].as_u64().unwrap() > 0, "{replayed}");
+    assert_eq!(replayed["duplicates"], 0, "{replayed}");
+    assert!(replayed["batches"][0]["snapshot_id"].is_i64(), "{replayed}");
+
+    // when the compactor runs with its role and its settings once the records' hours are closed
+    let before = rt.block_on(admin_table.load()).unwrap().unwrap().pointer;
+    let later = (Utc::now() + Duration::hours(3)).to_rfc3339();
+    let compactor_settings = moto.table_settings("CompactorFunction");
+    let compacted = response(invoke(
+        &moto,
+        "compactor",
+        "CompactorFunction",
+        &borrowed(&compactor_settings),
+        &serde_json::json!({"detail": {"now": later}}).to_string(),
+    ));
+
+    // then it stood aside, S3 Tables maintaining the table: no lease, no merge, no commit, and
+    // no call its role (granted nothing of S3 Tables) would be refused
+    assert_eq!(compacted["failed"], 0, "{compacted}");
+    assert_eq!(compacted["partitions"], 0, "{compacted}");
+    assert_eq!(compacted["files_merged"], 0, "{compacted}");
+    assert_eq!(compacted["merged_written"], 0, "{compacted}");
+    let after = rt.block_on(admin_table.load()).unwrap().unwrap().pointer;
+    assert_eq!(after.metadata_location, before.metadata_location);
+    let admin_lake = rt.block_on(moto.store("admin", &moto.bucket("lake")));
+    assert!(
+        rt.block_on(e2e::lake::keys(&admin_lake, "_compactor/"))
+            .is_empty()
+    );
+
+    // and the table, read back with the sink's role, holds every record the three commits
+    // wrote, and each partition's mark is the highest offset it was given
+    let sink_table = rt.block_on(moto.table_with("SinkFunction", &table));
+    let state = rt.block_on(sink_table.load()).unwrap().unwrap();
+    let rows: usize = rt
+        .block_on(sink_table.scan(None))
+        .unwrap()
+        .iter()
+        .map(|batch| batch.num_rows())
+        .sum();
+    let written: u64 = [&created, &committed, &replayed]
+        .iter()
+        .map(|summary| summary["written"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows as u64, written);
+    let marks = table::Marks::of(&state.metadata).unwrap();
+    assert_eq!(
+        marks.iter().collect::<Vec<_>>(),
+        [
+            ("users_created", 0, 1042),
+            ("users_created", 1, 106),
+            ("users_created", 2, 1009)
+        ]
+    );
+}
+
+#[test]
+fn under_s3_tables_a_sink_role_without_update_table_metadata_location_cannot_commit() {
+    // given the sink role under TableCatalog s3tables without
+    // s3tables:UpdateTableMetadataLocation, and no table yet
+    let narrowed = [
+        &S3TABLES[..],
+        &[
+            "--narrow-action",
+            "SinkFunction:s3tables:UpdateTableMetadataLocation",
+        ],
+    ]
+    .concat();
+    let Some(moto) = moto(&narrowed) else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let settings = moto.table_settings("SinkFunction");
+    let table = borrowed(&settings);
+
+    // when the sink stores a batch
+    let answer = invoke(
+        &moto,
+        "sink",
+        "SinkFunction",
+        &table,
+        &event("msk-users.json"),
+    );
+
+    // then S3 Tables refuses the commit's pointer update, and the invocation fails
+    let Answer::Error(error) = answer else {
+        panic!("the sink committed without s3tables:UpdateTableMetadataLocation: {answer:?}");
+    };
+    assert!(error.contains("TableCommitFailed.Fatal"), "{error}");
+    assert!(
+        error.contains("cannot create table user_lake.users"),
+        "{error}"
+    );
+    assert!(
+        error.contains("not authorized to perform: s3tables:UpdateTableMetadataLocation"),
+        "{error}"
+    );
+    // and nothing is committed: the table has no metadata file
+    let admin_table = rt.block_on(moto.table_with("admin", &table));
+    assert!(rt.block_on(admin_table.load()).unwrap().is_none());
+}
+
+#[test]
+fn under_s3_tables_a_sink_role_without_put_table_data_cannot_write_the_tables_files() {
+    // given the sink role under TableCatalog s3tables without s3tables:PutTableData, which
+    // authorises the S3 writes into the table's warehouse bucket
+    let narrowed = [
+        &S3TABLES[..],
+        &["--narrow-action", "SinkFunction:s3tables:PutTableData"],
+    ]
+    .concat();
+    let Some(moto) = moto(&narrowed) else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let settings = moto.table_settings("SinkFunction");
+    let table = borrowed(&settings);
+
+    // when the sink stores a batch
+    let answer = invoke(
+        &moto,
+        "sink",
+        "SinkFunction",
+        &table,
+        &event("msk-users.json"),
+    );
+
+    // then the write into the warehouse bucket is denied, and the invocation fails
+    let Answer::Error(error) = answer else {
+        panic!("the sink wrote the table's files without s3tables:PutTableData: {answer:?}");
+    };
+    assert!(error.contains("TableCommitFailed.Fatal"), "{error}");
+    assert!(error.contains("--table-s3/metadata/"), "{error}");
+    assert!(error.contains("AccessDenied"), "{error}");
+    // and nothing is committed
+    let admin_table = rt.block_on(moto.table_with("admin", &table));
+    assert!(rt.block_on(admin_table.load()).unwrap().is_none());
 }
