@@ -43,13 +43,14 @@ The compactor, hourly (functions/compactor/src/iceberg.rs `maintain`, crates/tab
 maintenance.rs): the lease (a PUT and a GET); GetTable and the metadata file; the current
 snapshot's manifest list and every manifest in it; for the closed hour, a GET of each of its data
 files, a PUT per merged file, and a replace commit that reads the manifest list and every
-manifest again and writes each manifest that named a replaced file, one new manifest, the list
-and the metadata file (GetTable, GetTable + UpdateTable, GetTable); snapshot expiry (GetTable,
-the metadata file, a metadata PUT and the swap); the unreferenced-file removal (a LIST page per
-1,000 keys of metadata/ and data/, GetTable, the metadata file, every kept snapshot's manifest
-list and every manifest they name; DELETEs are free). Manifests are never merged: every sink
-commit adds one to the table for good, so the compactor's reads grow with the table's age, which
-is why the maintenance is shown for the first and the twelfth month.
+manifest again and writes two manifests (all of them merged into one, and the merged file's),
+the list and the metadata file (GetTable, GetTable + UpdateTable, GetTable); snapshot expiry
+(GetTable, the metadata file, a metadata PUT and the swap); the unreferenced-file removal (a LIST
+page per 1,000 keys of metadata/ and data/, GetTable, the metadata file, every kept snapshot's
+manifest list and every manifest they name; DELETEs are free). Each sink commit adds a manifest
+and each rewrite merges them back into one, so a run reads about an hour's commits' manifests
+whatever the table's age; what still grows is the listing of data/ (one merged file an hour
+stays), which is why the maintenance is shown for the first and the twelfth month.
 
 A function below 1,769 MB gets that share of one vCPU, so CPU-bound work costs cpu_time *
 1769/1024 GB-s at any smaller memory. Time the functions wait on S3 and Glue is not measured and
@@ -143,8 +144,8 @@ COMMIT_GLUE, COMMIT_GETS, COMMIT_METADATA_PUTS = 4, 2, 3
 # The compactor's hourly run on the table, besides what grows with it (module docstring).
 # Glue: load 1, the replace commit 4, expiry 1 + 4, removal 1. GETs: the lease, the metadata file
 # (load, expiry, removal), the manifest list (live files, the replace commit). PUTs: the lease,
-# the replace commit's new manifest, list and metadata file, the expiry's metadata file.
-RUN_GLUE, RUN_GETS, RUN_PUTS, RUN_LISTS = 11, 6, 5, 2
+# the replace commit's two manifests, list and metadata file, the expiry's metadata file.
+RUN_GLUE, RUN_GETS, RUN_PUTS, RUN_LISTS = 11, 6, 6, 2
 
 
 # --- the settings the tables come from --------------------------------------------------------
@@ -319,14 +320,14 @@ def per_million(s, m, users_per_run):
     if is_table(s):
         sink_puts = invocations * (slices + COMMIT_METADATA_PUTS)
         sink_gets = invocations * COMMIT_GETS
-        # The hourly rewrite: each data file read, the merged files written, each manifest that
-        # named a replaced file written again (one per sink commit), and the run's own calls.
-        compactor_puts = merged + invocations + hours * RUN_PUTS
+        # The hourly rewrite: each data file read, the merged files written, and the run's own
+        # calls (its two manifests among them).
+        compactor_puts = merged + hours * RUN_PUTS
         compactor_gets = sink_objects + hours * RUN_GETS
         glue = invocations * COMMIT_GLUE + hours * RUN_GLUE
         lists = hours * RUN_LISTS
         puts_basis = (f"{slices} data file(s) + {COMMIT_METADATA_PUTS} metadata files a commit; "
-                      f"compactor {merged:,} merged, {invocations:,.0f} manifests rewritten")
+                      f"compactor {merged:,} merged + {RUN_PUTS} a run")
         gets_basis = (f"{COMMIT_GETS} a commit; compactor {sink_objects:,.0f} data files "
                       f"+ {RUN_GETS} a run")
     else:
@@ -373,22 +374,23 @@ def per_million(s, m, users_per_run):
 
 
 def maintenance(s, m, users_per_run, month):
-    """(USD, GETs, LISTs) of the compactor's table reads that grow with the table's age, in
-    month `month` of its life (1 = the first 730 hours): the manifests every run reads three
-    times (live files, the replace commit, the removal's references), the kept snapshots'
-    manifest lists and the manifests only older snapshots name, and the LIST pages of metadata/
-    and data/. Zero for the plain-files layout's tables (see `files_listing`)."""
+    """(USD, GETs, LISTs) of the compactor's reads of the table's manifests and listings in
+    month `month` of its life (1 = the first 730 hours): the current snapshot's manifests, read
+    twice (live files, the replace commit), which a rewrite merges back into one each hour; the
+    kept snapshots' manifest lists and the manifests they name (the removal's references); and
+    the LIST pages of metadata/ and data/. Zero for the plain-files layout's tables (see
+    `files_listing`)."""
     _, _, slices, commits = shape(s, m, users_per_run)
     retention, orphan = s["retention_h"], s["orphan_h"]
     gets = lists = 0
     for h in range((month - 1) * HOURS_PER_MONTH + 1, month * HOURS_PER_MONTH + 1):
-        manifests = (commits + 1) * h           # one per commit and per rewrite, never merged
+        current = commits + 2                   # an hour's appends beside the last rewrite's two
         kept = min(h, retention)
         lists_kept = (commits + 1) * kept       # manifest lists of the kept snapshots
-        replaced = commits * kept               # earlier versions of rewritten manifests
-        gets += 3 * manifests + lists_kept + replaced
+        named = current * kept                  # the manifests they name
+        gets += 2 * current + lists_kept + named
         waiting = min(h, retention + orphan)
-        metadata_keys = manifests + replaced + (3 * commits + 3) * waiting
+        metadata_keys = (3 * commits + 4) * waiting  # manifests, lists, metadata files
         data_keys = h + commits * slices * (waiting + 2)
         lists += math.ceil(metadata_keys / LIST_PAGE) + math.ceil(data_keys / LIST_PAGE)
     return gets * price("s3_get") + lists * price("s3_put"), gets, lists
@@ -531,10 +533,10 @@ def summary(s, m, scenarios, computed, app, app_total, sandbox_total):
     ]
     if is_table(s):
         text.append(
-            f"The table's manifests are never merged, so the compactor reads more of them every "
-            f"hour: {first[1] / 1e6:,.1f} million GETs in the table's first month "
-            f"({usd(first[0])}), {last[1] / 1e6:,.1f} million in its twelfth ({usd(last[0])}), "
-            f"and its run time grows alike (not measured).")
+            f"Each hourly rewrite merges the table's manifests back into one, so the compactor's "
+            f"reads of them stay level: {first[1] / 1e6:,.1f} million GETs in the table's first "
+            f"month ({usd(first[0])}), {last[1] / 1e6:,.1f} million in its twelfth "
+            f"({usd(last[0])}).")
     text.append(
         f"Per million users, the path from Kafka to the lake (sink, compactor, S3 and Glue "
         f"requests) costs {usd(computed[0][2])} at the defaults and {usd(computed[1][2])} at the "
