@@ -48,6 +48,10 @@ struct Args {
     /// Only the parts on the local stack (end to end, freshness, producer).
     #[arg(long, conflicts_with_all = ["core_only", "no_stack", "smoke"])]
     stack_only: bool,
+    /// Only the producer's peak memory (and CPU time) at the most users a run may ask for, on
+    /// the local stack.
+    #[arg(long, conflicts_with_all = ["core_only", "no_stack", "smoke", "stack_only"])]
+    producer_memory: bool,
     /// Users to send through the whole flow.
     #[arg(long, default_value_t = 100_000)]
     e2e_users: usize,
@@ -98,6 +102,14 @@ fn main() -> anyhow::Result<()> {
 
     let mut benchmarks = Vec::new();
     let mut skipped = Vec::new();
+    if args.producer_memory {
+        skipped.push("everything but the producer's memory (--producer-memory)".into());
+        let (figures, failure) = match stack::producer_memory_figures(&bin_dir(&args)?) {
+            Ok(figures) => (figures, None),
+            Err(error) => (Vec::new(), Some(error)),
+        };
+        return finish(&args, "not run".into(), &event, figures, skipped, failure);
+    }
     if args.stack_only {
         skipped.push("everything but the local stack's parts (--stack-only)".into());
         let bin_dir = bin_dir(&args)?;

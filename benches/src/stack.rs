@@ -425,14 +425,28 @@ pub fn figures(root: &Path, bin_dir: &Path, users: usize) -> anyhow::Result<Vec<
         .build()?;
     figures.extend(producer_figures(&runtime)?);
     eprintln!("[bench] producer memory at {USERS_PER_RUN} users");
-    figures.push(producer_memory(bin_dir)?);
+    figures.extend(producer_memory(bin_dir)?);
+    drop(stack);
+    Ok(figures)
+}
+
+/// Starts a fresh stack under the target directory and measures only the producer's peak
+/// memory (`--producer-memory`).
+pub fn producer_memory_figures(bin_dir: &Path) -> anyhow::Result<Vec<Figure>> {
+    let target = bin_dir.parent().map(PathBuf::from).unwrap_or_default();
+    eprintln!("[bench] starting the local stack");
+    let stack = Stack::up(&target.join("bench-stack"))?;
+    eprintln!("[bench] producer memory at {USERS_PER_RUN} users");
+    let figures = producer_memory(bin_dir)?;
     drop(stack);
     Ok(figures)
 }
 
 /// Peak memory of the producer's binary running one scheduled event of the most users a run
-/// may ask for, against the local stack's users API and broker (its `MemorySize` rests on it).
-fn producer_memory(bin_dir: &Path) -> anyhow::Result<Figure> {
+/// may ask for, against the local stack's users API and broker (its `MemorySize` rests on it),
+/// and the CPU time the process used for it (what Lambda's share of a vCPU at that size must
+/// give).
+fn producer_memory(bin_dir: &Path) -> anyhow::Result<Vec<Figure>> {
     let settings = e2e::env_file::local_env();
     let mut env: Vec<(&str, &str)> = settings
         .iter()
@@ -456,10 +470,20 @@ fn producer_memory(bin_dir: &Path) -> anyhow::Result<Figure> {
     let peak = run
         .peak_rss_kib
         .ok_or_else(|| anyhow::anyhow!("no VmHWM for the producer's process"))?;
-    Ok(Figure::of(
-        &format!("producer memory: peak RSS at {count} users"),
-        "MiB",
-        &[peak as f64 / 1024.0],
-    )
-    .with_note(format!("one run of the release binary: {body}")))
+    let cpu = run
+        .cpu_seconds
+        .ok_or_else(|| anyhow::anyhow!("no CPU time for the producer's process"))?;
+    Ok(vec![
+        Figure::of(
+            &format!("producer memory: peak RSS at {count} users"),
+            "MiB",
+            &[peak as f64 / 1024.0],
+        )
+        .with_note(format!("one run of the release binary: {body}")),
+        Figure::of(
+            &format!("producer CPU time: start and one run of {count} users"),
+            "s",
+            &[cpu],
+        ),
+    ])
 }

@@ -84,6 +84,12 @@ const RULES: &[Rule] = &[
         denominator: &[],
     },
     Rule {
+        name: "producer peak RSS at the most users a run may ask for (MiB)",
+        goal: Goal::AtMost(64.0),
+        numerator: &["producer memory: peak RSS at 20000 users"],
+        denominator: &[],
+    },
+    Rule {
         name: "producer records/s (thousands)",
         goal: Goal::AtLeast(50.0),
         numerator: &["producer: records/s to the broker"],
@@ -207,6 +213,18 @@ mod tests {
         assert!(
             table(&targets)
                 .contains("| sink's record parse / fastest parser measured | <= 1.5 | 2.00 | no |")
+        );
+    }
+
+    #[test]
+    fn the_producer_memory_target_names_the_figure_the_stack_measures() {
+        let figure = format!(
+            "producer memory: peak RSS at {} users",
+            producer::config::MAX_USERS_PER_RUN
+        );
+        assert!(
+            RULES.iter().any(|rule| rule.numerator == [figure.as_str()]),
+            "no target for {figure:?}"
         );
     }
 }

@@ -8,9 +8,16 @@ use lambda_kit::settings::{SettingError, Source, check, optional, or_default};
 
 /// randomuser.me answers at most this many users per request; larger runs are paged.
 pub const API_PAGE_LIMIT: usize = 5_000;
-/// The most users one invocation may be asked for, by config or by the event. A run holds all
-/// its users in memory (as parsed API JSON, then as records) before producing them; this bound
-/// keeps that well inside the function's 256 MB. Larger volumes come from more frequent runs.
+/// Users a run fetches, maps and produces at a time: one API request of at most this many,
+/// whose records are all acknowledged before the next request. A run holds one chunk (as API
+/// JSON, then as records and in librdkafka's queue), never the whole run, so its memory does
+/// not grow with its count.
+pub const USERS_PER_CHUNK: usize = 1_000;
+const _: () = assert!(USERS_PER_CHUNK <= API_PAGE_LIMIT);
+/// The most users one invocation may be asked for, by config or by the event. Memory is
+/// bounded by a chunk; the time is not: a run's requests and acknowledgements follow one
+/// another, and must end well inside the function's timeout. Larger volumes come from more
+/// frequent runs.
 pub const MAX_USERS_PER_RUN: usize = 20_000;
 
 /// Everything the producer needs to know, validated.

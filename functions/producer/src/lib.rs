@@ -1,7 +1,7 @@
 //! The producer function: on each scheduled event, fetch users from the API, flatten them
-//! into records and produce them to Kafka, then report what happened: in its answer and, for
-//! every invocation (failed or not), in one summary line that is also its CloudWatch metrics
-//! ([`metrics`]).
+//! into records and produce them to Kafka, a chunk of [`config::USERS_PER_CHUNK`] at a time,
+//! then report what happened: in its answer and, for every invocation (failed or not), in one
+//! summary line that is also its CloudWatch metrics ([`metrics`]).
 //!
 //! `main.rs` builds the real [`RandomUserApi`] and [`KafkaPublisher`] once per cold start and
 //! calls [`handle`] for every event; tests call [`handle`] with their own implementations and a
@@ -26,7 +26,7 @@ pub use config::ProducerConfig;
 pub use publish::{KafkaPublisher, PublishError, Publisher};
 pub use randomuser::{FetchError, MAX_PAGE_BYTES, RandomUserApi, UserSource};
 
-use config::MAX_USERS_PER_RUN;
+use config::{MAX_USERS_PER_RUN, USERS_PER_CHUNK};
 
 /// What the scheduled event may ask for in its `detail`; an empty detail (`{}`, as
 /// EventBridge schedules send) means "use the configured count".
@@ -167,10 +167,10 @@ pub async fn handle_until<U: UserSource, P: Publisher>(
 /// The error of a run the deadline stopped, from what it had seen.
 fn cut_short(observed: &mut metrics::Observed, acknowledged: &AtomicUsize) -> ProducerError {
     observed.produced = acknowledged.load(Ordering::Relaxed);
-    let phase = if observed.fetched == 0 {
-        "fetching users"
-    } else {
+    let phase = if observed.producing {
         "producing records"
+    } else {
+        "fetching users"
     };
     tracing::warn!(
         phase,
@@ -195,42 +195,70 @@ async fn run<U: UserSource, P: Publisher>(
         return Err(ProducerError::InvalidCount { count: requested });
     }
 
-    let fetched = producer
-        .source
-        .fetch(requested)
-        .await
-        .inspect_err(|error| observed.api_retries = error.retries())?;
-    observed.fetched = fetched.users.len();
-    observed.api_retries = fetched.retries;
-    let mut records = Vec::with_capacity(fetched.users.len());
-    let mut skipped = 0;
-    for (index, user) in fetched.users.iter().enumerate() {
-        match mapping::to_record(index, user) {
-            Ok(record) => records.push(record),
-            Err(error) => {
-                skipped += 1;
-                tracing::warn!(index, reason = %error.reason, "skipping a user the API sent malformed");
+    // Every page has the same size so that, with a seed, pages line up and never overlap.
+    let page_size = requested.min(USERS_PER_CHUNK);
+    for page in 1..=requested.div_ceil(page_size) {
+        let wanted = (requested - observed.fetched).min(page_size);
+        observed.producing = false;
+        let fetched = producer
+            .source
+            .fetch_page(page, page_size)
+            .await
+            .inspect_err(|error| observed.api_retries += error.retries())?;
+        observed.api_retries += fetched.retries;
+        let short = fetched.users.len() < wanted;
+        let users = &fetched.users[..fetched.users.len().min(wanted)];
+        let mut records = Vec::with_capacity(users.len());
+        for (offset, user) in users.iter().enumerate() {
+            let index = observed.fetched + offset;
+            match mapping::to_record(index, user) {
+                Ok(record) => records.push(record),
+                Err(error) => {
+                    observed.skipped += 1;
+                    tracing::warn!(index, reason = %error.reason, "skipping a user the API sent malformed");
+                }
             }
         }
-    }
+        observed.fetched += users.len();
+        drop(fetched);
 
-    observed.skipped = skipped;
-    let produced = producer
-        .publisher
-        .publish(&records, acknowledged)
-        .await
-        .inspect_err(|error| {
-            if let PublishError::Delivery { delivered, .. } = error {
-                observed.produced = *delivered;
+        observed.producing = true;
+        let before = observed.produced;
+        match producer.publisher.publish(&records, acknowledged).await {
+            Ok(produced) => observed.produced += produced,
+            // The run's counts, not the chunk's: every earlier chunk was delivered.
+            Err(PublishError::Delivery {
+                topic,
+                attempted,
+                delivered,
+                failed,
+                first_key,
+                source,
+            }) => {
+                observed.produced = before + delivered;
+                return Err(PublishError::Delivery {
+                    topic,
+                    attempted: before + attempted,
+                    delivered: before + delivered,
+                    failed,
+                    first_key,
+                    source,
+                }
+                .into());
             }
-        })?;
-    observed.produced = produced;
+            Err(error) => return Err(error.into()),
+        }
+        if short {
+            // The API gave fewer than asked; later pages would not fill the gap.
+            break;
+        }
+    }
     Ok(RunSummary {
         requested,
-        fetched: fetched.users.len(),
-        skipped,
-        produced,
-        api_retries: fetched.retries,
+        fetched: observed.fetched,
+        skipped: observed.skipped,
+        produced: observed.produced,
+        api_retries: observed.api_retries,
         topic: producer.publisher.topic().to_string(),
         duration_ms: started.elapsed().as_millis() as u64,
     })

@@ -42,10 +42,12 @@ pub struct Observed {
     pub produced: usize,
     pub api_retries: u32,
     pub duration: Duration,
+    /// Whether the run is producing a chunk (else fetching one), for a run the deadline stops.
+    pub producing: bool,
 }
 
 impl FetchError {
-    /// Retries of the request that failed (earlier pages' retries are not known here).
+    /// Retries of the request that failed (the run adds its earlier pages' own).
     pub fn retries(&self) -> u32 {
         match self {
             FetchError::Request { attempts, .. } | FetchError::Status { attempts, .. } => {

@@ -1,5 +1,8 @@
 //! Producing records to Kafka: the `Publisher` boundary and its rdkafka implementation.
 //! Every delivery is awaited, so a run reports as produced only what the broker acknowledged.
+//! The run hands the publisher one chunk of records at a time; librdkafka's own queue is bounded
+//! too ([`QUEUE_MAX_MESSAGES`], [`QUEUE_MAX_KBYTES`]), and a record that finds it full waits
+//! for deliveries to make room, never dropped.
 
 use std::{
     sync::atomic::{AtomicUsize, Ordering},
@@ -17,7 +20,7 @@ use user_record::UserRecord;
 
 use kafka_client::{KafkaClient, KafkaClientContext};
 
-use crate::config::ProducerConfig;
+use crate::config::{ProducerConfig, USERS_PER_CHUNK};
 
 /// Why records were not all delivered.
 #[derive(Debug, thiserror::Error)]
@@ -114,8 +117,17 @@ impl KafkaPublisher {
     }
 }
 
+/// The most messages librdkafka's queue holds, sent or not yet acknowledged (its default is
+/// 100,000): ten chunks of a run, so a run never fills it.
+pub const QUEUE_MAX_MESSAGES: usize = 10 * USERS_PER_CHUNK;
+/// The most KiB of messages librdkafka's queue holds (its default is 1 GiB): 16 MiB, well over
+/// [`QUEUE_MAX_MESSAGES`] records of the topic's size, and a small share of the function's
+/// memory whoever fills it.
+pub const QUEUE_MAX_KBYTES: usize = 16 * 1024;
+
 /// The producer's client settings (every write acknowledged by all replicas, idempotent,
-/// compressed, lingering 5 ms): also what the bench's bare-rdkafka figure sends with.
+/// compressed, lingering 5 ms, a bounded queue): also what the bench's bare-rdkafka figure
+/// sends with.
 pub fn client_config(config: &ProducerConfig, kafka: &KafkaClient) -> ClientConfig {
     let mut client = kafka.client_config("user-lake-producer");
     client
@@ -123,6 +135,11 @@ pub fn client_config(config: &ProducerConfig, kafka: &KafkaClient) -> ClientConf
         .set("enable.idempotence", "true")
         .set("compression.type", &config.kafka_compression)
         .set("linger.ms", "5")
+        .set(
+            "queue.buffering.max.messages",
+            QUEUE_MAX_MESSAGES.to_string(),
+        )
+        .set("queue.buffering.max.kbytes", QUEUE_MAX_KBYTES.to_string())
         .set(
             "message.timeout.ms",
             config.kafka_message_timeout.as_millis().to_string(),
@@ -154,6 +171,8 @@ impl Publisher for KafkaPublisher {
         let sends = records.iter().map(|record| async move {
             let key = record.key();
             let payload = record.to_json();
+            // A full queue is waited on (retried as deliveries free it) up to the message
+            // timeout, then reported as this record's failure: never dropped unseen.
             let sent = producer
                 .send(
                     FutureRecord::to(&self.topic).key(&key).payload(&payload),

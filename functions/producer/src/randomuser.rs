@@ -1,13 +1,13 @@
-//! Fetching users from a randomuser.me-compatible API: the `UserSource` boundary, its HTTP
-//! implementation (paging past the API's 5,000-per-request limit, bounded retries with
-//! backoff) and the response shape it parses.
+//! Fetching users from a randomuser.me-compatible API: the `UserSource` boundary (one page of
+//! users per call; the handler pages through a run), its HTTP implementation (bounded retries
+//! with backoff, a bounded body) and the response shape it parses.
 
 use std::time::Duration;
 
 use reqwest::{StatusCode, header::RETRY_AFTER};
 use serde::Deserialize;
 
-use crate::config::{API_PAGE_LIMIT, ProducerConfig};
+use crate::config::ProducerConfig;
 
 /// Why users could not be fetched.
 #[derive(Debug, thiserror::Error)]
@@ -58,17 +58,22 @@ pub struct UsersPage {
     pub results: Vec<serde_json::Value>,
 }
 
-/// What the producer asks of the outside world: `count` users as randomuser JSON objects.
+/// What the producer asks of the outside world: users as randomuser JSON objects, a page at a
+/// time.
 pub trait UserSource {
-    /// Fetches up to `count` users; the API may return fewer.
-    fn fetch(&self, count: usize) -> impl Future<Output = Result<FetchedUsers, FetchError>> + Send;
+    /// Fetches page `page` (from 1) of pages of `size` users; the API may return fewer.
+    fn fetch_page(
+        &self,
+        page: usize,
+        size: usize,
+    ) -> impl Future<Output = Result<FetchedUsers, FetchError>> + Send;
 }
 
-/// Users fetched by one invocation.
+/// Users fetched by one request.
 #[derive(Debug, Default)]
 pub struct FetchedUsers {
     pub users: Vec<serde_json::Value>,
-    /// Requests that were retried after a time-out, a 429 or a 5xx.
+    /// Tries of the request that were retried after a time-out, a 429 or a 5xx.
     pub retries: u32,
 }
 
@@ -81,10 +86,10 @@ pub struct RandomUserApi {
     max_retries: u32,
 }
 
-/// The largest response body read from the API. A full page of 5,000 users is about 5.5 MB of
-/// randomuser JSON; a body far beyond that is refused before it can exhaust the function's
-/// memory.
-pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+/// The largest response body read from the API. A page of
+/// [`USERS_PER_CHUNK`](crate::config::USERS_PER_CHUNK) users is about 1.2 MB of randomuser
+/// JSON; a body far beyond that is refused before it can exhaust the function's memory.
+pub const MAX_PAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Reads a body of at most `limit` bytes; `None` when it declares or turns out to be larger.
 async fn read_limited(
@@ -139,11 +144,7 @@ impl RandomUserApi {
         })
     }
 
-    async fn fetch_page(
-        &self,
-        results: usize,
-        page: usize,
-    ) -> Result<(UsersPage, u32), FetchError> {
+    async fn get_page(&self, results: usize, page: usize) -> Result<(UsersPage, u32), FetchError> {
         let mut query: Vec<(&str, String)> =
             vec![("results", results.to_string()), ("page", page.to_string())];
         if let Some(seed) = &self.seed {
@@ -220,22 +221,12 @@ impl RandomUserApi {
 }
 
 impl UserSource for RandomUserApi {
-    async fn fetch(&self, count: usize) -> Result<FetchedUsers, FetchError> {
-        let mut fetched = FetchedUsers::default();
-        // Every page has the same size so that, with a seed, pages line up and never overlap.
-        let page_size = count.min(API_PAGE_LIMIT);
-        for page in 1..=count.div_ceil(page_size.max(1)) {
-            let wanted = (count - fetched.users.len()).min(page_size);
-            let (body, retries) = self.fetch_page(page_size, page).await?;
-            fetched.retries += retries;
-            let short = body.results.len() < wanted;
-            fetched.users.extend(body.results.into_iter().take(wanted));
-            if short {
-                // The API gave fewer than asked; later pages would not fill the gap.
-                break;
-            }
-        }
-        Ok(fetched)
+    async fn fetch_page(&self, page: usize, size: usize) -> Result<FetchedUsers, FetchError> {
+        let (body, retries) = self.get_page(size, page).await?;
+        Ok(FetchedUsers {
+            users: body.results,
+            retries,
+        })
     }
 }
 

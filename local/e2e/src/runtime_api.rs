@@ -34,6 +34,22 @@ pub struct Invocation {
     pub stdout: Vec<String>,
     /// Its peak resident set when it answered (`VmHWM`), in KiB, where the kernel reports it.
     pub peak_rss_kib: Option<u64>,
+    /// The CPU time its threads had used when it answered (user + system), in seconds, where
+    /// the kernel reports it.
+    pub cpu_seconds: Option<f64>,
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat`'s times (`USER_HZ`, 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+/// User + system CPU time of process `pid`, from `/proc/<pid>/stat` (fields 14 and 15).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are counted from its ')'.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / USER_HZ)
 }
 
 const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
@@ -167,8 +183,9 @@ pub fn invoke_once(
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
     let answer = rx.recv_timeout(Duration::from_secs(60));
-    // The function has answered (or never will): its peak memory so far, then stop it and read
-    // what it printed.
+    // The function has answered (or never will): its peak memory and CPU time so far, then
+    // stop it and read what it printed.
+    let cpu_seconds = cpu_seconds(child.id());
     let peak_rss_kib = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
         .ok()
         .and_then(|status| {
@@ -190,6 +207,7 @@ pub fn invoke_once(
     Ok(Invocation {
         answer,
         peak_rss_kib,
+        cpu_seconds,
         stdout: stdout.lines().map(str::to_string).collect(),
     })
 }

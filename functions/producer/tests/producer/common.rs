@@ -34,11 +34,13 @@ pub fn quiet_metrics() -> Metrics {
     captured_metrics(&[]).0
 }
 
-/// Serves the users of a fixture, cycling through them to fill any count, and records the
-/// counts asked for.
+/// Serves the users of a fixture, cycling through them to fill any page, up to `total` users
+/// in all if set (a later page is short, then empty), and records the pages asked for as
+/// (page, size).
 pub struct FixtureUsers {
     pub users: Vec<serde_json::Value>,
-    pub asked: Mutex<Vec<usize>>,
+    pub total: Option<usize>,
+    pub asked: Mutex<Vec<(usize, usize)>>,
 }
 
 impl FixtureUsers {
@@ -46,15 +48,22 @@ impl FixtureUsers {
         let users = fixture(name)["results"].as_array().unwrap().clone();
         Self {
             users,
+            total: None,
             asked: Mutex::new(Vec::new()),
         }
     }
 }
 
 impl UserSource for FixtureUsers {
-    async fn fetch(&self, count: usize) -> Result<FetchedUsers, FetchError> {
-        self.asked.lock().unwrap().push(count);
-        let users = self.users.iter().cycle().take(count).cloned().collect();
+    async fn fetch_page(&self, page: usize, size: usize) -> Result<FetchedUsers, FetchError> {
+        self.asked.lock().unwrap().push((page, size));
+        let first = (page - 1) * size;
+        let end = self
+            .total
+            .map_or(first + size, |total| total.min(first + size));
+        let users = (first..end.max(first))
+            .map(|i| self.users[i % self.users.len()].clone())
+            .collect();
         Ok(FetchedUsers { users, retries: 0 })
     }
 }

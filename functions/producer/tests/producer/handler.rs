@@ -3,10 +3,19 @@
 
 use crate::common::*;
 use lambda_kit::Classified;
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use producer::{
-    DEADLINE_MARGIN, Producer, ProducerError, PublishError, Publisher, handle, handle_until,
+    DEADLINE_MARGIN, FetchError, Producer, ProducerError, PublishError, Publisher, UserSource,
+    config::{MAX_USERS_PER_RUN, USERS_PER_CHUNK},
+    handle, handle_until,
+    randomuser::FetchedUsers,
 };
 use user_record::UserRecord;
 
@@ -28,7 +37,7 @@ async fn a_scheduled_event_produces_the_configured_count() {
     let summary = handle(&event("scheduled.json"), &producer).await.unwrap();
 
     // then
-    assert_eq!(*producer.source.asked.lock().unwrap(), vec![100]);
+    assert_eq!(*producer.source.asked.lock().unwrap(), [(1, 100)]);
     assert_eq!(
         (
             summary.requested,
@@ -53,7 +62,7 @@ async fn the_event_detail_overrides_the_count() {
     let summary = handle(&event("scheduled-500.json"), &producer)
         .await
         .unwrap();
-    assert_eq!(*producer.source.asked.lock().unwrap(), vec![500]);
+    assert_eq!(*producer.source.asked.lock().unwrap(), [(1, 500)]);
     assert_eq!(summary.produced, 500);
 }
 
@@ -204,5 +213,212 @@ async fn a_run_stops_before_the_deadline_and_still_reports_what_was_acknowledged
     assert_eq!(
         (line["RecordsProduced"].as_u64(), line["Errors"].as_u64()),
         (Some(40), Some(1))
+    );
+}
+
+/// Users fetched and not yet acknowledged by the broker, and the most there were at once.
+#[derive(Default)]
+struct Held {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Held {
+    fn add(&self, n: usize) {
+        let now = self.now.fetch_add(n, Ordering::SeqCst) + n;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+}
+
+/// The fixture's users, each fetched one counted as held.
+struct CountedUsers {
+    users: FixtureUsers,
+    held: Arc<Held>,
+}
+
+impl UserSource for CountedUsers {
+    async fn fetch_page(&self, page: usize, size: usize) -> Result<FetchedUsers, FetchError> {
+        let fetched = self.users.fetch_page(page, size).await?;
+        self.held.add(fetched.users.len());
+        Ok(fetched)
+    }
+}
+
+/// Acknowledges every record, each one then no longer held.
+struct CountedPublisher {
+    held: Arc<Held>,
+}
+
+impl Publisher for CountedPublisher {
+    async fn publish(
+        &self,
+        records: &[UserRecord],
+        acknowledged: &AtomicUsize,
+    ) -> Result<usize, PublishError> {
+        self.held.now.fetch_sub(records.len(), Ordering::SeqCst);
+        acknowledged.fetch_add(records.len(), Ordering::Relaxed);
+        Ok(records.len())
+    }
+
+    fn topic(&self) -> &str {
+        "users_created"
+    }
+}
+
+#[tokio::test]
+async fn a_run_of_the_most_users_holds_at_most_one_chunk_at_a_time() {
+    // given a run of the most users a run may ask for
+    let held = Arc::new(Held::default());
+    let producer = Producer {
+        source: CountedUsers {
+            users: FixtureUsers::new("randomuser-mixed-nat.json"),
+            held: held.clone(),
+        },
+        publisher: CountedPublisher { held: held.clone() },
+        users_per_run: MAX_USERS_PER_RUN,
+        metrics: quiet_metrics(),
+    };
+
+    // when
+    let summary = handle(&event("scheduled.json"), &producer).await.unwrap();
+
+    // then every user is produced, and no more than a chunk was ever fetched and unacknowledged
+    assert_eq!(summary.produced, MAX_USERS_PER_RUN);
+    let peak = held.peak.load(Ordering::SeqCst);
+    assert!(
+        peak <= USERS_PER_CHUNK,
+        "{peak} users were held at once; a chunk is {USERS_PER_CHUNK}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_larger_than_a_chunk_asks_for_equal_pages_and_keeps_only_its_count() {
+    // given a run of two and a half chunks
+    let count = 2 * USERS_PER_CHUNK + USERS_PER_CHUNK / 2;
+    let producer = producer("randomuser-mixed-nat.json", count);
+
+    // when
+    let summary = handle(&event("scheduled.json"), &producer).await.unwrap();
+
+    // then three pages of a chunk each were asked for, and only the count produced
+    assert_eq!(
+        *producer.source.asked.lock().unwrap(),
+        [
+            (1, USERS_PER_CHUNK),
+            (2, USERS_PER_CHUNK),
+            (3, USERS_PER_CHUNK)
+        ]
+    );
+    assert_eq!((summary.fetched, summary.produced), (count, count));
+    assert_eq!(producer.publisher.published.lock().unwrap().len(), count);
+}
+
+#[tokio::test]
+async fn a_short_page_ends_the_run_with_what_the_api_had() {
+    // given an API with one and a half chunks of users, and a run of three chunks
+    let available = USERS_PER_CHUNK + USERS_PER_CHUNK / 2;
+    let mut producer = producer("randomuser-mixed-nat.json", 3 * USERS_PER_CHUNK);
+    producer.source.total = Some(available);
+
+    // when
+    let summary = handle(&event("scheduled.json"), &producer).await.unwrap();
+
+    // then the short second page is the last asked for
+    assert_eq!(
+        *producer.source.asked.lock().unwrap(),
+        [(1, USERS_PER_CHUNK), (2, USERS_PER_CHUNK)]
+    );
+    assert_eq!(
+        (summary.requested, summary.fetched, summary.produced),
+        (3 * USERS_PER_CHUNK, available, available)
+    );
+}
+
+/// Acknowledges whole chunks until the `failing`th (from 1), of which it acknowledges only
+/// `delivered` records.
+struct FailingChunkPublisher {
+    failing: usize,
+    delivered: usize,
+    calls: AtomicUsize,
+}
+
+impl Publisher for FailingChunkPublisher {
+    async fn publish(
+        &self,
+        records: &[UserRecord],
+        acknowledged: &AtomicUsize,
+    ) -> Result<usize, PublishError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call < self.failing {
+            acknowledged.fetch_add(records.len(), Ordering::Relaxed);
+            return Ok(records.len());
+        }
+        acknowledged.fetch_add(self.delivered, Ordering::Relaxed);
+        Err(PublishError::Delivery {
+            topic: "users_created".into(),
+            attempted: records.len(),
+            delivered: self.delivered,
+            failed: records.len() - self.delivered,
+            first_key: records[self.delivered].key(),
+            source: Box::new(rdkafka::error::KafkaError::MessageProduction(
+                rdkafka::types::RDKafkaErrorCode::MessageTimedOut,
+            )),
+        })
+    }
+
+    fn topic(&self) -> &str {
+        "users_created"
+    }
+}
+
+#[tokio::test]
+async fn a_chunk_not_delivered_ends_the_run_counting_the_earlier_chunks() {
+    // given a run of three chunks whose second chunk has 40 records delivered
+    let (metrics, captured) = captured_metrics(&[]);
+    let producer = Producer {
+        source: FixtureUsers::new("randomuser-mixed-nat.json"),
+        publisher: FailingChunkPublisher {
+            failing: 2,
+            delivered: 40,
+            calls: AtomicUsize::new(0),
+        },
+        users_per_run: 3 * USERS_PER_CHUNK,
+        metrics,
+    };
+
+    // when
+    let error = handle(&event("scheduled.json"), &producer)
+        .await
+        .unwrap_err();
+
+    // then no third page is fetched, and the error and the summary count the whole run
+    assert_eq!(producer.source.asked.lock().unwrap().len(), 2);
+    match &error {
+        ProducerError::Publish(PublishError::Delivery {
+            attempted,
+            delivered,
+            failed,
+            ..
+        }) => assert_eq!(
+            (*attempted, *delivered, *failed),
+            (
+                2 * USERS_PER_CHUNK,
+                USERS_PER_CHUNK + 40,
+                USERS_PER_CHUNK - 40
+            )
+        ),
+        other => panic!("expected a delivery error, got {other}"),
+    }
+    let lines = captured.lines();
+    let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(
+        (
+            line["UsersFetched"].as_u64(),
+            line["RecordsProduced"].as_u64()
+        ),
+        (
+            Some(2 * USERS_PER_CHUNK as u64),
+            Some(USERS_PER_CHUNK as u64 + 40)
+        )
     );
 }

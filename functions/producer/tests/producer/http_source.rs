@@ -1,7 +1,10 @@
-//! The HTTP user source against a real local HTTP server: paging, retries, bad bodies.
+//! The HTTP user source against a real local HTTP server: the page asked for, retries, bad
+//! bodies.
 
 use crate::common::*;
-use producer::{FetchError, MAX_PAGE_BYTES, ProducerConfig, RandomUserApi, UserSource};
+use producer::{
+    FetchError, MAX_PAGE_BYTES, ProducerConfig, RandomUserApi, UserSource, config::USERS_PER_CHUNK,
+};
 
 fn page_of(n: usize) -> String {
     let user = fixture("randomuser-mixed-nat.json")["results"][0].clone();
@@ -16,23 +19,22 @@ fn api(url: &str, extra: &[(&str, &str)]) -> RandomUserApi {
 }
 
 #[tokio::test]
-async fn more_than_five_thousand_users_are_fetched_in_equal_pages() {
-    // given an API that answers 5000 users per request
-    let server = serve(vec![(200, vec![], page_of(5000))]).await;
-    let url = &server.url;
-    let api = api(url, &[("USERS_SEED", "abc"), ("USERS_NAT", "gb,fr")]);
+async fn a_page_is_asked_for_by_number_and_size_with_seed_and_nat() {
+    // given an API that answers 1000 users per request
+    let server = serve(vec![(200, vec![], page_of(1000))]).await;
+    let api = api(
+        &server.url,
+        &[("USERS_SEED", "abc"), ("USERS_NAT", "gb,fr")],
+    );
 
-    // when 7000 are asked for
-    let fetched = api.fetch(7000).await.unwrap();
+    // when page 2 of pages of 1000 is asked for
+    let fetched = api.fetch_page(2, 1000).await.unwrap();
 
-    // then two pages of the same size were asked for, with seed and nat, and 7000 kept
-    assert_eq!(fetched.users.len(), 7000);
+    // then
+    assert_eq!(fetched.users.len(), 1000);
     assert_eq!(
         *server.requests.lock().unwrap(),
-        vec![
-            "/api/?results=5000&page=1&seed=abc&nat=gb%2Cfr",
-            "/api/?results=5000&page=2&seed=abc&nat=gb%2Cfr"
-        ]
+        ["/api/?results=1000&page=2&seed=abc&nat=gb%2Cfr"]
     );
 }
 
@@ -44,7 +46,7 @@ async fn server_errors_and_throttling_are_retried_then_succeed() {
         (200, vec![], page_of(3)),
     ])
     .await;
-    let fetched = api(&server.url, &[]).fetch(3).await.unwrap();
+    let fetched = api(&server.url, &[]).fetch_page(1, 3).await.unwrap();
     assert_eq!((fetched.users.len(), fetched.retries), (3, 2));
 }
 
@@ -52,7 +54,7 @@ async fn server_errors_and_throttling_are_retried_then_succeed() {
 async fn retries_are_bounded() {
     let server = serve(vec![(500, vec![], "down".into())]).await;
     let error = api(&server.url, &[("USERS_API_MAX_RETRIES", "2")])
-        .fetch(3)
+        .fetch_page(1, 3)
         .await
         .unwrap_err();
     assert!(
@@ -73,7 +75,7 @@ async fn retries_are_bounded() {
 #[tokio::test]
 async fn a_client_error_is_not_retried() {
     let server = serve(vec![(404, vec![], "no such path".into())]).await;
-    let error = api(&server.url, &[]).fetch(3).await.unwrap_err();
+    let error = api(&server.url, &[]).fetch_page(1, 3).await.unwrap_err();
     assert!(matches!(
         error,
         FetchError::Status {
@@ -89,7 +91,7 @@ async fn a_client_error_is_not_retried() {
 async fn a_truncated_body_is_a_clear_error() {
     let body = page_of(2);
     let server = serve(vec![(200, vec![], body[..body.len() / 2].to_string())]).await;
-    let error = api(&server.url, &[]).fetch(2).await.unwrap_err();
+    let error = api(&server.url, &[]).fetch_page(1, 2).await.unwrap_err();
     assert!(matches!(error, FetchError::Body { .. }));
     assert!(
         error
@@ -102,7 +104,7 @@ async fn a_truncated_body_is_a_clear_error() {
 #[tokio::test]
 async fn fewer_users_than_asked_is_not_an_error() {
     let server = serve(vec![(200, vec![], page_of(2))]).await;
-    let fetched = api(&server.url, &[]).fetch(10).await.unwrap();
+    let fetched = api(&server.url, &[]).fetch_page(1, 10).await.unwrap();
     assert_eq!(fetched.users.len(), 2);
     assert_eq!(server.requests.lock().unwrap().len(), 1);
 }
@@ -114,7 +116,7 @@ async fn an_unreachable_api_fails_after_its_retries() {
     let url = format!("http://{}/api/", listener.local_addr().unwrap());
     drop(listener);
     let error = api(&url, &[("USERS_API_MAX_RETRIES", "1")])
-        .fetch(1)
+        .fetch_page(1, 1)
         .await
         .unwrap_err();
     assert!(
@@ -131,7 +133,7 @@ async fn a_page_larger_than_the_limit_is_refused_unread_and_not_retried() {
         let server = serve(vec![(200, headers.clone(), huge.clone())]).await;
 
         // when
-        let error = api(&server.url, &[]).fetch(5).await.unwrap_err();
+        let error = api(&server.url, &[]).fetch_page(1, 5).await.unwrap_err();
 
         // then
         assert!(
@@ -144,9 +146,9 @@ async fn a_page_larger_than_the_limit_is_refused_unread_and_not_retried() {
 }
 
 #[tokio::test]
-async fn a_full_page_of_five_thousand_users_is_far_below_the_limit() {
-    // given a chunked page of 5,000 users (the API's most per request)
-    let page = page_of(5000);
+async fn a_full_chunk_of_users_is_far_below_the_limit() {
+    // given a chunked page of a run's chunk of users
+    let page = page_of(USERS_PER_CHUNK);
     let server = serve(vec![(
         200,
         vec![("Transfer-Encoding", "chunked".into())],
@@ -155,9 +157,12 @@ async fn a_full_page_of_five_thousand_users_is_far_below_the_limit() {
     .await;
 
     // when
-    let fetched = api(&server.url, &[]).fetch(5000).await.unwrap();
+    let fetched = api(&server.url, &[])
+        .fetch_page(1, USERS_PER_CHUNK)
+        .await
+        .unwrap();
 
     // then
-    assert_eq!(fetched.users.len(), 5000);
+    assert_eq!(fetched.users.len(), USERS_PER_CHUNK);
     assert!(page.len() * 4 < MAX_PAGE_BYTES, "{} bytes", page.len());
 }

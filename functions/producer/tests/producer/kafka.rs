@@ -1,10 +1,16 @@
-//! The Kafka publisher against librdkafka's built-in mock cluster: keys, payloads, and a
-//! clear failure when the broker is down. (The real broker is exercised end to end.)
+//! The Kafka publisher against librdkafka's built-in mock cluster: keys, payloads, a full
+//! client queue waited on, and a clear failure when the broker is down. (The real broker is
+//! exercised end to end.)
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use kafka_client::KafkaClient;
-use producer::{KafkaPublisher, ProducerConfig, PublishError, Publisher};
+use producer::{
+    KafkaPublisher, ProducerConfig, PublishError, Publisher, publish::QUEUE_MAX_MESSAGES,
+};
 use rdkafka::{
     ClientConfig, Message,
     consumer::{BaseConsumer, Consumer},
@@ -115,4 +121,23 @@ async fn a_dead_broker_fails_the_run_within_the_message_timeout_reporting_nothin
             .contains("5 of 5 record(s) were not delivered to topic users_created"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn more_records_than_the_client_queue_holds_wait_for_room_and_are_all_delivered() {
+    // given a mock cluster and more records than librdkafka's queue may hold at once
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("users_created", 3, 1).unwrap();
+    let count = QUEUE_MAX_MESSAGES + 500;
+    let acknowledged = AtomicUsize::new(0);
+
+    // when they are handed over together (the last 500 find the queue full)
+    let delivered = publisher(&cluster.bootstrap_servers(), "30000")
+        .publish(&records(count), &acknowledged)
+        .await
+        .unwrap();
+
+    // then every one waited for room and was delivered, none dropped
+    assert_eq!(delivered, count);
+    assert_eq!(acknowledged.load(Ordering::Relaxed), count);
 }
