@@ -47,6 +47,17 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The selection in words: `users_created from 2026-11-24T12:00:00Z to ...`.
+    fn describe(&self) -> String {
+        let at = |t: Option<DateTime<Utc>>, word| t.map(|t| format!(" {word} {}", t.to_rfc3339()));
+        format!(
+            "the topic {}{}{}",
+            self.topic,
+            at(self.from, "from").unwrap_or_default(),
+            at(self.to, "to").unwrap_or_default()
+        )
+    }
+
     fn keeps(&self, row: &LakeRow) -> bool {
         row.topic == self.topic
             && self.from.is_none_or(|from| row.timestamp >= from)
@@ -104,6 +115,12 @@ pub enum ExportError {
     /// The rows could not be laid out or encoded (a defect).
     #[error("cannot encode the export: {0}")]
     Encode(String),
+    /// The selection holds no user: nothing is written, and files an earlier export left in
+    /// the directory stay as they were.
+    #[error(
+        "nothing to export: {selection} holds no user; the files in {dir} were left as they were"
+    )]
+    NothingSelected { selection: String, dir: String },
     /// A file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -123,6 +140,7 @@ impl Classified for ExportError {
             ExportError::NoSnapshot { .. } => "NoSuchSnapshot",
             ExportError::Encode(_) => "EncodeFailed",
             ExportError::Write { .. } => "WriteFailed",
+            ExportError::NothingSelected { .. } => "NothingSelected",
         }
     }
 
@@ -283,6 +301,17 @@ pub fn write_files(
     Ok(written)
 }
 
+/// An empty selection is an error, so that no earlier export is replaced by empty files.
+fn some_rows(rows: &[LakeRow], selection: &Selection, dir: &Path) -> Result<(), ExportError> {
+    match rows.is_empty() {
+        true => Err(ExportError::NothingSelected {
+            selection: selection.describe(),
+            dir: dir.display().to_string(),
+        }),
+        false => Ok(()),
+    }
+}
+
 /// The whole export from plain files: the selected rows of the lake, once, into the three
 /// files in `dir`.
 pub async fn export<S: ObjectStore>(
@@ -293,6 +322,7 @@ pub async fn export<S: ObjectStore>(
     properties: &WriterProperties,
 ) -> Result<ExportSummary, ExportError> {
     let (rows, mut summary) = selected_rows(store, layout, selection).await?;
+    some_rows(&rows, selection, dir)?;
     let batch = record_batch(&rows)?;
     summary.files = write_files(&batch, dir, properties)?;
     Ok(summary)
@@ -308,6 +338,7 @@ pub async fn export_table<S: ObjectStore, C: Catalog>(
     properties: &WriterProperties,
 ) -> Result<ExportSummary, ExportError> {
     let (rows, mut summary) = table_rows(table, snapshot_id, selection).await?;
+    some_rows(&rows, selection, dir)?;
     let batch = record_batch(&rows)?;
     summary.files = write_files(&batch, dir, properties)?;
     Ok(summary)

@@ -3,7 +3,9 @@
 //! environment (`LAKE_BUCKET`, `LAKE_PREFIX`, `AWS_ENDPOINT_URL_S3`, ...). When the lake is the
 //! Iceberg table (`LAKE_FORMAT=iceberg`, the default) it opens the table's catalog (`ICEBERG_*`)
 //! and reads the current snapshot, or the one `--snapshot-id` names. Prints one JSON summary,
-//! or `{"errorType": ..., "error": ...}` on stderr and a non-zero exit.
+//! or `{"errorType": ..., "error": ...}` on stderr and a non-zero exit; a selection that holds
+//! no user is such an error (`NothingSelected`), and leaves the files of an earlier export as
+//! they were.
 
 use std::{path::PathBuf, process::ExitCode};
 

@@ -208,3 +208,29 @@ async fn a_table_not_created_yet_exports_no_users_and_names_no_snapshot() {
     assert!(rows.is_empty());
     assert_eq!((summary.rows, summary.snapshot_id), (0, None));
 }
+
+#[tokio::test]
+async fn an_export_that_selects_nothing_says_so_and_leaves_earlier_files_as_they_were() {
+    // given an empty table and a directory holding an earlier export
+    let (store, catalog) = (MemoryStore::default(), MemoryCatalog::new());
+    let table = Table::new(&store, &catalog, TableLocation::new("lake", "", "users"));
+    let dir = std::env::temp_dir().join(format!("user-lake-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("users_data.csv"), "earlier export\n").unwrap();
+
+    // when everything is exported
+    let properties = parquet::file::properties::WriterProperties::builder().build();
+    let result = export_table(&table, None, &everything(), &dir, &properties).await;
+
+    // then it is an error that names the selection, and the earlier file is untouched
+    let earlier = std::fs::read_to_string(dir.join("users_data.csv")).unwrap();
+    let written = std::fs::read_dir(&dir).unwrap().count();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, ExportError::NothingSelected { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("users_created"), "{error}");
+    assert_eq!((earlier.as_str(), written), ("earlier export\n", 1));
+}
