@@ -20,11 +20,12 @@ build: ## Build every crate
 	$(CARGO) build --workspace --locked --all-targets
 
 .PHONY: lint
-lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variable documented, the cost tables
+lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variable documented, the docs' references, the cost tables
 	$(CARGO) fmt --all -- --check
 	python3 -m unittest discover -s infra/lint -p 'test_*.py'
 	python3 infra/lint/check_deps.py --cargo
 	python3 infra/lint/check_config_docs.py
+	python3 infra/lint/check_doc_references.py
 	python3 benches/python/cost.py --check
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
