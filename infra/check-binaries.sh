@@ -36,8 +36,9 @@ fi
 build_dir="${SAM_BUILD_DIR:-$root_dir/.aws-sam/build}"
 log "sam build into $build_dir (cargo target dir ${CARGO_TARGET_DIR:-target})"
 started=$(date +%s)
-# The rust-cargolambda build method is a beta feature of the SAM CLI.
-SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 SAM_CLI_TELEMETRY=0 \
+# No beta flag: the pinned SAM CLI builds rust-cargolambda functions as a regular build method
+# (its workflow_config.py selects it with no experimental gate), as docs/deploy.md says.
+SAM_CLI_TELEMETRY=0 \
   "$sam" build --template-file template.yaml --build-dir "$build_dir" >&2
 log "sam build took $(($(date +%s) - started)) s"
 
