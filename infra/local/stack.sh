@@ -11,6 +11,8 @@
 #                                  $state/stack.json: the users API in use, the functions' env
 #   infra/local/stack.sh down     stop everything this script started
 #   infra/local/stack.sh status   show what runs
+#   infra/local/stack.sh settings the settings it runs with, as JSON, and those the caller's
+#                                  environment overrode (AWS_* and KAFKA_SECURITY never are)
 #   infra/local/stack.sh stop NAME stop one service (s3, kafka, users-api, functions), e.g. to
 #                                  test an outage; `up` starts it again with the same state
 set -euo pipefail
@@ -18,11 +20,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # A variable of local.env that the caller's environment also sets keeps the caller's value
-# (USERS_API_URL=https://randomuser.me/api/ make up), except the AWS_* ones: the local store's
-# credentials, region and endpoint stay those of the file.
+# (USERS_API_URL=https://randomuser.me/api/ make up), and `up` names each one it kept; except
+# how the stack is reached, which stays the file's: AWS_* (the local store's credentials, region
+# and endpoint) and KAFKA_SECURITY (the local broker speaks plaintext), so settings left in a
+# shell for AWS never reach the local stack.
 declare -A caller=()
 while IFS='=' read -r key _; do
-  [[ $key =~ ^[A-Z][A-Z0-9_]*$ && $key != AWS_* ]] || continue
+  [[ $key =~ ^[A-Z][A-Z0-9_]*$ && $key != AWS_* && $key != KAFKA_SECURITY ]] || continue
   if [ -n "${!key+x}" ]; then caller[$key]=${!key}; fi
 done < infra/local/local.env
 set -a; . infra/local/local.env; set +a
@@ -36,6 +40,8 @@ if [ -z "${caller[ICEBERG_CATALOG]+x}" ]; then
 fi
 
 say() { printf '[stack] %s\n' "$*" >&2; }
+# The value infra/local/local.env gives `key` (comments and other lines skipped).
+file_value() { sed -n "s/^$1=//p" infra/local/local.env | tail -1; }
 die() { say "error: $*"; exit 1; }
 
 port_of() { echo "${1##*:}"; }
@@ -75,6 +81,10 @@ stop() { # name
 
 up() {
   eval "$(infra/local/tools.sh)"
+  local key
+  for key in $(overridden); do
+    say "keeping the caller's $key=${caller[$key]} (infra/local/local.env has $(file_value "$key"))"
+  done
   # USER_LAKE_NO_BUILD=1: start what is stopped with the binaries already built (the tests,
   # bringing a service back after an outage, must not wait for a rebuild)
   if [ "${USER_LAKE_NO_BUILD:-}" != 1 ]; then
@@ -151,6 +161,25 @@ down() {
   say "down"
 }
 
+# The variables of local.env whose value the caller's environment changed.
+overridden() {
+  local key
+  for key in "${!caller[@]}"; do
+    [ "${caller[$key]}" = "$(file_value "$key")" ] || echo "$key"
+  done | sort
+}
+
+# The settings the stack runs with, as JSON: each variable of local.env with its value, and
+# which of them the caller's environment overrode.
+settings() {
+  local keys; keys=$(sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' infra/local/local.env | sort -u)
+  python3 -c '
+import json, os, sys
+keys, overridden = sys.argv[1].split(), sys.argv[2].split()
+print(json.dumps({"settings": {k: os.environ.get(k, "") for k in keys}, "overridden": overridden}))
+' "$keys" "$(overridden)"
+}
+
 status() {
   for name in s3 kafka users-api functions; do
     if alive "$name"; then echo "$name: running (pid $(cat "$state/$name.pid"))"; else echo "$name: stopped"; fi
@@ -161,10 +190,11 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
+  settings) settings ;;
   stop)
     case "${2:-}" in
       s3|kafka|users-api|functions) stop "$2" ;;
       *) echo "usage: $0 stop s3|kafka|users-api|functions" >&2; exit 2 ;;
     esac ;;
-  *) echo "usage: $0 up|down|status|stop NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|settings|stop NAME" >&2; exit 2 ;;
 esac
