@@ -52,8 +52,13 @@ down: ## Stop the local stack
 	infra/local/stack.sh down
 
 .PHONY: demo
-demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/
-	infra/local/demo.sh 3 200
+# The demo's knobs: runs of the producer, users a run, time between runs (the original's one
+# user a second for 60 s: make demo RUNS=60 USERS=1 EVERY=1s).
+RUNS ?= 3
+USERS ?= 200
+EVERY ?= 2s
+demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/ (RUNS= USERS= EVERY=)
+	EVERY=$(EVERY) infra/local/demo.sh $(RUNS) $(USERS)
 
 # The local stack's settings, for the commands run against it (a real cluster and bucket: set
 # the same variables in the environment and run target/debug/status or export directly).

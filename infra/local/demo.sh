@@ -5,7 +5,12 @@
 # query the table with DuckDB, export it to output/users_data.{json,csv,parquet}, stop, and
 # summarise. With LAKE_FORMAT=files in local.env, the same over the plain-files layout.
 #
-#   infra/local/demo.sh [runs] [users-per-run]      (make demo: 3 runs of 200 users)
+#   infra/local/demo.sh [runs] [users-per-run]      (make demo: 3 runs of 200 users, 2 s apart)
+#   make demo RUNS=60 USERS=1 EVERY=1s               (the original's one user a second for 60 s)
+#   infra/local/demo.sh --plan                       what it would do, as JSON, and nothing else
+#
+# Its settings are local.env's with the caller's environment over it, as for `make up`
+# (infra/local/settings.sh): USERS_API_URL=https://randomuser.me/api/ make demo fetches real users.
 #
 # On a new machine the first run also installs the pinned tools and compiles; while a step
 # waits, the demo says what it is doing, how long that usually takes and how long it has taken.
@@ -13,12 +18,31 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-runs=${1:-3}
-users=${2:-200}
-set -a; . infra/local/local.env; set +a
+plan=false; if [ "${1:-}" = --plan ]; then plan=true; shift; fi
+runs=${1:-${RUNS:-3}}
+users=${2:-${USERS:-200}}
+every=${EVERY:-2s}
+# Refused before anything is built: a run asks for 1 to 20000 users (the producer's bound).
+bad() { echo "demo: $1" >&2; exit 2; }
+[[ $runs =~ ^[1-9][0-9]{0,3}$ ]] || bad "RUNS (runs of the producer) must be 1 to 9999, not '$runs'"
+[[ $users =~ ^[1-9][0-9]{0,4}$ ]] && [ "$users" -le 20000 ] \
+  || bad "USERS (users per run) must be 1 to 20000, not '$users'"
+[[ $every =~ ^[1-9][0-9]*(ms|s|m)$ ]] || bad "EVERY (time between runs) must be like 500ms, 1s or 2m, not '$every'"
+. infra/local/settings.sh
 lake_root=${USER_LAKE_OUTPUT:-$root/output}
 # The table's catalog lives beside the lake's files, as stack.sh places it.
-export ICEBERG_CATALOG="sqlite:$lake_root/iceberg-catalog.db"
+if [ -z "${caller[ICEBERG_CATALOG]+x}" ]; then
+  export ICEBERG_CATALOG="sqlite:$lake_root/iceberg-catalog.db"
+fi
+if $plan; then
+  python3 -c '
+import json, sys
+runs, users, every, api, overridden = sys.argv[1:6]
+print(json.dumps({"runs": int(runs), "users_per_run": int(users), "every": every,
+                  "users_api_url": api, "overridden": overridden.split()}))
+' "$runs" "$users" "$every" "$USERS_API_URL" "$(overridden)"
+  exit 0
+fi
 table=false; [ "$LAKE_FORMAT" = iceberg ] && table=true
 if $table; then data_dir="$lake_root/$LAKE_BUCKET/iceberg/$ICEBERG_TABLE/data"; else data_dir="$lake_root/$LAKE_BUCKET/users"; fi
 state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
@@ -80,8 +104,8 @@ data_files() {
 }
 before=$(data_files)
 
-step "EventBridge schedule: $runs run(s) of the producer, $users users each (the first one starts the function)"
-"$bin/schedule" --times "$runs" --every 2s --count "$users" --fail-fast | tee "$state/schedule.out"
+step "EventBridge schedule: $runs run(s) of the producer, $users users each, $every apart, from $USERS_API_URL (the first one starts the function)"
+"$bin/schedule" --times "$runs" --every "$every" --count "$users" --fail-fast | tee "$state/schedule.out"
 
 step "MSK trigger: delivering every record on $KAFKA_TOPIC to the sink"
 "$bin/msk-trigger" --until-idle 3s | tee "$state/trigger.out"
@@ -166,7 +190,7 @@ echo "  $exported"
 
 step "summary (the demo took $(clock))"
 cat <<SUMMARY
-  users produced      $produced
+  users produced      $produced ($runs run(s) of $users, $every apart, from $USERS_API_URL)
   records delivered   $records
   records written     $written
   poison records      $rejected

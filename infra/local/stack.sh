@@ -19,18 +19,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-# A variable of local.env that the caller's environment also sets keeps the caller's value
-# (USERS_API_URL=https://randomuser.me/api/ make up), and `up` names each one it kept; except
-# how the stack is reached, which stays the file's: AWS_* (the local store's credentials, region
-# and endpoint) and KAFKA_SECURITY (the local broker speaks plaintext), so settings left in a
-# shell for AWS never reach the local stack.
-declare -A caller=()
-while IFS='=' read -r key _; do
-  [[ $key =~ ^[A-Z][A-Z0-9_]*$ && $key != AWS_* && $key != KAFKA_SECURITY ]] || continue
-  if [ -n "${!key+x}" ]; then caller[$key]=${!key}; fi
-done < infra/local/local.env
-set -a; . infra/local/local.env; set +a
-for key in "${!caller[@]}"; do export "$key=${caller[$key]}"; done
+# local.env with the caller's environment over it (AWS_* and KAFKA_SECURITY stay the file's);
+# `up` names each value the caller changed.
+. infra/local/settings.sh
 state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
 lake_root=${USER_LAKE_OUTPUT:-$root/output}
 mkdir -p "$state/logs"
@@ -40,8 +31,7 @@ if [ -z "${caller[ICEBERG_CATALOG]+x}" ]; then
 fi
 
 say() { printf '[stack] %s\n' "$*" >&2; }
-# The value infra/local/local.env gives `key` (comments and other lines skipped).
-file_value() { sed -n "s/^$1=//p" infra/local/local.env | tail -1; }
+
 die() { say "error: $*"; exit 1; }
 
 port_of() { echo "${1##*:}"; }
@@ -159,14 +149,6 @@ env_file() {
 down() {
   for name in functions users-api kafka s3; do stop "$name"; done
   say "down"
-}
-
-# The variables of local.env whose value the caller's environment changed.
-overridden() {
-  local key
-  for key in "${!caller[@]}"; do
-    [ "${caller[$key]}" = "$(file_value "$key")" ] || echo "$key"
-  done | sort
 }
 
 # The settings the stack runs with, as JSON: each variable of local.env with its value, and

@@ -10,16 +10,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 
 
+def run(command, caller, check=True):
+    """`command` with `caller` in its environment (and none of the local stack's variables)."""
+    local = Path(ROOT, "infra/local/local.env").read_text(encoding="utf-8")
+    ours = {line.split("=", 1)[0] for line in local.splitlines() if "=" in line and not line.startswith("#")}
+    env = {k: v for k, v in os.environ.items() if k not in ours | {"RUNS", "USERS", "EVERY"}}
+    env.update(caller)
+    return subprocess.run(command, env=env, check=check, capture_output=True, text=True)
+
+
 def settings(**caller):
     """What `stack.sh settings` reports with `caller` in its environment (and nothing else of
     the local stack's variables)."""
-    local = Path(ROOT, "infra/local/local.env").read_text(encoding="utf-8")
-    ours = {line.split("=", 1)[0] for line in local.splitlines() if "=" in line and not line.startswith("#")}
-    env = {k: v for k, v in os.environ.items() if k not in ours}
-    env.update(caller)
-    out = subprocess.run([str(ROOT / "infra/local/stack.sh"), "settings"], env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out)
+    return json.loads(run([str(ROOT / "infra/local/stack.sh"), "settings"], caller).stdout)
+
+
+def plan(*args, **caller):
+    """What `demo.sh --plan` says a demo would do."""
+    return json.loads(run([str(ROOT / "infra/local/demo.sh"), "--plan", *args], caller).stdout)
 
 
 class StackSettings(unittest.TestCase):
@@ -41,6 +49,30 @@ class StackSettings(unittest.TestCase):
         found = settings()
         self.assertEqual(found["overridden"], [])
         self.assertEqual(found["settings"]["KAFKA_BROKERS"], "127.0.0.1:9092")
+
+
+class DemoKnobs(unittest.TestCase):
+    def test_the_default_demo_is_three_runs_of_200_users_two_seconds_apart(self):
+        found = plan()
+        self.assertEqual((found["runs"], found["users_per_run"], found["every"]), (3, 200, "2s"))
+        self.assertEqual(found["users_api_url"], "http://127.0.0.1:8088/api/")
+
+    def test_the_originals_one_user_a_second_for_a_minute(self):
+        found = plan(RUNS="60", USERS="1", EVERY="1s")
+        self.assertEqual((found["runs"], found["users_per_run"], found["every"]), (60, 1, "1s"))
+
+    def test_the_demo_keeps_the_callers_users_api_and_names_it(self):
+        found = plan(USERS_API_URL="https://randomuser.me/api/", KAFKA_SECURITY="scram")
+        self.assertEqual(found["users_api_url"], "https://randomuser.me/api/")
+        self.assertEqual(found["overridden"], ["USERS_API_URL"])
+
+    def test_a_knob_out_of_range_stops_the_demo_at_once_naming_it(self):
+        for caller, name in [({"USERS": "20001"}, "USERS"), ({"RUNS": "0"}, "RUNS"),
+                             ({"EVERY": "soon"}, "EVERY")]:
+            with self.subTest(caller=caller):
+                done = run([str(ROOT / "infra/local/demo.sh"), "--plan"], caller, check=False)
+                self.assertEqual(done.returncode, 2)
+                self.assertIn(name, done.stderr)
 
 
 if __name__ == "__main__":
