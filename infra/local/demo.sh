@@ -43,6 +43,8 @@ print(json.dumps({"runs": int(runs), "users_per_run": int(users), "every": every
 ' "$runs" "$users" "$every" "$USERS_API_URL" "$(overridden)"
   exit 0
 fi
+# What the machine needs, in a second, before minutes of building.
+infra/local/preflight.sh
 table=false; [ "$LAKE_FORMAT" = iceberg ] && table=true
 if $table; then data_dir="$lake_root/$LAKE_BUCKET/iceberg/$ICEBERG_TABLE/data"; else data_dir="$lake_root/$LAKE_BUCKET/users"; fi
 state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}

@@ -70,6 +70,7 @@ stop() { # name
 }
 
 up() {
+  infra/local/preflight.sh
   eval "$(infra/local/tools.sh)"
   local key
   for key in $(overridden); do
