@@ -11,6 +11,21 @@ use tokio::{
 };
 use user_record::UserRecord;
 
+/// The error librdkafka's message timeout gives a run whose first `delivered` of `records`
+/// were acknowledged and the rest not.
+pub fn timed_out_delivery(records: &[UserRecord], delivered: usize) -> PublishError {
+    PublishError::Delivery {
+        topic: "users_created".into(),
+        attempted: records.len(),
+        delivered,
+        failed: records.len() - delivered,
+        first_key: records[delivered].key(),
+        source: Box::new(rdkafka::error::KafkaError::MessageProduction(
+            rdkafka::types::RDKafkaErrorCode::MessageTimedOut,
+        )),
+    }
+}
+
 pub fn fixture(name: &str) -> serde_json::Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()

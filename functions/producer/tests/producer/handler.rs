@@ -354,16 +354,7 @@ impl Publisher for FailingChunkPublisher {
             return Ok(records.len());
         }
         acknowledged.fetch_add(self.delivered, Ordering::Relaxed);
-        Err(PublishError::Delivery {
-            topic: "users_created".into(),
-            attempted: records.len(),
-            delivered: self.delivered,
-            failed: records.len() - self.delivered,
-            first_key: records[self.delivered].key(),
-            source: Box::new(rdkafka::error::KafkaError::MessageProduction(
-                rdkafka::types::RDKafkaErrorCode::MessageTimedOut,
-            )),
-        })
+        Err(timed_out_delivery(records, self.delivered))
     }
 
     fn topic(&self) -> &str {

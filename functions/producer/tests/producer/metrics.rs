@@ -3,7 +3,6 @@
 
 use crate::common::*;
 use producer::{Producer, PublishError, Publisher, handle};
-use rdkafka::{error::KafkaError, types::RDKafkaErrorCode};
 use serde_json::{Value, json};
 use user_record::UserRecord;
 
@@ -23,16 +22,7 @@ impl Publisher for ShortPublisher {
         records: &[UserRecord],
         _acknowledged: &std::sync::atomic::AtomicUsize,
     ) -> Result<usize, PublishError> {
-        Err(PublishError::Delivery {
-            topic: "users_created".into(),
-            attempted: records.len(),
-            delivered: self.delivered,
-            failed: records.len() - self.delivered,
-            first_key: records[self.delivered].key(),
-            source: Box::new(KafkaError::MessageProduction(
-                RDKafkaErrorCode::MessageTimedOut,
-            )),
-        })
+        Err(timed_out_delivery(records, self.delivered))
     }
 
     fn topic(&self) -> &str {
