@@ -246,33 +246,36 @@ class Stack:
         return {k: self.eval(v) for k, v in value.items()}
 
 
-def physical_names(stack):
-    """{(type, scope, name): logical id} of every name-bearing property the stack resolves."""
-    names = {}
+def name_properties(stack, paths_by_type):
+    """(logical id, type, properties, value) of each property at one of `paths_by_type`'s paths
+    of the resources of its types that the stack creates (their Condition holds)."""
     for logical, resource in stack.resources.items():
-        if not isinstance(resource, dict):
-            continue
-        kind = resource.get("Type")
-        if kind not in NAME_PATHS:
+        if not isinstance(resource, dict) or resource.get("Type") not in paths_by_type:
             continue
         if "Condition" in resource and not stack.condition(resource["Condition"]):
             continue
-        props = resource.get("Properties", {})
-        for path in NAME_PATHS[kind]:
+        kind, props = resource["Type"], resource.get("Properties", {})
+        for path in paths_by_type[kind]:
             value = props
             for key in path:
                 value = value.get(key) if isinstance(value, dict) else None
-            if value is None:
-                continue
-            try:
-                name = str(stack.eval(value))
-                scope = str(stack.eval(props["DatabaseName"])) if kind == "AWS::Glue::Table" else ""
-            except Unresolved as e:
-                names[(kind, "", f"unresolved:{e}")] = logical
-                continue
-            if kind in FOLDED:
-                name, scope = name.lower(), scope.lower()
-            names[(kind, scope, name)] = logical
+            if value is not None:
+                yield logical, kind, props, value
+
+
+def physical_names(stack):
+    """{(type, scope, name): logical id} of every name-bearing property the stack resolves."""
+    names = {}
+    for logical, kind, props, value in name_properties(stack, NAME_PATHS):
+        try:
+            name = str(stack.eval(value))
+            scope = str(stack.eval(props["DatabaseName"])) if kind == "AWS::Glue::Table" else ""
+        except Unresolved as e:
+            names[(kind, "", f"unresolved:{e}")] = logical
+            continue
+        if kind in FOLDED:
+            name, scope = name.lower(), scope.lower()
+        names[(kind, scope, name)] = logical
     return names
 
 
@@ -300,27 +303,17 @@ def lower_case_names(template, overrides=None):
         if catalog is not None:
             given["TableCatalog"] = catalog
         stack = Stack(template, *CAPITALISED_STACK, given)
-        for logical, resource in stack.resources.items():
-            if not isinstance(resource, dict) or resource.get("Type") not in LOWER_CASE_NAMES:
-                continue
-            if "Condition" in resource and not stack.condition(resource["Condition"]):
-                continue
-            for path in LOWER_CASE_NAMES[resource["Type"]]:
-                value = resource.get("Properties", {})
-                for key in path:
-                    value = value.get(key) if isinstance(value, dict) else None
-                if value is None:
-                    continue
-                try:
-                    name = str(stack.eval(value))
-                except Unresolved as e:
-                    name = f"unresolved:{e}"
-                if not LOWER_CASE.fullmatch(name):
-                    found.append({"rule": "lower-case-names", "resource": logical,
-                                  "problem": f"{resource['Type']} name {name!r} in the stack "
-                                             f"{CAPITALISED_STACK[0]}: the service takes lower-case "
-                                             "letters, digits, _ and - only; lower-case what the "
-                                             "stack's name gives"})
+        for logical, kind, _, value in name_properties(stack, LOWER_CASE_NAMES):
+            try:
+                name = str(stack.eval(value))
+            except Unresolved as e:
+                name = f"unresolved:{e}"
+            if not LOWER_CASE.fullmatch(name):
+                found.append({"rule": "lower-case-names", "resource": logical,
+                              "problem": f"{kind} name {name!r} in the stack "
+                                         f"{CAPITALISED_STACK[0]}: the service takes lower-case "
+                                         "letters, digits, _ and - only; lower-case what the "
+                                         "stack's name gives"})
     return found
 
 
