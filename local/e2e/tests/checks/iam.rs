@@ -725,24 +725,16 @@ fn under_s3_tables_the_sink_and_replay_create_and_commit_the_table_with_only_the
     );
 }
 
-#[test]
-fn under_s3_tables_a_sink_role_without_update_table_metadata_location_cannot_commit() {
-    // given the sink role under TableCatalog s3tables without
-    // s3tables:UpdateTableMetadataLocation, and no table yet
-    let narrowed = [
-        &S3TABLES[..],
-        &[
-            "--narrow-action",
-            "SinkFunction:s3tables:UpdateTableMetadataLocation",
-        ],
-    ]
-    .concat();
-    let Some(moto) = moto(&narrowed) else { return };
+/// The sink's answer to one batch under TableCatalog s3tables with `action` taken from its
+/// role, and whether a table was committed after it (as an administrator sees it); `None`
+/// without the pinned venv.
+fn a_batch_under_s3_tables_without(action: &str) -> Option<(Answer, bool)> {
+    let narrow = format!("SinkFunction:{action}");
+    let narrowed = [&S3TABLES[..], &["--narrow-action", &narrow]].concat();
+    let moto = moto(&narrowed)?;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let settings = moto.table_settings("SinkFunction");
     let table = borrowed(&settings);
-
-    // when the sink stores a batch
     let answer = invoke(
         &moto,
         "sink",
@@ -750,10 +742,23 @@ fn under_s3_tables_a_sink_role_without_update_table_metadata_location_cannot_com
         &table,
         &event("msk-users.json"),
     );
+    let admin_table = rt.block_on(moto.table_with("admin", &table));
+    let committed = rt.block_on(admin_table.load()).unwrap().is_some();
+    Some((answer, committed))
+}
+
+#[test]
+fn under_s3_tables_a_sink_role_without_update_table_metadata_location_cannot_commit() {
+    // given the sink role under TableCatalog s3tables without
+    // s3tables:UpdateTableMetadataLocation, and no table yet; when the sink stores a batch
+    let action = "s3tables:UpdateTableMetadataLocation";
+    let Some((answer, committed)) = a_batch_under_s3_tables_without(action) else {
+        return;
+    };
 
     // then S3 Tables refuses the commit's pointer update, and the invocation fails
     let Answer::Error(error) = answer else {
-        panic!("the sink committed without s3tables:UpdateTableMetadataLocation: {answer:?}");
+        panic!("the sink committed without {action}: {answer:?}");
     };
     assert!(error.contains("TableCommitFailed.Fatal"), "{error}");
     assert!(
@@ -765,41 +770,25 @@ fn under_s3_tables_a_sink_role_without_update_table_metadata_location_cannot_com
         "{error}"
     );
     // and nothing is committed: the table has no metadata file
-    let admin_table = rt.block_on(moto.table_with("admin", &table));
-    assert!(rt.block_on(admin_table.load()).unwrap().is_none());
+    assert!(!committed);
 }
 
 #[test]
 fn under_s3_tables_a_sink_role_without_put_table_data_cannot_write_the_tables_files() {
     // given the sink role under TableCatalog s3tables without s3tables:PutTableData, which
-    // authorises the S3 writes into the table's warehouse bucket
-    let narrowed = [
-        &S3TABLES[..],
-        &["--narrow-action", "SinkFunction:s3tables:PutTableData"],
-    ]
-    .concat();
-    let Some(moto) = moto(&narrowed) else { return };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let settings = moto.table_settings("SinkFunction");
-    let table = borrowed(&settings);
-
-    // when the sink stores a batch
-    let answer = invoke(
-        &moto,
-        "sink",
-        "SinkFunction",
-        &table,
-        &event("msk-users.json"),
-    );
+    // authorises the S3 writes into the table's warehouse bucket; when the sink stores a batch
+    let action = "s3tables:PutTableData";
+    let Some((answer, committed)) = a_batch_under_s3_tables_without(action) else {
+        return;
+    };
 
     // then the write into the warehouse bucket is denied, and the invocation fails
     let Answer::Error(error) = answer else {
-        panic!("the sink wrote the table's files without s3tables:PutTableData: {answer:?}");
+        panic!("the sink wrote the table's files without {action}: {answer:?}");
     };
     assert!(error.contains("TableCommitFailed.Fatal"), "{error}");
     assert!(error.contains("--table-s3/metadata/"), "{error}");
     assert!(error.contains("AccessDenied"), "{error}");
     // and nothing is committed
-    let admin_table = rt.block_on(moto.table_with("admin", &table));
-    assert!(rt.block_on(admin_table.load()).unwrap().is_none());
+    assert!(!committed);
 }
