@@ -47,11 +47,33 @@ pub enum ReadError {
     Auth(#[from] crate::AuthError),
 }
 
-/// Where a replay starts, in every partition.
+impl lambda_kit::Classified for ReadError {
+    fn kind(&self) -> &'static str {
+        match self {
+            ReadError::Kafka { .. } | ReadError::Start { .. } => "ReadFailed",
+            ReadError::Auth(error) => error.kind(),
+        }
+    }
+
+    fn retry(&self) -> lambda_kit::Retry {
+        match self {
+            // The broker was out of reach, or a request failed on the way.
+            ReadError::Kafka { .. } => lambda_kit::Retry::Retryable,
+            // No such topic or partition, or no offset at the time asked for.
+            ReadError::Start { .. } => lambda_kit::Retry::Fatal,
+            ReadError::Auth(error) => error.retry(),
+        }
+    }
+}
+
+/// Where a read starts, in every partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
     /// The oldest record the broker still holds.
     Beginning,
+    /// This many offsets before the partition's end (or its oldest record held, if later): the
+    /// last records, for a look at what arrived lately.
+    BeforeEnd(i64),
     /// This offset (or the oldest one held, if later).
     Offset(i64),
     /// The first record stamped at or after this time.
@@ -152,6 +174,7 @@ impl TopicReader {
             let offset = match start {
                 Start::Beginning => Offset::Beginning,
                 Start::Offset(n) => Offset::Offset(n.max(low)),
+                Start::BeforeEnd(n) => Offset::Offset((high - n).max(low)),
                 Start::Time(t) => Offset::Offset(t.timestamp_millis()),
             };
             next.insert(

@@ -10,9 +10,12 @@
 //!   `<Kind>.<Retryable|Fatal>`, decided from the error itself (for AWS SDK errors, from the
 //!   service's status and error code), never from its text;
 //! - [`raw_body`]: a handler run on the invocation's body as bytes, for payloads too large to
-//!   read twice.
+//!   read twice;
+//! - [`command`]: how the operator commands end: JSON on stdout, the failure as JSON on stderr,
+//!   an exit status that tells a retryable failure (75) from a fatal one (1).
 
 pub mod classify;
+pub mod command;
 pub mod deadline;
 pub mod emf;
 pub mod raw_body;

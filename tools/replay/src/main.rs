@@ -1,7 +1,7 @@
 //! `replay`: reads `users_created` from a start to its current end and hands the records to the
 //! sink's code, writing the lake directly. The lake's settings (`LAKE_*`, `OUTPUT_FORMATS`, ...)
 //! and Kafka's (`KAFKA_BROKERS`, `KAFKA_SECURITY`, ...) come from the same environment as the
-//! functions'. It prints one JSON summary on stdout (`"complete": false` and a non-zero exit
+//! functions'. It prints one JSON summary on stdout (`"complete": false` and exit status 75
 //! when the read stopped short of the topic's end), errors as JSON on stderr.
 //!
 //! With `--failed-batch s3://bucket/key` it stores instead the batch of a failure record that
@@ -15,7 +15,7 @@ use std::{process::ExitCode, time::Duration};
 use clap::Parser;
 use kafka_client::{KafkaClient, KafkaSettings, Start, TopicReader};
 use lake::{ObjectStore, OutputFormat, S3Store};
-use lambda_kit::{Classified, emf::Metrics, error_chain, settings::ProcessEnv};
+use lambda_kit::{Retry, command, emf::Metrics, settings::ProcessEnv};
 use msk_event::{EventSource, MAX_PAYLOAD_BYTES};
 use replay::{Cuts, ReplayError, Replayer, failed};
 use sink::{Sink, SinkConfig};
@@ -66,25 +66,14 @@ async fn main() -> ExitCode {
             // What was replayed is in the lake; the rest of the topic is not.
             println!("{summary}");
             let failure = serde_json::json!({
-                "errorType": "Incomplete",
+                "errorType": "Incomplete.Retryable",
                 "error": "the replay stopped short of the topic's end (see short_of_end); run it again from where it stopped",
                 "short_of_end": summary["short_of_end"],
             });
             eprintln!("{failure}");
-            ExitCode::FAILURE
+            command::exit_status(Retry::Retryable)
         }
-        Ok(summary) => {
-            println!("{summary}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            let failure = serde_json::json!({
-                "errorType": error.error_type(),
-                "error": error_chain(&error),
-            });
-            eprintln!("{failure}");
-            ExitCode::FAILURE
-        }
+        result => command::finish(result),
     }
 }
 
