@@ -448,7 +448,7 @@ fn data_objects<S>(
                     })
                 }
                 OutputFormat::Jsonl => text(lake::text::jsonl(&slot.batch)),
-                OutputFormat::Csv => text(lake::text::csv(&slot.batch)),
+                OutputFormat::Csv => text(lake::text::csv(&slot.batch, lake::text::LineEnd::Crlf)),
             }?;
             objects.push(Object {
                 key,

@@ -1,6 +1,9 @@
-//! Exporting the lake as the files the original pipeline left after each run:
-//! `users_data.json` (JSON Lines), `users_data.csv` and `users_data.parquet`, each holding every
-//! user of the topic in the lake once, with the record's twelve fields.
+//! Exporting the lake as the files the original pipeline left after each run, in its names and
+//! forms: `users_data.json` (a JSON array, as `json.dump(rows, f, indent=2,
+//! ensure_ascii=False)` wrote it; JSON Lines on request), `users_data.csv` (as pandas'
+//! `to_csv(index=False)` wrote it) and the Parquet file under both the original's Spark name,
+//! `users_spark_data.parquet`, and `users_data.parquet`. Each holds every user of the topic in
+//! the lake once, with the record's twelve fields.
 //!
 //! The lake is read through the store (S3, or the local S3-protocol endpoint), never from files
 //! on disk, so the same command exports a real bucket. An optional time range (on the Kafka
@@ -32,8 +35,25 @@ use serde::Serialize;
 use table::{Catalog, Table, TableError, spec::TableMetadata};
 use user_record::RECORD_FIELDS;
 
-/// The files written, in the original pipeline's names.
-pub const FILES: [&str; 3] = ["users_data.json", "users_data.csv", "users_data.parquet"];
+/// The files written, in the original pipeline's names (the Parquet file twice: the
+/// original's Spark path named it `users_spark_data.parquet`).
+pub const FILES: [&str; 4] = [
+    "users_data.json",
+    "users_data.csv",
+    "users_spark_data.parquet",
+    "users_data.parquet",
+];
+
+/// The form of `users_data.json`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonForm {
+    /// One JSON array of users, indented: the original pipeline's file (`json.load`,
+    /// `pd.read_json(path)`).
+    #[default]
+    Array,
+    /// One user per line (`pd.read_json(path, lines=True)`): streams, and appends cleanly.
+    Lines,
+}
 
 /// Which rows to export.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,15 +288,29 @@ pub fn record_batch(rows: &[LakeRow]) -> Result<RecordBatch, ExportError> {
     RecordBatch::try_new(schema, projected.columns().to_vec()).map_err(encode)
 }
 
-/// Writes the three files into `dir`; their paths.
+/// How the files are written.
+#[derive(Debug, Clone)]
+pub struct FileOptions {
+    /// The form of `users_data.json`.
+    pub json: JsonForm,
+    /// The Parquet writer's settings.
+    pub properties: WriterProperties,
+}
+
+/// Writes the files into `dir`; their paths.
 pub fn write_files(
     batch: &RecordBatch,
     dir: &Path,
-    properties: &WriterProperties,
+    options: &FileOptions,
 ) -> Result<Vec<String>, ExportError> {
     let encode = |e: &dyn std::fmt::Display| ExportError::Encode(e.to_string());
-    let json = lake::text::jsonl(batch).map_err(|e| encode(&e))?;
-    let csv = lake::text::csv(batch).map_err(|e| encode(&e))?;
+    let json = match options.json {
+        JsonForm::Array => lake::text::json_array(batch),
+        JsonForm::Lines => lake::text::jsonl(batch),
+    }
+    .map_err(|e| encode(&e))?;
+    let csv = lake::text::csv(batch, lake::text::LineEnd::Lf).map_err(|e| encode(&e))?;
+    let properties = &options.properties;
     let mut parquet = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties.clone()))
         .map_err(|e| encode(&e))?;
     parquet.write(batch).map_err(|e| encode(&e))?;
@@ -286,7 +320,7 @@ pub fn write_files(
         path: dir.display().to_string(),
         source,
     })?;
-    for (name, body) in FILES.iter().zip([json, csv, parquet]) {
+    for (name, body) in FILES.iter().zip([&json, &csv, &parquet, &parquet]) {
         let path = dir.join(name);
         // Written beside, then renamed: a reader never sees half a file.
         let partial = dir.join(format!(".{name}.partial"));
@@ -312,34 +346,34 @@ fn some_rows(rows: &[LakeRow], selection: &Selection, dir: &Path) -> Result<(), 
     }
 }
 
-/// The whole export from plain files: the selected rows of the lake, once, into the three
-/// files in `dir`.
+/// The whole export from plain files: the selected rows of the lake, once, into the
+/// [`FILES`] in `dir`.
 pub async fn export<S: ObjectStore>(
     store: &S,
     layout: &Layout,
     selection: &Selection,
     dir: &Path,
-    properties: &WriterProperties,
+    options: &FileOptions,
 ) -> Result<ExportSummary, ExportError> {
     let (rows, mut summary) = selected_rows(store, layout, selection).await?;
     some_rows(&rows, selection, dir)?;
     let batch = record_batch(&rows)?;
-    summary.files = write_files(&batch, dir, properties)?;
+    summary.files = write_files(&batch, dir, options)?;
     Ok(summary)
 }
 
 /// The whole export from the table: the selected rows of one snapshot (the current one when
-/// `snapshot_id` is `None`) into the three files in `dir`.
+/// `snapshot_id` is `None`) into the [`FILES`] in `dir`.
 pub async fn export_table<S: ObjectStore, C: Catalog>(
     table: &Table<S, C>,
     snapshot_id: Option<i64>,
     selection: &Selection,
     dir: &Path,
-    properties: &WriterProperties,
+    options: &FileOptions,
 ) -> Result<ExportSummary, ExportError> {
     let (rows, mut summary) = table_rows(table, snapshot_id, selection).await?;
     some_rows(&rows, selection, dir)?;
     let batch = record_batch(&rows)?;
-    summary.files = write_files(&batch, dir, properties)?;
+    summary.files = write_files(&batch, dir, options)?;
     Ok(summary)
 }

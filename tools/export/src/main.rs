@@ -1,20 +1,22 @@
-//! `export`: every user of the lake, once, into `users_data.json` (JSON Lines),
-//! `users_data.csv` and `users_data.parquet`, read through S3 with the lake's settings from the
+//! `export`: every user of the lake, once, into the original pipeline's `users_data.json` (a
+//! JSON array; `--json lines` for JSON Lines), `users_data.csv` and `users_spark_data.parquet`
+//! (also as `users_data.parquet`), read through S3 with the lake's settings from the
 //! environment (`LAKE_BUCKET`, `LAKE_PREFIX`, `AWS_ENDPOINT_URL_S3`, ...). When the lake is the
 //! Iceberg table (`LAKE_FORMAT=iceberg`, the default) it opens the table's catalog (`ICEBERG_*`)
 //! and reads the current snapshot, or the one `--snapshot-id` names. Prints one JSON summary,
-//! or `{"errorType": ..., "error": ...}` on stderr and a non-zero exit; a selection that holds
-//! no user is such an error (`NothingSelected`), and leaves the files of an earlier export as
-//! they were.
+//! or `{"errorType": ..., "error": ...}` on stderr and exit status 1 (fatal) or 75 (retryable:
+//! the store or catalog was out of reach; [`lambda_kit::command`]); a selection that holds no
+//! user is a fatal error (`NothingSelected`), and leaves the files of an earlier export as they
+//! were.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use export::{ExportError, Selection, export, export_table};
+use export::{ExportError, FileOptions, JsonForm, Selection, export, export_table};
 use lake::{LakeConfig, S3Store};
 use lambda_kit::{
-    Classified, error_chain,
+    command,
     settings::{ProcessEnv, SettingError},
 };
 use table::{Table, TableConfig};
@@ -39,6 +41,10 @@ struct Args {
     /// `status` lists the current one, each export's summary the one it read).
     #[arg(long)]
     snapshot_id: Option<i64>,
+    /// The form of users_data.json: one JSON array, as the original pipeline wrote it, or JSON
+    /// Lines (one user per line).
+    #[arg(long, value_enum, default_value_t = JsonForm::Array)]
+    json: JsonForm,
 }
 
 #[tokio::main]
@@ -49,20 +55,7 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Args::parse()).await {
-        Ok(summary) => {
-            println!("{summary}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            let failure = serde_json::json!({
-                "errorType": error.error_type(),
-                "error": error_chain(&error),
-            });
-            eprintln!("{failure}");
-            ExitCode::FAILURE
-        }
-    }
+    command::finish(run(Args::parse()).await)
 }
 
 async fn run(args: Args) -> Result<serde_json::Value, ExportError> {
@@ -83,10 +76,13 @@ async fn run(args: Args) -> Result<serde_json::Value, ExportError> {
         from: args.from,
         to: args.to,
     };
-    let properties = lake::writer::writer_properties(
-        config.compression,
-        concat!("user-lake export ", env!("CARGO_PKG_VERSION")),
-    );
+    let options = FileOptions {
+        json: args.json,
+        properties: lake::writer::writer_properties(
+            config.compression,
+            concat!("user-lake export ", env!("CARGO_PKG_VERSION")),
+        ),
+    };
     let summary = match table {
         Some(table) => {
             let opened = table
@@ -95,9 +91,9 @@ async fn run(args: Args) -> Result<serde_json::Value, ExportError> {
                 .map_err(table::TableError::from)?;
             let store = opened.own_store(&store).unwrap_or(store);
             let table = Table::new(store, opened.catalog, opened.location);
-            export_table(&table, args.snapshot_id, &selection, &args.out, &properties).await?
+            export_table(&table, args.snapshot_id, &selection, &args.out, &options).await?
         }
-        None => export(&store, &config.layout, &selection, &args.out, &properties).await?,
+        None => export(&store, &config.layout, &selection, &args.out, &options).await?,
     };
     Ok(serde_json::to_value(&summary).unwrap_or_default())
 }

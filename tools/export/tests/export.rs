@@ -3,12 +3,13 @@
 //! asked for. Each file is read back and compared with the lake's rows.
 
 use chrono::{DateTime, Duration, Utc};
-use export::{Selection, export};
+use export::{FileOptions, JsonForm, Selection, export};
 use lake::{
     DataKey, DataName, Hour, LakeRow, Layout, ObjectStore, OutputFormat, Span,
     testing::MemoryStore, writer::writer_properties,
 };
 use parquet::basic::Compression;
+use serde_json::value::RawValue;
 use user_record::UserRecord;
 
 fn at(minutes: i64) -> DateTime<Utc> {
@@ -93,8 +94,11 @@ async fn every_user_of_the_topic_in_the_range_is_written_once_to_each_file() {
         from: Some(at(0)),
         to: Some(at(60)),
     };
-    let properties = writer_properties(Compression::SNAPPY, "test");
-    let summary = export(&store, &layout, &selection, &dir, &properties)
+    let options = FileOptions {
+        json: JsonForm::Array,
+        properties: writer_properties(Compression::SNAPPY, "test"),
+    };
+    let summary = export(&store, &layout, &selection, &dir, &options)
         .await
         .unwrap();
 
@@ -109,19 +113,25 @@ async fn every_user_of_the_topic_in_the_range_is_written_once_to_each_file() {
         .map(|r| r.record.clone())
         .collect();
     let json = std::fs::read_to_string(dir.join("users_data.json")).unwrap();
-    let from_json: Vec<UserRecord> = json
-        .lines()
-        .map(|l| UserRecord::from_json_owned(l.as_bytes()).unwrap())
+    let from_json: Vec<UserRecord> = serde_json::from_str::<Vec<Box<RawValue>>>(&json)
+        .unwrap()
+        .iter()
+        .map(|user| UserRecord::from_json_owned(user.get().as_bytes()).unwrap())
         .collect();
     assert_eq!(from_json, expected);
+    assert!(json.starts_with("[\n  {\n    \"id\": "), "{json}");
+    assert!(
+        json.contains("Ørsted"),
+        "non-ASCII is kept as it is: {json}"
+    );
     let csv = std::fs::read_to_string(dir.join("users_data.csv")).unwrap();
-    let mut lines = csv.split("\r\n");
+    let mut lines = csv.split('\n');
     assert_eq!(
         lines.next().unwrap(),
         "id,first_name,last_name,gender,address,post_code,email,username,dob,registered_date,phone,picture"
     );
     assert!(csv.contains(r#""Ørsted, ""Jr""""#), "{csv}");
-    assert_eq!(csv.trim_end().split("\r\n").count(), 1 + 5);
+    assert_eq!(csv.trim_end().split('\n').count(), 1 + 5);
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(dir.join("users_data.parquet")).unwrap(),
     )
@@ -137,5 +147,48 @@ async fn every_user_of_the_topic_in_the_range_is_written_once_to_each_file() {
         .collect();
     assert_eq!(names.len(), 12);
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
+    assert_eq!(
+        std::fs::read(dir.join("users_spark_data.parquet")).unwrap(),
+        std::fs::read(dir.join("users_data.parquet")).unwrap(),
+        "the original's Spark name holds the same file"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn json_lines_on_request_give_one_user_a_line() {
+    // given one hour of three users
+    let (store, layout) = (MemoryStore::default(), Layout::new("lake"));
+    let rows: Vec<LakeRow> = (0..3).map(|o| row("users_created", o, at(o))).collect();
+    put(
+        &store,
+        &original(&layout, "users_created", 0, 2, Hour::of(at(0))),
+        &rows,
+    )
+    .await;
+
+    // when the export is asked for JSON Lines
+    let dir = std::env::temp_dir().join(format!("export-lines-{}", std::process::id()));
+    let selection = Selection {
+        topic: "users_created".into(),
+        from: None,
+        to: None,
+    };
+    let options = FileOptions {
+        json: JsonForm::Lines,
+        properties: writer_properties(Compression::SNAPPY, "test"),
+    };
+    export(&store, &layout, &selection, &dir, &options)
+        .await
+        .unwrap();
+
+    // then each line of users_data.json is one user, in offset order
+    let json = std::fs::read_to_string(dir.join("users_data.json")).unwrap();
+    let from_lines: Vec<UserRecord> = json
+        .lines()
+        .map(|l| UserRecord::from_json_owned(l.as_bytes()).unwrap())
+        .collect();
+    let expected: Vec<UserRecord> = rows.iter().map(|r| r.record.clone()).collect();
+    assert_eq!(from_lines, expected);
     std::fs::remove_dir_all(&dir).unwrap();
 }

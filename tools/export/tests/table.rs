@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use export::{ExportError, Selection, export_table, table_rows};
+use export::{ExportError, FileOptions, JsonForm, Selection, export_table, table_rows};
 use lake::{
     LakeRow, RowsBuilder,
     testing::{MemoryStore, Operation},
     writer::writer_properties,
 };
 use parquet::basic::Compression;
+use serde_json::value::RawValue;
 use table::{Slice, Table, TableLocation, catalog::memory::MemoryCatalog, files::hour_of};
 use user_record::UserRecord;
 
@@ -54,13 +55,19 @@ async fn append(table: &TestTable<'_>, rows: &[LakeRow]) -> i64 {
             batch: builder.finish().unwrap(),
         })
         .collect();
-    let report = table.append(&slices, &properties(), at(180)).await.unwrap();
+    let report = table
+        .append(&slices, &options().properties, at(180))
+        .await
+        .unwrap();
     assert_eq!(report.written, rows.len());
     report.snapshot_id.unwrap()
 }
 
-fn properties() -> parquet::file::properties::WriterProperties {
-    writer_properties(Compression::SNAPPY, "test")
+fn options() -> FileOptions {
+    FileOptions {
+        json: JsonForm::Array,
+        properties: writer_properties(Compression::SNAPPY, "test"),
+    }
 }
 
 fn everything() -> Selection {
@@ -93,7 +100,7 @@ async fn the_current_snapshot_is_exported_and_an_earlier_snapshot_gives_its_earl
 
     // when the current snapshot is exported
     let dir = temp_dir("current");
-    let summary = export_table(&table, None, &everything(), &dir, &properties())
+    let summary = export_table(&table, None, &everything(), &dir, &options())
         .await
         .unwrap();
 
@@ -107,13 +114,14 @@ async fn the_current_snapshot_is_exported_and_an_earlier_snapshot_gives_its_earl
         .map(|r| r.record.clone())
         .collect();
     let json = std::fs::read_to_string(dir.join("users_data.json")).unwrap();
-    let from_json: Vec<UserRecord> = json
-        .lines()
-        .map(|l| UserRecord::from_json_owned(l.as_bytes()).unwrap())
+    let from_json: Vec<UserRecord> = serde_json::from_str::<Vec<Box<RawValue>>>(&json)
+        .unwrap()
+        .iter()
+        .map(|user| UserRecord::from_json_owned(user.get().as_bytes()).unwrap())
         .collect();
     assert_eq!(from_json, expected);
     let csv = std::fs::read_to_string(dir.join("users_data.csv")).unwrap();
-    assert_eq!(csv.trim_end().split("\r\n").count(), 1 + 5);
+    assert_eq!(csv.trim_end().split('\n').count(), 1 + 5);
     let parquet = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(dir.join("users_data.parquet")).unwrap(),
     )
@@ -219,8 +227,7 @@ async fn an_export_that_selects_nothing_says_so_and_leaves_earlier_files_as_they
     std::fs::write(dir.join("users_data.csv"), "earlier export\n").unwrap();
 
     // when everything is exported
-    let properties = parquet::file::properties::WriterProperties::builder().build();
-    let result = export_table(&table, None, &everything(), &dir, &properties).await;
+    let result = export_table(&table, None, &everything(), &dir, &options()).await;
 
     // then it is an error that names the selection, and the earlier file is untouched
     let earlier = std::fs::read_to_string(dir.join("users_data.csv")).unwrap();
