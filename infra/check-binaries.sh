@@ -13,6 +13,7 @@
 # aarch64 standard library is added with rustup when missing. Builds go to CARGO_TARGET_DIR
 # like any other, so a second run is incremental. Exit status 0 when every binary passes.
 set -euo pipefail
+. "$(dirname "$0")/help.sh"
 
 root_dir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root_dir"

@@ -30,6 +30,7 @@
 # networkx, ...) do not resolve together in one environment.
 # Exit status: 0 when every check passes, 1 otherwise (every check still runs).
 set -euo pipefail
+. "$(dirname "$0")/help.sh"
 
 CFN_LINT_PIN="cfn-lint==1.58.0"
 CHECKOV_PIN="checkov==3.3.30"

@@ -2,7 +2,7 @@
 # The whole flow on one machine, with no cloud, no internet and no Docker:
 # start the local stack, fire the producer's schedule a few times, let the MSK trigger emulator
 # deliver every record to the sink (which commits it to the Iceberg table), run the compactor,
-# query the table with DuckDB, export it to output/users_data.{json,csv,parquet}, stop, and
+# query the table with DuckDB, export it to the original's output/ files, stop, and
 # summarise. With LAKE_FORMAT=files in local.env, the same over the plain-files layout.
 #
 #   infra/local/demo.sh [runs] [users-per-run]      (make demo: 3 runs of 200 users, 2 s apart)
@@ -15,6 +15,7 @@
 # On a new machine the first run also installs the pinned tools and compiles; while a step
 # waits, the demo says what it is doing, how long that usually takes and how long it has taken.
 set -euo pipefail
+. "$(dirname "$0")/../help.sh"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -46,13 +47,18 @@ fi
 # What the machine needs, in a second, before minutes of building.
 infra/local/preflight.sh
 table=false; [ "$LAKE_FORMAT" = iceberg ] && table=true
-if $table; then data_dir="$lake_root/$LAKE_BUCKET/iceberg/$ICEBERG_TABLE/data"; else data_dir="$lake_root/$LAKE_BUCKET/users"; fi
+# USER_LAKE_SERVICES=external: the broker, the store and the users API are already running
+# (docker compose up -d); the demo starts only the functions (infra/local/stack.sh).
+external=false; [ "${USER_LAKE_SERVICES:-native}" = external ] && external=true
+# The data's prefix in the lake bucket (read through the S3 endpoint, so that a compose stack's
+# store is read as the native one is).
+if $table; then data_prefix="${LAKE_PREFIX}iceberg/$ICEBERG_TABLE/data/"; else data_prefix="${LAKE_PREFIX}users/"; fi
 state=${USER_LAKE_STACK_DIR:-$root/target/local-stack}
 mkdir -p "$state"
 demo_started=$SECONDS
 clock() { local s=$((SECONDS - demo_started)); printf '%d:%02d' $((s / 60)) $((s % 60)); }
 step() { printf '\n==> [%s] %s\n' "$(clock)" "$*"; }
-count() { find "$1" -name "$2" 2>/dev/null | wc -l || true; }
+objects() { "$USER_LAKE_VENV/bin/python" infra/local/lake_objects.py "$@"; }
 
 # Waits for a background job of this shell, saying every 30 s that it is still at it.
 watch_job() { # pid description usual-duration
@@ -101,7 +107,7 @@ data_files() {
     "$USER_LAKE_VENV/bin/python" infra/local/query.py --table "$lake_root/iceberg-catalog.db" "$KAFKA_TOPIC" 2>/dev/null \
       | python3 -c 'import json,sys; print(json.load(sys.stdin).get("files", 0))' || echo 0
   else
-    count "$data_dir" '*.parquet'
+    objects count "$LAKE_BUCKET" "$data_prefix" .parquet
   fi
 }
 before=$(data_files)
@@ -126,14 +132,11 @@ print(summary.get("records", 0), summary.get("written", 0), summary.get("rejecte
 PY
 )
 after=$(data_files)
-errors=$(count "$lake_root/$LAKE_BUCKET/_errors" '*.jsonl')
+errors=$(objects count "$LAKE_BUCKET" "${LAKE_PREFIX}_errors/" .jsonl)
 
-# Objects per hour partition, as `  <count> users/dt=…/hour=…` (the table: every data file on
-# disk, those a compaction replaced included until the compactor removes them).
-per_hour() {
-  find "$data_dir" -name '*.parquet' | sed "s|^$lake_root/$LAKE_BUCKET/||; s|/[^/]*\$||" \
-    | sort | uniq -c | sed 's/^ */    /'
-}
+# Objects per hour partition, as `  <count> users/dt=…/hour=…` (the table: every data file in
+# the store, those a compaction replaced included until the compactor removes them).
+per_hour() { objects per-dir "$LAKE_BUCKET" "$data_prefix" .parquet; }
 step "compactor: merging each closed hour's small objects into one (the clock is set 3 h ahead so that this hour counts as closed)"
 echo "  objects per hour before:"
 per_hour
@@ -199,8 +202,8 @@ cat <<SUMMARY
   Parquet files       $((after - before)) new, $after in all before compaction, $compacted after$($table && echo " (in the table's current snapshot)")
   rows in the lake    $rows (DuckDB: $sql)
   error objects       $errors
-  lake on disk        $data_dir/   (s3://${data_dir#"$lake_root/"} at $AWS_ENDPOINT_URL_S3)
-  exported            $lake_root/users_data.json, users_data.csv, users_data.parquet
+  lake                s3://$LAKE_BUCKET/$data_prefix at $AWS_ENDPOINT_URL_S3$($external || echo " (on disk: $lake_root/$LAKE_BUCKET/$data_prefix)")
+  exported            $lake_root/users_data.json, users_data.csv, users_spark_data.parquet, users_data.parquet
 SUMMARY
 
 # The demo's own checks, and the same figures as JSON for scripts (infra/local/demo_check.py).

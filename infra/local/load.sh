@@ -16,6 +16,7 @@
 # Prints one JSON summary line and writes it to target/load/summary.json. The functions are the
 # debug builds that cargo lambda watch serves, as in every local run.
 set -euo pipefail
+. "$(dirname "$0")/../help.sh"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -94,8 +95,11 @@ print(sum(l["response"].get("produced", 0) for l in lines if l.get("event") == "
 PY
 )
 set +e
+# The table (LAKE_FORMAT=iceberg, the default) is read at its current snapshot through its catalog.
+table_args=()
+[ "$LAKE_FORMAT" = iceberg ] && table_args=("$USER_LAKE_OUTPUT/iceberg-catalog.db" "$ICEBERG_DATABASE.$ICEBERG_TABLE")
 "$USER_LAKE_VENV/bin/python" infra/local/load_check.py \
-  "$USER_LAKE_OUTPUT/$LAKE_BUCKET" "$KAFKA_TOPIC" "$reported" >"$dir/check.json"
+  "$USER_LAKE_OUTPUT/$LAKE_BUCKET" "$KAFKA_TOPIC" "$reported" "${table_args[@]}" >"$dir/check.json"
 check=$?
 set -e
 

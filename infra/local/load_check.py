@@ -1,12 +1,15 @@
 """Accounts for every message of a load run with DuckDB, from the lake alone.
 
-Every row under users/ and every line under _errors/ names its topic, partition and offset. On a
+Every row of the lake (the Iceberg table's current snapshot, read with pyiceberg through its
+catalog and the S3 endpoint; or, in the plain-files layout, every object under users/) and every
+line under _errors/ names its topic, partition and offset. On a
 topic that the run created, each partition's offsets run from 0 without a hole, so the messages
 are all accounted for exactly when, per partition, the offsets found are 0..n-1 with none twice,
 and the n add up to what the producer reported as acknowledged. Ids must be unique too (each
 user is a new UUID). Prints one JSON object of counts; exits 1 if any check fails.
 
-    $USER_LAKE_VENV/bin/python infra/local/load_check.py <bucket dir> <topic> <reported produced>
+    $USER_LAKE_VENV/bin/python infra/local/load_check.py <bucket dir> <topic> <reported produced> \
+        [<sqlite catalog file> <namespace.table>]
 """
 import glob
 import json
@@ -16,9 +19,25 @@ import sys
 import duckdb
 
 bucket, topic, reported = sys.argv[1].rstrip("/"), sys.argv[2], int(sys.argv[3])
+catalog, table = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else (None, None)
 con = duckdb.connect()
 parquet = glob.glob(f"{bucket}/users/*/*/*.parquet")
-if parquet:
+if catalog:
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    props = {"py-io-impl": "pyiceberg.io.pyarrow.PyArrowFileIO", "s3.force-virtual-addressing": "false",
+             "s3.endpoint": os.environ["AWS_ENDPOINT_URL_S3"], "s3.region": os.environ["AWS_REGION"],
+             "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
+             "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"]}
+    rows = (SqlCatalog("load", uri=f"sqlite:///{catalog}", **props).load_table(table)
+            .scan(selected_fields=("kafka_topic", "kafka_partition", "kafka_offset", "id")).to_arrow())
+    con.register("table_rows", rows)
+    con.execute(
+        """CREATE TABLE lake AS SELECT kafka_partition AS p, kafka_offset AS o, id
+           FROM table_rows WHERE kafka_topic = ?""",
+        [topic],
+    )
+elif parquet:
     con.execute(
         """CREATE TABLE lake AS SELECT kafka_partition AS p, kafka_offset AS o, id
            FROM read_parquet(?) WHERE kafka_topic = ?""",

@@ -6,6 +6,7 @@
 # venv module, and the coreutils and util-linux commands the scripts use. Exit 0 when all is
 # there; otherwise each missing piece on stderr and exit 2.
 set -uo pipefail
+. "$(dirname "$0")/../help.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 missing=()
 lack() { missing+=("$1"); }

@@ -15,7 +15,11 @@
 #                                  environment overrode (AWS_* and KAFKA_SECURITY never are)
 #   infra/local/stack.sh stop NAME stop one service (s3, kafka, users-api, functions), e.g. to
 #                                  test an outage; `up` starts it again with the same state
+#
+# USER_LAKE_SERVICES=external uses a broker, store and users API that are already running
+# (docker compose up -d) and starts only the functions; `down` stops only what `up` started.
 set -euo pipefail
+. "$(dirname "$0")/../help.sh"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -46,6 +50,18 @@ $(tail -n 20 "$state/logs/$name.log" 2>/dev/null)"
     [ $SECONDS -lt $deadline ] || die "$name did not listen on $port within $3 s; see $state/logs/$name.log"
     sleep 0.2
   done
+}
+
+# USER_LAKE_SERVICES=external: the broker, the store and the users API are someone else's
+# (docker compose up -d, with docker-compose.yml's topic and buckets); they must answer on
+# local.env's ports, and only the functions are started here.
+case "${USER_LAKE_SERVICES:=native}" in
+  native | external) ;;
+  *) die "USER_LAKE_SERVICES must be native (start the services here) or external (use running ones), not '$USER_LAKE_SERVICES'" ;;
+esac
+expect() { # name port
+  port_open "$2" || die "USER_LAKE_SERVICES=external, but nothing answers on 127.0.0.1:$2 for $1: start the services first (docker compose up -d), or unset USER_LAKE_SERVICES"
+  say "$1: using the service on 127.0.0.1:$2 (USER_LAKE_SERVICES=external)"
 }
 
 start() { # name port wait-seconds command...
@@ -86,31 +102,36 @@ up() {
   fi
   local bin; bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
 
-  mkdir -p "$lake_root/$LAKE_BUCKET" "$lake_root/$FAILED_BATCH_BUCKET"
-  start s3 "$(port_of "$AWS_ENDPOINT_URL_S3")" 20 \
-    "$bin/s3-store" --host 127.0.0.1 --port "$(port_of "$AWS_ENDPOINT_URL_S3")" \
-    --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$lake_root"
-
-  local broker_port; broker_port=$(port_of "$KAFKA_BROKERS")
-  if ! alive kafka; then
-    # tansu reads a sqlite:// path relative to its working directory
-    mkdir -p "$lake_root/.broker"
-    start kafka "$broker_port" 30 \
-      env RUST_LOG=warn bash -c 'cd "$1" && shift && exec "$@"' _ "$lake_root/.broker" \
-      tansu broker --storage-engine sqlite://tansu.db \
-      --listener-url "tcp://127.0.0.1:$broker_port" \
-      --advertised-listener-url "tcp://127.0.0.1:$broker_port"
-    local created
-    if created=$(RUST_LOG=warn tansu topic create "$KAFKA_TOPIC" --broker "tcp://$KAFKA_BROKERS" \
-        --partitions "$KAFKA_PARTITIONS" 2>&1); then
-      say "topic $KAFKA_TOPIC created with $KAFKA_PARTITIONS partitions"
-    elif grep -qE "TopicAlreadyExists|already exists" <<<"$created"; then
-      say "topic $KAFKA_TOPIC exists (kept from an earlier run)"
-    else
-      die "cannot create topic $KAFKA_TOPIC: $created"
-    fi
+  if [ "$USER_LAKE_SERVICES" = external ]; then
+    expect s3 "$(port_of "$AWS_ENDPOINT_URL_S3")"
+    expect kafka "$(port_of "$KAFKA_BROKERS")"
   else
-    say "kafka already running (pid $(cat "$state/kafka.pid"))"
+    mkdir -p "$lake_root/$LAKE_BUCKET" "$lake_root/$FAILED_BATCH_BUCKET"
+    start s3 "$(port_of "$AWS_ENDPOINT_URL_S3")" 20 \
+      "$bin/s3-store" --host 127.0.0.1 --port "$(port_of "$AWS_ENDPOINT_URL_S3")" \
+      --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$lake_root"
+
+    local broker_port; broker_port=$(port_of "$KAFKA_BROKERS")
+    if ! alive kafka; then
+      # tansu reads a sqlite:// path relative to its working directory
+      mkdir -p "$lake_root/.broker"
+      start kafka "$broker_port" 30 \
+        env RUST_LOG=warn bash -c 'cd "$1" && shift && exec "$@"' _ "$lake_root/.broker" \
+        tansu broker --storage-engine sqlite://tansu.db \
+        --listener-url "tcp://127.0.0.1:$broker_port" \
+        --advertised-listener-url "tcp://127.0.0.1:$broker_port"
+      local created
+      if created=$(RUST_LOG=warn tansu topic create "$KAFKA_TOPIC" --broker "tcp://$KAFKA_BROKERS" \
+          --partitions "$KAFKA_PARTITIONS" 2>&1); then
+        say "topic $KAFKA_TOPIC created with $KAFKA_PARTITIONS partitions"
+      elif grep -qE "TopicAlreadyExists|already exists" <<<"$created"; then
+        say "topic $KAFKA_TOPIC exists (kept from an earlier run)"
+      else
+        die "cannot create topic $KAFKA_TOPIC: $created"
+      fi
+    else
+      say "kafka already running (pid $(cat "$state/kafka.pid"))"
+    fi
   fi
 
   # The users-API stand-in runs only when USERS_API_URL is its own URL; any other API (another
@@ -119,7 +140,11 @@ up() {
   if [ "$USERS_API_URL" = "$USERS_API_STAND_IN" ]; then
     stand_in=true
     local api_port; api_port=$(python3 -c 'import sys,urllib.parse as u; print(u.urlparse(sys.argv[1]).port)' "$USERS_API_STAND_IN")
-    start users-api "$api_port" 20 "$bin/users-api" --listen "127.0.0.1:$api_port"
+    if [ "$USER_LAKE_SERVICES" = external ]; then
+      expect users-api "$api_port"
+    else
+      start users-api "$api_port" 20 "$bin/users-api" --listen "127.0.0.1:$api_port"
+    fi
   else
     stop users-api
     say "users API: $USERS_API_URL (not the stand-in, which is not started)"

@@ -8,6 +8,7 @@
 # The cache lives in $USER_LAKE_TOOLS (default ~/.cache/user-lake); a second run finds
 # everything in place and returns at once.
 set -euo pipefail
+. "$(dirname "$0")/../help.sh"
 
 TANSU_VERSION=0.6.0
 root_dir=$(cd "$(dirname "$0")/../.." && pwd)

@@ -77,3 +77,32 @@ class DemoKnobs(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ExternalServices(unittest.TestCase):
+    def port_open(self, port):
+        import socket
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    def test_external_services_that_do_not_answer_are_named_before_anything_starts(self):
+        # given nothing on the store's port, and a stack directory of the test's own
+        if self.port_open(4566):
+            self.skipTest("something listens on 127.0.0.1:4566")
+        import tempfile
+        state = tempfile.mkdtemp(prefix="stack-external-")
+        # when the stack is asked to use running services
+        done = run([str(ROOT / "infra/local/stack.sh"), "up"],
+                   {"USER_LAKE_SERVICES": "external", "USER_LAKE_NO_BUILD": "1",
+                    "USER_LAKE_STACK_DIR": state}, check=False)
+        # then it stops, naming the port and what to do, and started nothing
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("nothing answers on 127.0.0.1:4566 for s3: start the services first "
+                      "(docker compose up -d)", done.stderr)
+        self.assertEqual([p for p in Path(state).glob("*.pid")], [])
+
+    def test_an_unknown_services_mode_is_refused(self):
+        done = run([str(ROOT / "infra/local/stack.sh"), "status"],
+                   {"USER_LAKE_SERVICES": "docker"}, check=False)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn("USER_LAKE_SERVICES must be native", done.stderr)
