@@ -70,9 +70,14 @@ status: ## What the pipeline is doing: partitions, the sink's lag, the lake's ho
 	@$(LOCAL_ENV) && $(TARGET)/debug/status --table $(if $(WATCH),--watch $(WATCH))
 
 .PHONY: export
-export: ## The lake's users, once, into output/users_data.{json,csv,parquet} (FROM=/TO= RFC 3339 times)
+export: ## The lake's users, once, into the original's output/users_data.json, .csv, users_spark_data.parquet (FROM=/TO= RFC 3339 times, JSON=lines)
 	@$(CARGO) build --locked --quiet -p export
-	@$(LOCAL_ENV) && $(TARGET)/debug/export --out output $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+	@$(LOCAL_ENV) && $(TARGET)/debug/export --out output $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(JSON),--json $(JSON))
+
+.PHONY: peek
+peek: ## The topic's newest message as JSON (N=5 for more, FIRST=1 for the oldest instead)
+	@$(CARGO) build --locked --quiet -p peek
+	@$(LOCAL_ENV) && $(TARGET)/debug/peek $(if $(FIRST),--first,--last) $(or $(N),1)
 
 .PHONY: load
 load: ## Not in CI: USERS (default 1,000,000) through the whole local flow, every id audited, sink peak memory

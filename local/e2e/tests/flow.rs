@@ -585,7 +585,7 @@ async fn invoke_function(url: &str, body: String) -> String {
     text
 }
 
-const SCENARIOS: [Scenario; 17] = [
+const SCENARIOS: [Scenario; 18] = [
     (
         "every_produced_user_lands_exactly_once",
         every_produced_user_lands_exactly_once,
@@ -637,6 +637,10 @@ const SCENARIOS: [Scenario; 17] = [
     (
         "status_shows_each_partitions_lag_and_the_lakes_hours",
         drop_in::status_shows_each_partitions_lag_and_the_lakes_hours,
+    ),
+    (
+        "peek_shows_the_topics_newest_and_oldest_messages_and_refuses_an_unknown_topic",
+        drop_in::peek_shows_the_topics_newest_and_oldest_messages_and_refuses_an_unknown_topic,
     ),
     (
         "a_users_api_of_their_own_replaces_the_stand_in",

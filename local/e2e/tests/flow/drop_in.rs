@@ -161,15 +161,6 @@ pub fn dataset_readers_read_the_lake_through_the_s3_endpoint(ctx: &Ctx) {
     assert_eq!(seen["pyarrow"]["hour_type"], "int32");
 }
 
-/// Lines of a file.
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 pub fn export_writes_every_user_once_to_the_original_files(ctx: &Ctx) {
     // given a run of users delivered
     ctx.drain();
@@ -196,38 +187,40 @@ pub fn export_writes_every_user_once_to_the_original_files(ctx: &Ctx) {
         Some(expected.len() as u64),
         "{answer}"
     );
-    let json: Vec<UserRecord> = lines(&dir.join("users_data.json"))
-        .iter()
-        .map(|l| UserRecord::from_json_owned(l.as_bytes()).unwrap())
-        .collect();
-    assert_eq!(json, expected, "users_data.json");
-    let csv = lines(&dir.join("users_data.csv"));
-    assert_eq!(
-        csv[0].trim_end(),
-        "id,first_name,last_name,gender,address,post_code,email,username,dob,registered_date,phone,picture"
-    );
-    let csv_ids: Vec<String> = csv[1..]
-        .iter()
-        .map(|l| l.split(',').next().unwrap().to_string())
-        .collect();
+    // read as the original's users read its output/: json.load and pandas, no options
+    let printed = venv_python(&[
+        repo_root()
+            .join("local/e2e/python/read_export.py")
+            .as_os_str(),
+        dir.as_os_str(),
+    ]);
+    let seen: Value = serde_json::from_str(printed.trim()).unwrap();
     let ids: Vec<String> = expected.iter().map(|r| r.id.to_string()).collect();
-    assert_eq!(csv_ids, ids, "users_data.csv");
-    let parquet = std::fs::read(dir.join("users_data.parquet")).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-        bytes::Bytes::from(parquet),
-    )
-    .unwrap()
-    .build()
-    .unwrap();
-    let mut parquet_ids = Vec::new();
-    for batch in reader {
-        let batch = batch.unwrap();
-        assert_eq!(batch.num_columns(), 12);
-        let column = batch.column_by_name("id").unwrap();
-        let column = arrow::array::AsArray::as_string::<i32>(column.as_ref());
-        parquet_ids.extend(column.iter().map(|v| v.unwrap().to_string()));
+    let columns: Vec<&str> = user_record::RECORD_FIELDS.iter().map(|c| c.name).collect();
+    for reader in [
+        "json.load",
+        "pd.read_json",
+        "pd.read_csv",
+        "pd.read_parquet users_spark_data",
+        "pd.read_parquet users_data",
+    ] {
+        assert_eq!(seen[reader]["ids"], serde_json::json!(ids), "{reader}");
+        assert_eq!(
+            seen[reader]["columns"],
+            serde_json::json!(columns),
+            "{reader}"
+        );
     }
-    assert_eq!(parquet_ids, ids, "users_data.parquet");
+    // and the JSON's and the CSV's users are the lake's, field for field
+    for form in ["json_records", "csv_records"] {
+        let users: Vec<UserRecord> = seen[form]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| UserRecord::from_json_owned(r.to_string().as_bytes()).unwrap())
+            .collect();
+        assert_eq!(users, expected, "{form}");
+    }
 }
 
 pub fn status_shows_each_partitions_lag_and_the_lakes_hours(ctx: &Ctx) {
@@ -375,4 +368,56 @@ pub fn a_users_api_of_their_own_replaces_the_stand_in(ctx: &Ctx) {
     assert_eq!(seen, emails);
     assert_eq!(restored["users_api"]["stand_in"], true, "{restored}");
     ctx.drain();
+}
+
+pub fn peek_shows_the_topics_newest_and_oldest_messages_and_refuses_an_unknown_topic(ctx: &Ctx) {
+    // given a run of users on the topic
+    ctx.drain();
+    ctx.schedule(1, 20);
+    let mut messages = ctx.topic_messages();
+    messages.sort_by_key(|m| (m.timestamp_ms, m.partition, m.offset));
+    let coordinates = |ms: &[e2e::topic::TopicMessage]| -> Vec<(i64, i64)> {
+        ms.iter()
+            .map(|m| (i64::from(m.partition), m.offset))
+            .collect()
+    };
+
+    // when peek is asked for the newest three and the oldest two
+    let last = emulator("peek", &["--last", "3"]);
+    let first = emulator("peek", &["--first", "2"]);
+    let unknown = emulator("peek", &["--topic", "no_such_topic_here"]);
+
+    // then each shows exactly those messages of the topic, oldest first, values parsed
+    assert!(last.status.success(), "{:?}", summary(&last));
+    let shown = |output: &std::process::Output| -> (Vec<(i64, i64)>, Value) {
+        let answer = summary(output);
+        let at = answer["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["partition"].as_i64().unwrap(),
+                    m["offset"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        (at, answer)
+    };
+    let (newest, answer) = shown(&last);
+    assert_eq!(
+        newest,
+        coordinates(&messages[messages.len() - 3..]),
+        "{answer}"
+    );
+    let newest_value: Value =
+        serde_json::from_slice(messages.last().unwrap().value.as_deref().unwrap()).unwrap();
+    assert_eq!(answer["messages"][2]["value"], newest_value);
+    let (oldest, answer) = shown(&first);
+    assert_eq!(oldest, coordinates(&messages[..2]), "{answer}");
+    // and an unknown topic is a fatal error on stderr, not an empty answer
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    let failure: Value = serde_json::from_slice(&unknown.stderr)
+        .unwrap_or_else(|e| panic!("stderr is not one JSON document ({e}): {unknown:?}"));
+    assert_eq!(failure["errorType"], "ReadFailed.Fatal", "{failure}");
 }
