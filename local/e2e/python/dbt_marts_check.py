@@ -60,12 +60,13 @@ def country(address):
     return part or None
 
 
-def run_dbt(lake, database):
+def run_dbt(lake, database, *command):
     env = dict(os.environ, USER_LAKE_OUTPUT=lake, USER_LAKE_DBT_DATABASE=database, USER_LAKE_DBT_READ="files")
-    done = subprocess.run([os.path.join(ROOT, "infra", "local", "dbt.sh"), "build"], cwd=ROOT, env=env,
+    done = subprocess.run([os.path.join(ROOT, "infra", "local", "dbt.sh"), *command], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
-        raise AssertionError(f"dbt build failed ({done.returncode}):\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}")
+        raise AssertionError(f"dbt {' '.join(command)} failed ({done.returncode}):\n"
+                             f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}")
 
 
 def mart(database, name, key):
@@ -80,7 +81,7 @@ class DbtMartsMatchTheLake(unittest.TestCase):
         cls.workdir = tempfile.TemporaryDirectory(prefix="dbt-check-")
         cls.database = os.path.join(cls.workdir.name, "marts.duckdb")
         started = time.monotonic()
-        run_dbt(cls.lake, cls.database)
+        run_dbt(cls.lake, cls.database, "build")
         cls.dbt_seconds = time.monotonic() - started
         store, endpoint = start_s3_store(cls.lake, KEY, SECRET)
         try:
@@ -107,6 +108,18 @@ class DbtMartsMatchTheLake(unittest.TestCase):
     def test_users_by_gender_counts_each_user_once(self):
         expected = collections.Counter(user["gender"].lower() for user in self.users)
         self.assertEqual(mart(self.database, "users_by_gender", "gender"), dict(expected))
+
+    def test_docs_generate_catalogs_every_model_and_the_lake_with_its_columns(self):
+        # When dbt docs generate runs on the lake the marts were built from
+        run_dbt(self.lake, self.database, "docs", "generate")
+        with open(os.path.join(ROOT, "target", "dbt", "local", "catalog.json"), encoding="utf-8") as f:
+            catalog = json.load(f)
+        # then the catalog has each model, and the source with the lake's sixteen columns.
+        models = {"stg_users", "signups_per_hour", "signups_per_day", "users_by_country",
+                  "users_by_gender", "users_by_age_band"}
+        self.assertEqual({key.rsplit(".", 1)[1] for key in catalog["nodes"]}, models)
+        source = catalog["sources"]["source.user_lake.lake.users"]
+        self.assertEqual(len(source["columns"]), 16, sorted(source["columns"]))
 
 
 if __name__ == "__main__":
