@@ -30,7 +30,7 @@ if [ "$target" = local ]; then
     || { echo "dbt: no lake at ${USER_LAKE_OUTPUT:-$root/output}: run the flow first (make demo)" >&2; exit 2; }
   export USER_LAKE_OUTPUT
 fi
-eval "$(infra/local/tools.sh)"
+eval "$(infra/local/tools.sh --only python)"
 export DBT_PROFILES_DIR="$root/dbt_project" DBT_TARGET_PATH="$root/target/dbt/$target" \
   DBT_LOG_PATH="$root/target/dbt/logs" DBT_SEND_ANONYMOUS_USAGE_STATS=false
 cd dbt_project
