@@ -27,7 +27,7 @@ lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variab
 	python3 infra/lint/check_config_docs.py
 	python3 infra/lint/check_doc_references.py
 	python3 benches/python/cost.py --check
-	infra/local/dbt.sh compile --target athena --no-populate-cache --quiet
+	DBT_ATHENA_S3_STAGING_DIR=s3://compile-only/dbt/ infra/local/dbt.sh compile --target athena --no-populate-cache --quiet
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 .PHONY: test
