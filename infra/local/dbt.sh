@@ -26,8 +26,9 @@ for i in "${!args[@]}"; do
 done
 if [ "$target" = local ]; then
   . infra/local/settings.sh
-  USER_LAKE_OUTPUT=$(cd "${USER_LAKE_OUTPUT:-$root/output}" 2>/dev/null && pwd) \
-    || { echo "dbt: no lake at ${USER_LAKE_OUTPUT:-$root/output}: run the flow first (make demo)" >&2; exit 2; }
+  lake=${USER_LAKE_OUTPUT:-$root/output}
+  [ -d "$lake" ] || { echo "dbt: no lake at $lake: run the flow first (make demo)" >&2; exit 2; }
+  USER_LAKE_OUTPUT=$(cd "$lake" && pwd)
   export USER_LAKE_OUTPUT
 fi
 eval "$(infra/local/tools.sh --only python)"
