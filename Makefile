@@ -20,13 +20,14 @@ build: ## Build every crate
 	$(CARGO) build --workspace --locked --all-targets
 
 .PHONY: lint
-lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variable documented, the docs' references, the cost tables
+lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variable documented, the docs' references, the cost tables, the dbt project compiled for Athena (offline)
 	$(CARGO) fmt --all -- --check
 	python3 -m unittest discover -s infra/lint -p 'test_*.py'
 	python3 infra/lint/check_deps.py --cargo
 	python3 infra/lint/check_config_docs.py
 	python3 infra/lint/check_doc_references.py
 	python3 benches/python/cost.py --check
+	DBT_ATHENA_S3_STAGING_DIR=s3://compile-only/dbt/ infra/local/dbt.sh compile --target athena --no-populate-cache --quiet
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 .PHONY: test
@@ -57,8 +58,18 @@ down: ## Stop the local stack
 RUNS ?= 3
 USERS ?= 200
 EVERY ?= 2s
-demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/ (RUNS= USERS= EVERY=)
-	EVERY=$(EVERY) infra/local/demo.sh $(RUNS) $(USERS)
+# DBT=1: end with make dbt on the demo's lake, read through the running S3 store.
+DBT ?=
+demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/ (RUNS= USERS= EVERY= DBT=1)
+	EVERY=$(EVERY) DBT=$(DBT) infra/local/demo.sh $(RUNS) $(USERS)
+
+.PHONY: dbt
+dbt: ## dbt build (the dbt_project/ models and data-quality tests) and source freshness on the local lake of a finished flow (USER_LAKE_OUTPUT, default output/)
+	infra/local/dbt.sh
+
+.PHONY: dbt-check
+dbt-check: ## make dbt's marts on the lake (USER_LAKE_OUTPUT) against the lake read by pyiceberg: users per country and per gender equal
+	@$(TOOLS_ENV) && "$$USER_LAKE_VENV/bin/python" -m unittest discover -s local/e2e/python -p 'dbt_*.py'
 
 # The local stack's settings, for the commands run against it (a real cluster and bucket: set
 # the same variables in the environment and run target/debug/status or export directly).

@@ -8,6 +8,8 @@
 #   infra/local/demo.sh [runs] [users-per-run]      (make demo: 3 runs of 200 users, 2 s apart)
 #   make demo RUNS=60 USERS=1 EVERY=1s               (the original's one user a second for 60 s)
 #   infra/local/demo.sh --plan                       what it would do, as JSON, and nothing else
+#   DBT=1 infra/local/demo.sh                        (make demo DBT=1) ends with make dbt on the
+#                                                    demo's lake, read through the S3 store
 #
 # Its settings are local.env's with the caller's environment over it, as for `make up`
 # (infra/local/settings.sh): USERS_API_URL=https://randomuser.me/api/ make demo fetches real users.
@@ -209,3 +211,9 @@ SUMMARY
 # The demo's own checks, and the same figures as JSON for scripts (infra/local/demo_check.py).
 python3 infra/local/demo_check.py "$state/demo.json" "$produced" "$records" "$written" "$rejected" \
   "$rows" "$exported" "$((after - before))" "$compacted" "$(( SECONDS - demo_started ))" "$checks"
+
+if [ "${DBT:-}" = 1 ]; then
+  step "dbt: the dbt_project/ models and data-quality tests on the lake (make dbt), through the S3 store"
+  USER_LAKE_OUTPUT=$lake_root USER_LAKE_DBT_READ=s3 infra/local/dbt.sh
+  echo "  marts in $lake_root/marts.duckdb (docs/dbt.md)"
+fi

@@ -18,26 +18,21 @@ ICEBERG_DATABASE and ICEBERG_TABLE.
 """
 import json
 import os
-import sqlite3
 import sys
 from urllib.parse import urlparse
 
 import duckdb
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "local", "e2e", "python"))
-from read_table import duckdb_extension, sql_string  # noqa: E402  (the one loader of the extensions)
+from read_table import current_metadata_location, duckdb_extension, sql_string  # noqa: E402  (the one loader of the extensions)
 
 
 def current_metadata(catalog_file, namespace, table):
     """The table's metadata file as the SQL catalog names it (pyiceberg's SqlCatalog tables)."""
-    with sqlite3.connect(f"file:{catalog_file}?mode=ro", uri=True) as con:
-        row = con.execute(
-            "SELECT metadata_location FROM iceberg_tables WHERE table_namespace = ? AND table_name = ?",
-            (namespace, table),
-        ).fetchone()
-    if row is None:
-        sys.exit(f"query.py: no table {namespace}.{table} in {catalog_file} (has the sink committed yet?)")
-    return row[0]
+    try:
+        return current_metadata_location(catalog_file, namespace, table)
+    except LookupError as missing:
+        sys.exit(f"query.py: {missing}")
 
 
 def table_scan(con, catalog_file):

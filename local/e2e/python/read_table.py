@@ -195,6 +195,21 @@ def duckdb_extension(name):
     raise RuntimeError(f"no {name} extension for DuckDB {duckdb.__version__} under {root}: {found}")
 
 
+def current_metadata_location(catalog_file, namespace, table):
+    """The table's current metadata file as a SQLite catalog in pyiceberg's SqlCatalog tables
+    names it, read with sqlite3 alone (read-only); LookupError when the table is not there."""
+    import sqlite3
+
+    with sqlite3.connect(f"file:{catalog_file}?mode=ro", uri=True) as con:
+        row = con.execute(
+            "SELECT metadata_location FROM iceberg_tables WHERE table_namespace = ? AND table_name = ?",
+            (namespace, table),
+        ).fetchone()
+    if row is None:
+        raise LookupError(f"no table {namespace}.{table} in {catalog_file} (has the sink committed yet?)")
+    return row[0]
+
+
 def sql_string(value):
     return "'" + str(value).replace("'", "''") + "'"
 

@@ -121,23 +121,39 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_s3_store(root, access_key, secret_key):
+    """The local S3 store serving the folder `root` on a free port: (process, endpoint URL)."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    store = subprocess.Popen(
+        [s3_store_binary(), "--host", "127.0.0.1", "--port", endpoint.rsplit(":", 1)[1],
+         "--access-key", access_key, "--secret-key", secret_key, root],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    line = store.stdout.readline()
+    if '"listening"' not in line:
+        stop_s3_store(store)
+        raise RuntimeError(f"s3-store did not start: {line!r}")
+    return store, endpoint
+
+
+def stop_s3_store(store):
+    store.terminate()
+    try:
+        store.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        store.kill()
+        store.wait()
+    store.stdout.close()
+
+
 class ReadTableTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="read-table-")
         store_root = os.path.join(cls.dir, "s3")
         os.makedirs(os.path.join(store_root, BUCKET))
-        cls.endpoint = f"http://127.0.0.1:{free_port()}"
-        port = cls.endpoint.rsplit(":", 1)[1]
-        cls.store = subprocess.Popen(
-            [s3_store_binary(), "--host", "127.0.0.1", "--port", port,
-             "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, store_root],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
+        cls.store, cls.endpoint = start_s3_store(store_root, ACCESS_KEY, SECRET_KEY)
         try:
-            line = cls.store.stdout.readline()
-            if '"listening"' not in line:
-                raise RuntimeError(f"s3-store did not start: {line!r}")
             cls.catalog_uri = f"sqlite:///{os.path.join(cls.dir, 'catalog.db')}"
             cls.catalog = SqlCatalog(
                 CATALOG, uri=cls.catalog_uri, warehouse=f"s3://{BUCKET}/iceberg",
@@ -157,13 +173,7 @@ class ReadTableTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.store.terminate()
-        try:
-            cls.store.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            cls.store.kill()
-            cls.store.wait()
-        cls.store.stdout.close()
+        stop_s3_store(cls.store)
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     @classmethod
