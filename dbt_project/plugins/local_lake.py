@@ -24,9 +24,9 @@ from urllib.parse import urlparse
 from dbt.adapters.duckdb.plugins import BasePlugin
 from dbt.adapters.events.logging import AdapterLogger
 
-# The one loader of DuckDB's extensions from their wheels (infra/local/query.py uses it too).
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "local", "e2e", "python"))
-from read_table import current_metadata_location, duckdb_extension, sql_string  # noqa: E402
+# The one loader of DuckDB's extensions from their wheels (infra/local/duckdb_lake.py).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "infra", "local"))
+from duckdb_lake import current_metadata_location, duckdb_extension, sql_string  # noqa: E402
 
 logger = AdapterLogger("local_lake")
 READS = ("auto", "s3", "files")

@@ -13,6 +13,7 @@
 # environment as it is (docs/dbt.md). dbt's own output (compiled SQL, manifest, docs, logs) goes
 # to target/dbt/.
 set -euo pipefail
+. "$(dirname "$0")/../help.sh"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"

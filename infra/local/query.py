@@ -23,8 +23,8 @@ from urllib.parse import urlparse
 
 import duckdb
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "local", "e2e", "python"))
-from read_table import current_metadata_location, duckdb_extension, sql_string  # noqa: E402  (the one loader of the extensions)
+sys.path.insert(0, os.path.dirname(__file__))
+from duckdb_lake import current_metadata_location, duckdb_extension, sql_string  # noqa: E402
 
 
 def current_metadata(catalog_file, namespace, table):

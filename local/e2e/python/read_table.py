@@ -25,14 +25,15 @@ AWS_REGION (or AWS_DEFAULT_REGION) and AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL)
 """
 import argparse
 import datetime
-import glob
 import hashlib
-import importlib.util
 import json
 import os
 import sys
 import traceback
 from urllib.parse import urlparse
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "infra", "local"))
+from duckdb_lake import current_metadata_location, duckdb_extension, sql_string  # noqa: E402,F401
 
 READERS = ("pyiceberg", "static", "duckdb", "polars")
 EPOCH = datetime.datetime(1970, 1, 1)
@@ -178,40 +179,6 @@ def read_static(args, ctx):
     table = StaticTable.from_metadata(ctx["metadata_location"], properties=s3_properties(args))
     snapshot = scan_snapshot_id(table, args.snapshot_id)
     return table.scan(snapshot_id=snapshot).to_arrow(), snapshot
-
-
-def duckdb_extension(name):
-    """The path of DuckDB extension `name` inside its PyPI wheel (duckdb-extension-<name>)."""
-    import duckdb
-
-    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
-    if spec is None or not spec.origin:
-        raise RuntimeError(f"package duckdb-extension-{name} is not installed")
-    root = os.path.dirname(spec.origin)
-    exact = os.path.join(root, "extensions", f"v{duckdb.__version__}", f"{name}.duckdb_extension")
-    if os.path.isfile(exact):
-        return exact
-    found = sorted(glob.glob(os.path.join(root, "extensions", "*", f"{name}.duckdb_extension")))
-    raise RuntimeError(f"no {name} extension for DuckDB {duckdb.__version__} under {root}: {found}")
-
-
-def current_metadata_location(catalog_file, namespace, table):
-    """The table's current metadata file as a SQLite catalog in pyiceberg's SqlCatalog tables
-    names it, read with sqlite3 alone (read-only); LookupError when the table is not there."""
-    import sqlite3
-
-    with sqlite3.connect(f"file:{catalog_file}?mode=ro", uri=True) as con:
-        row = con.execute(
-            "SELECT metadata_location FROM iceberg_tables WHERE table_namespace = ? AND table_name = ?",
-            (namespace, table),
-        ).fetchone()
-    if row is None:
-        raise LookupError(f"no table {namespace}.{table} in {catalog_file} (has the sink committed yet?)")
-    return row[0]
-
-
-def sql_string(value):
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def read_duckdb(args, ctx):
