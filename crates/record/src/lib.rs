@@ -12,6 +12,7 @@
 
 pub mod columns;
 mod post_code;
+pub mod schemas;
 mod timestamp;
 
 pub use columns::{Column, ColumnType, KAFKA_COLUMNS, RECORD_FIELDS};
