@@ -311,3 +311,24 @@ fn the_json_schema_requires_every_record_field_with_its_type() {
         }
     }
 }
+
+#[test]
+fn timestamps_may_be_whole_milliseconds_as_avro_timestamp_millis_reach_json() {
+    // given the sample with both instants as milliseconds since the epoch
+    let mut value: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    value["dob"] = serde_json::json!(sample().dob.timestamp_millis());
+    value["registered_date"] = serde_json::json!(sample().registered_date.timestamp_millis());
+
+    // then it reads as the sample
+    let record = UserRecord::from_json_owned(value.to_string().as_bytes()).unwrap();
+    assert_eq!(record, sample());
+
+    // and a fraction, or an instant out of range, is refused
+    for bad in ["1.5", "9223372036854775807", "18446744073709551615"] {
+        value["dob"] = serde_json::from_str(bad).unwrap();
+        assert!(
+            UserRecord::from_json_owned(value.to_string().as_bytes()).is_err(),
+            "{bad}"
+        );
+    }
+}
