@@ -223,7 +223,9 @@ def main(argv):
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
     httpd = server(host, int(port))
-    print(json.dumps({"listening": f"http://{args.listen}"}), file=sys.stderr, flush=True)
+    bound_host, bound_port = httpd.server_address[:2]
+    # The first line says where it listens (with --listen HOST:0, the port it was given).
+    print(json.dumps({"listening": f"http://{bound_host}:{bound_port}"}), file=sys.stderr, flush=True)
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:

@@ -173,3 +173,78 @@ async fn without_a_registry_avro_values_are_rejected_as_json_and_kept() {
     let errors = error_lines(&sink.store);
     assert_eq!(errors[0]["raw_base64"], BASE64.encode(&avro));
 }
+
+/// The local registry stand-in (`local/schema-registry/registry.py`) on a free port, stopped
+/// when dropped.
+struct LocalRegistry {
+    child: std::process::Child,
+    url: url::Url,
+}
+
+impl LocalRegistry {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let script = format!(
+            "{}/../../local/schema-registry/registry.py",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut child = std::process::Command::new("python3")
+            .args([script.as_str(), "--listen", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the local registry");
+        let mut first = String::new();
+        let stderr = child.stderr.take().unwrap();
+        std::io::BufReader::new(stderr)
+            .read_line(&mut first)
+            .unwrap();
+        let line: Value = serde_json::from_str(&first).expect("the registry says where it listens");
+        let url = line["listening"].as_str().unwrap().parse().unwrap();
+        Self { child, url }
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_confluent_client_reads_a_registered_schema_by_id_from_a_real_registry() {
+    use sink::SchemaRegistry;
+    // given the users' schema registered with the local registry over its REST API
+    let registry = LocalRegistry::start();
+    let client = reqwest::Client::new();
+    let registered: Value = client
+        .post(
+            registry
+                .url
+                .join("subjects/users_created-value/versions")
+                .unwrap(),
+        )
+        .json(&json!({"schema": user_record::schemas::AVRO}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = registered["id"].to_string();
+
+    // when the sink's client asks for that id, and for one the registry lacks
+    let confluent = sink::ConfluentRegistry::new(client, registry.url.clone());
+    let text = confluent.schema_text(&id).await.unwrap();
+    let missing = confluent.schema_text("99").await.unwrap_err();
+
+    // then it gets the schema as registered, and a 404 for the other
+    assert_eq!(text, user_record::schemas::AVRO);
+    assert!(
+        matches!(
+            missing,
+            sink::registry::RegistryError::Status { status: 404, .. }
+        ),
+        "{missing}"
+    );
+}
