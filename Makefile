@@ -31,8 +31,9 @@ lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variab
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 .PHONY: test
-test: ## Every test: hermetic unit tests, the IAM stand-in's own tests, the end-to-end flows on the local stack (plain files, then the Iceberg table read back by pyiceberg, DuckDB and polars), the table reader's own tests
+test: ## Every test: hermetic unit tests, the IAM and schema registry stand-ins' own tests, the end-to-end flows on the local stack (plain files, then the Iceberg table read back by pyiceberg, DuckDB and polars), the table reader's own tests
 	@$(TOOLS_ENV) && "$$USER_LAKE_VENV/bin/python" -m unittest discover -s local/iam -p 'test_*.py' && \
+	  "$$USER_LAKE_VENV/bin/python" -m unittest discover -s local/schema-registry -p 'test_*.py' && \
 	  $(CARGO) test --workspace --locked --no-fail-fast && \
 	  "$$USER_LAKE_VENV/bin/python" -m unittest discover -s local/e2e/python -p 'test_*.py'
 

@@ -231,6 +231,7 @@ def settings(template_path=None, sandbox_path=None):
     sandbox_parameters = entries(sandbox_text, "Parameters")
     sandbox = entries(sandbox_text, "Resources")
     sink, compactor = resources["SinkFunction"], resources["CompactorFunction"]
+    trigger = resources["SinkFunctionUsersTopic"]
     rate = re.fullmatch(r"rate\((\d+) minutes?\)", field(parameters["ScheduleExpression"], "Default"))
     if not rate:
         raise SystemExit("ScheduleExpression's default is not rate(N minute[s])")
@@ -245,9 +246,9 @@ def settings(template_path=None, sandbox_path=None):
         "users_per_run": int(field(parameters["UsersPerRun"], "Default")),
         "users_per_run_max": largest_whole(field(parameters["UsersPerRun"], "AllowedPattern")),
         "runs_per_minute": 1 / int(rate.group(1)),
-        "batch_size": int(value(field(sink, "BatchSize", "100"), parameters)),
-        "window_s": float(value(field(sink, "MaximumBatchingWindowInSeconds", "0.5"), parameters)),
-        "min_pollers": int(field(sink, "MinimumPollers")),
+        "batch_size": int(value(field(trigger, "BatchSize", "100"), parameters)),
+        "window_s": float(value(field(trigger, "MaximumBatchingWindowInSeconds", "0.5"), parameters)),
+        "min_pollers": int(field(trigger, "MinimumPollers")),
         "formats": len(field(parameters["OutputFormats"], "Default").split(",")),
         "producer_mb": int(field(resources["ProducerFunction"], "MemorySize")),
         "sink_mb": int(field(sink, "MemorySize")),

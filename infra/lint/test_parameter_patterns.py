@@ -44,6 +44,21 @@ CASES = {
          "*", f"{SECRET}*", f"{SECRET}AmazonMSK_*-AbCdEf", f"{SECRET}AmazonMSK_x?-AbCdEf",
          "AmazonMSK_users-AbC123", f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:AmazonMSK_u-AbC123\n"],
     ),
+    # The sink trigger's schema registry: empty, a Glue registry's ARN or a Confluent https://
+    # URL. Lambda's API takes the URI with the characters [a-zA-Z0-9-/*:_+=.@-] only, so no query,
+    # fragment or credentials; a Glue ARN of another resource is refused.
+    "SchemaRegistryUri": (
+        ["", f"arn:aws:glue:eu-west-1:{ACCOUNT}:registry/users", f"arn:aws-cn:glue:cn-north-1:{ACCOUNT}:registry/a.b_c-1",
+         "https://psrc-abc12.eu-west-1.aws.confluent.cloud", "https://registry.internal:8081/",
+         "https://registry.internal:8081/sr/v1"],
+        ["http://registry.internal:8081", f"arn:aws:glue:eu-west-1:{ACCOUNT}:schema/users/u",
+         f"arn:aws:glue:eu-west-1:{ACCOUNT}:registry/", "https://user:pw@registry.internal",
+         "https://registry.internal/?a=b", "registry.internal:8081", f"arn:aws:glue:eu-west-1:{ACCOUNT}:registry/*"],
+    ),
+    "SchemaRegistrySecretArn": (
+        ["", f"{SECRET}registry/creds-AbC123", f"{SECRET}sr-AbCdEf"],
+        [f"{SECRET}sr", f"{SECRET}*-AbCdEf", "*", f"{SECRET}sr-AbC12"],
+    ),
     # N11: recurring schedules only. at(...) runs once, after which ProducerNotRunningAlarm
     # would stay in ALARM; Scheduler refuses seconds and a plural unit for 1 (or singular for N).
     # Rates slower than every two hours are accepted: docs/deploy.md section 7 (N11) says why.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local stack: a Kafka-protocol broker (tansu), an S3-protocol store (local/s3-store: the
-# s3s-fs library, objects as plain files under output/), the randomuser stand-in, and
-# `cargo lambda watch` serving the functions. Endpoints are fixed in infra/local/local.env.
+# s3s-fs library, objects as plain files under output/), the randomuser stand-in, a schema
+# registry speaking Confluent's REST API (local/schema-registry), and `cargo lambda watch`
+# serving the functions. Endpoints are fixed in infra/local/local.env.
 #
 # The broker keeps its log in SQLite under output/.broker/, beside the lake: offsets go on
 # where they stopped across restarts, so a new run's object keys (named by offsets) never
@@ -13,7 +14,8 @@
 #   infra/local/stack.sh status   show what runs
 #   infra/local/stack.sh settings the settings it runs with, as JSON, and those the caller's
 #                                  environment overrode (AWS_* and KAFKA_SECURITY never are)
-#   infra/local/stack.sh stop NAME stop one service (s3, kafka, users-api, functions), e.g. to
+#   infra/local/stack.sh stop NAME stop one service (s3, kafka, users-api, schema-registry,
+#                                  functions), e.g. to
 #                                  test an outage; `up` starts it again with the same state
 #
 # USER_LAKE_SERVICES=external uses a broker, store and users API that are already running
@@ -150,6 +152,12 @@ up() {
     say "users API: $USERS_API_URL (not the stand-in, which is not started)"
   fi
 
+  # The schema registry stand-in: producers that write Avro register the users' schema there.
+  # Python's standard library only, so nothing is built for it; it keeps its schemas in memory.
+  local registry_port; registry_port=$(port_of "$SCHEMA_REGISTRY_STAND_IN")
+  start schema-registry "$registry_port" 20 \
+    python3 local/schema-registry/registry.py --listen "127.0.0.1:$registry_port"
+
   # The functions' environment: local.env with the caller's values applied.
   local functions_env="$state/functions.env"
   env_file >"$functions_env"
@@ -162,7 +170,7 @@ path, url, stand_in, env = sys.argv[1:5]
 with open(path, "w") as f:
     json.dump({"users_api": {"url": url, "stand_in": stand_in == "true"}, "functions_env": env}, f)
 PY
-  say "up: Kafka $KAFKA_BROKERS, S3 $AWS_ENDPOINT_URL_S3 (files under $lake_root/$LAKE_BUCKET), users API $USERS_API_URL, functions $LAMBDA_ENDPOINT"
+  say "up: Kafka $KAFKA_BROKERS, S3 $AWS_ENDPOINT_URL_S3 (files under $lake_root/$LAKE_BUCKET), users API $USERS_API_URL, schema registry $SCHEMA_REGISTRY_STAND_IN, functions $LAMBDA_ENDPOINT"
 }
 
 # local.env's variables with their values in effect, one KEY=VALUE per line.
@@ -173,7 +181,7 @@ env_file() {
 }
 
 down() {
-  for name in functions users-api kafka s3; do stop "$name"; done
+  for name in functions schema-registry users-api kafka s3; do stop "$name"; done
   say "down"
 }
 
@@ -189,7 +197,7 @@ print(json.dumps({"settings": {k: os.environ.get(k, "") for k in keys}, "overrid
 }
 
 status() {
-  for name in s3 kafka users-api functions; do
+  for name in s3 kafka users-api schema-registry functions; do
     if alive "$name"; then echo "$name: running (pid $(cat "$state/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }
@@ -201,8 +209,8 @@ case "${1:-}" in
   settings) settings ;;
   stop)
     case "${2:-}" in
-      s3|kafka|users-api|functions) stop "$2" ;;
-      *) echo "usage: $0 stop s3|kafka|users-api|functions" >&2; exit 2 ;;
+      s3|kafka|users-api|schema-registry|functions) stop "$2" ;;
+      *) echo "usage: $0 stop s3|kafka|users-api|schema-registry|functions" >&2; exit 2 ;;
     esac ;;
   *) echo "usage: $0 up|down|status|settings|stop NAME" >&2; exit 2 ;;
 esac

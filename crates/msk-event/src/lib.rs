@@ -21,5 +21,5 @@ mod scan;
 
 pub use batcher::{BatchLimits, Batcher, CloseReason, MAX_PAYLOAD_BYTES, Offer};
 pub use build::{envelope_json_len, event_json, record_json_len};
-pub use parse::{Entry, Millis, MskEvent, MskRecord};
+pub use parse::{Entry, Millis, MskEvent, MskRecord, SchemaMetadata};
 pub use record::{EventSource, RecordTimestamp, SourceRecord, group_key};

@@ -96,6 +96,30 @@ pub struct MskRecord<'a> {
     pub key: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub value: Option<Cow<'a, str>>,
+    /// What the key was validated against, when the mapping has a schema registry and
+    /// validates keys.
+    #[serde(default, borrow)]
+    pub key_schema_metadata: Option<SchemaMetadata<'a>>,
+    /// What the value was validated against, when the mapping has a schema registry and
+    /// validates values: with `EventRecordFormat` `SOURCE` the value is then the record in
+    /// this format without the registry's prefix, with `JSON` the record as JSON.
+    #[serde(default, borrow)]
+    pub value_schema_metadata: Option<SchemaMetadata<'a>>,
+}
+
+/// `keySchemaMetadata` / `valueSchemaMetadata` of an entry: the schema a registry-validated key
+/// or value was checked against (Lambda developer guide, "Using schema registries with Kafka
+/// event sources in Lambda").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaMetadata<'a> {
+    /// `AVRO`, `JSON` (JSON Schema) or `PROTOBUF`.
+    #[serde(borrow)]
+    pub data_format: Cow<'a, str>,
+    /// The schema's id in the registry: a Confluent registry's number, or a Glue schema
+    /// version's UUID.
+    #[serde(default, borrow)]
+    pub schema_id: Option<Cow<'a, str>>,
 }
 
 /// A Kafka timestamp in milliseconds, read exactly.
@@ -167,6 +191,31 @@ mod tests {
         for bad in ["1.5", "\"soon\"", "18446744073709551615"] {
             let entry = format!(r#"{{"partition":0,"offset":1,"timestamp":{bad}}}"#);
             assert!(serde_json::from_str::<MskRecord>(&entry).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn schema_metadata_is_read_alike_by_the_scanner_and_by_serde() {
+        // given an entry as a mapping with a schema registry sends it
+        let entry = r#"{"topic":"t","partition":0,"offset":1,"timestamp":1,"value":"e30=","valueSchemaMetadata":{"dataFormat":"AVRO","schemaId":"7"},"keySchemaMetadata":{"schemaId":"k-1","dataFormat":"JSON"}}"#;
+        let json = format!(r#"{{"records":{{"t-0":[{entry}]}}}}"#);
+
+        // when it is read by either reading
+        let scanned = crate::scan::event(&json).expect("the scanner reads it");
+        let by_serde = serde_reading(&json).expect("serde reads it");
+
+        // then both keep both metadata
+        for event in [scanned, by_serde] {
+            let Entry::Record(record) = &event.records["t-0"][0] else {
+                panic!("a well-formed entry");
+            };
+            let metadata = |format: &str, id: &str| SchemaMetadata {
+                data_format: format.to_owned().into(),
+                schema_id: Some(id.to_owned().into()),
+            };
+            assert_eq!(record.value_schema_metadata, Some(metadata("AVRO", "7")));
+            assert_eq!(record.key_schema_metadata, Some(metadata("JSON", "k-1")));
+            assert_eq!(record.value.as_deref(), Some("e30="));
         }
     }
 

@@ -16,7 +16,7 @@
 use std::{borrow::Cow, collections::BTreeMap};
 
 use crate::{
-    parse::{Entry, Millis, MskEvent, MskRecord},
+    parse::{Entry, Millis, MskEvent, MskRecord, SchemaMetadata},
     plain_run::plain_run,
 };
 
@@ -299,6 +299,8 @@ impl<'a> Scanner<'a> {
             timestamp,
             key,
             value,
+            key_schema_metadata: None,
+            value_schema_metadata: None,
         })
     }
 
@@ -308,7 +310,10 @@ impl<'a> Scanner<'a> {
         }
         let (mut topic, mut partition, mut offset, mut timestamp) = (None, None, None, None);
         let (mut key, mut value) = (None, None);
+        let (mut key_schema, mut value_schema) = (None, None);
         self.members(|scanner, name| match name {
+            "keySchemaMetadata" => once(&mut key_schema, scanner.schema_metadata()?),
+            "valueSchemaMetadata" => once(&mut value_schema, scanner.schema_metadata()?),
             "topic" => once(&mut topic, scanner.optional_string()?),
             "partition" => once(&mut partition, scanner.integer()?),
             "offset" => once(&mut offset, scanner.integer()?),
@@ -324,6 +329,26 @@ impl<'a> Scanner<'a> {
             timestamp: timestamp?,
             key: key.flatten(),
             value: value.flatten(),
+            key_schema_metadata: key_schema,
+            value_schema_metadata: value_schema,
+        })
+    }
+
+    /// `{"dataFormat": "...", "schemaId": "..."}`, other members skipped; anything else (a
+    /// `null`, a missing `dataFormat`) is left to the serde reading.
+    fn schema_metadata(&mut self) -> Option<SchemaMetadata<'a>> {
+        if !self.eat(b'{') {
+            return None;
+        }
+        let (mut data_format, mut schema_id) = (None, None);
+        self.members(|scanner, name| match name {
+            "dataFormat" => once(&mut data_format, Cow::Borrowed(scanner.string()?)),
+            "schemaId" => once(&mut schema_id, scanner.optional_string()?),
+            _ => scanner.skip(1),
+        })?;
+        Some(SchemaMetadata {
+            data_format: data_format?,
+            schema_id: schema_id.flatten(),
         })
     }
 }

@@ -8,10 +8,15 @@
 //!
 //! What is accepted on the wire is a little wider than what is written: `post_code` may be a
 //! JSON number, as the original Python producer sends it for most nationalities, and is kept as
-//! the decimal text of that number. Everything else must have the type the contract gives it.
+//! the decimal text of that number; `dob` and `registered_date` may be whole milliseconds since
+//! the epoch, as the Avro schema's `timestamp-millis` reaches the sink when its trigger decodes
+//! registry-encoded records to JSON. Everything else must have the type the contract gives it.
 
+#[cfg(feature = "avro")]
+pub mod avro;
 pub mod columns;
 mod post_code;
+pub mod schemas;
 mod timestamp;
 
 pub use columns::{Column, ColumnType, KAFKA_COLUMNS, RECORD_FIELDS};

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use super::*;
 
 fn sample() -> UserRecord {
@@ -234,4 +236,99 @@ fn values_nested_past_the_simd_limit_are_read_without_overflowing_the_stack() {
 fn sample_json_with_extra(raw: &str) -> String {
     let json = String::from_utf8(sample().to_json()).unwrap();
     format!(r#"{{"extra":{raw},{}"#, &json[1..])
+}
+
+/// The sample record's field names, as its JSON value carries them.
+fn sample_field_names() -> BTreeSet<String> {
+    let value: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    value.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn the_avro_schema_has_every_record_field_in_wire_order_with_its_type() {
+    // given the Avro schema file, which must be one Avro accepts
+    apache_avro::Schema::parse_str(schemas::AVRO).expect("a valid Avro schema");
+    let avro: serde_json::Value = serde_json::from_str(schemas::AVRO).unwrap();
+    let fields = avro["fields"].as_array().unwrap();
+
+    // then its fields are the record's, in the order the record writes them
+    let names: Vec<&str> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = RECORD_FIELDS.iter().map(|c| c.name).collect();
+    assert_eq!(names, expected);
+    let as_set: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
+    assert_eq!(as_set, sample_field_names());
+
+    // and each is typed as its column, none optional
+    for (field, column) in fields.iter().zip(RECORD_FIELDS) {
+        let (base, logical) = match &field["type"] {
+            serde_json::Value::String(base) => (base.as_str(), None),
+            typed => (
+                typed["type"].as_str().unwrap(),
+                typed["logicalType"].as_str(),
+            ),
+        };
+        let expected = match (column.name, column.column_type) {
+            ("id", _) => ("string", Some("uuid")),
+            (_, ColumnType::Text) => ("string", None),
+            (_, ColumnType::Timestamp) => ("long", Some("timestamp-millis")),
+            (name, other) => panic!("{name}: no Avro type for {other:?}"),
+        };
+        assert_eq!((base, logical), expected, "{}", column.name);
+    }
+}
+
+#[test]
+fn the_json_schema_requires_every_record_field_with_its_type() {
+    let schema: serde_json::Value = serde_json::from_str(schemas::JSON_SCHEMA).unwrap();
+    let properties = schema["properties"].as_object().unwrap();
+    let required: BTreeSet<String> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(required, sample_field_names());
+    let described: BTreeSet<String> = properties.keys().cloned().collect();
+    assert_eq!(described, sample_field_names());
+    assert_eq!(
+        schema["additionalProperties"], true,
+        "unknown fields are allowed"
+    );
+
+    for column in RECORD_FIELDS {
+        let property = &properties[column.name];
+        let expected = match (column.name, column.column_type) {
+            ("id", _) => serde_json::json!({"type": "string", "format": "uuid"}),
+            ("post_code", _) => serde_json::json!({"type": ["string", "integer"]}),
+            (_, ColumnType::Text) => serde_json::json!({"type": "string"}),
+            (_, ColumnType::Timestamp) => {
+                serde_json::json!({"type": "string", "format": "date-time"})
+            }
+            (name, other) => panic!("{name}: no JSON Schema type for {other:?}"),
+        };
+        for (key, value) in expected.as_object().unwrap() {
+            assert_eq!(&property[key], value, "{}.{key}", column.name);
+        }
+    }
+}
+
+#[test]
+fn timestamps_may_be_whole_milliseconds_as_avro_timestamp_millis_reach_json() {
+    // given the sample with both instants as milliseconds since the epoch
+    let mut value: serde_json::Value = serde_json::from_slice(&sample().to_json()).unwrap();
+    value["dob"] = serde_json::json!(sample().dob.timestamp_millis());
+    value["registered_date"] = serde_json::json!(sample().registered_date.timestamp_millis());
+
+    // then it reads as the sample
+    let record = UserRecord::from_json_owned(value.to_string().as_bytes()).unwrap();
+    assert_eq!(record, sample());
+
+    // and a fraction, or an instant out of range, is refused
+    for bad in ["1.5", "9223372036854775807", "18446744073709551615"] {
+        value["dob"] = serde_json::from_str(bad).unwrap();
+        assert!(
+            UserRecord::from_json_owned(value.to_string().as_bytes()).is_err(),
+            "{bad}"
+        );
+    }
 }

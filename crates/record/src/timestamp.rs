@@ -11,7 +11,9 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserializer, de};
 
-/// Reads an ISO-8601 timestamp into UTC, as `DateTime<Utc>`'s own `Deserialize` does.
+/// Reads an ISO-8601 timestamp into UTC, as `DateTime<Utc>`'s own `Deserialize` does, or a
+/// whole number of milliseconds since the epoch: the Avro schema's `timestamp-millis`, as a
+/// registry-decoding trigger hands it over as JSON.
 pub fn utc<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
     struct Visitor;
 
@@ -28,9 +30,20 @@ pub fn utc<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, 
                 None => text.parse().map_err(E::custom),
             }
         }
+
+        fn visit_i64<E: de::Error>(self, millis: i64) -> Result<Self::Value, E> {
+            DateTime::from_timestamp_millis(millis)
+                .ok_or_else(|| E::custom(format!("{millis} ms since the epoch is out of range")))
+        }
+
+        fn visit_u64<E: de::Error>(self, millis: u64) -> Result<Self::Value, E> {
+            i64::try_from(millis)
+                .map_err(|_| E::custom(format!("{millis} ms since the epoch is out of range")))
+                .and_then(|millis| self.visit_i64(millis))
+        }
     }
 
-    deserializer.deserialize_str(Visitor)
+    deserializer.deserialize_any(Visitor)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+00:00)`, or `None` for chrono to decide.

@@ -7,6 +7,7 @@ use lambda_kit::{
     settings::{SettingError, Source, or_default},
 };
 use table::TableConfig;
+use url::Url;
 
 /// Everything the sink needs to know, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +23,10 @@ pub struct SinkConfig {
     /// Namespace and `FunctionName` of the metrics (`METRICS_NAMESPACE`,
     /// `AWS_LAMBDA_FUNCTION_NAME`).
     pub metrics: MetricsConfig,
+    /// The registry the writer schemas of Avro values are fetched from, when the trigger hands
+    /// over the records' own bytes (`SCHEMA_REGISTRY_URI`; empty or unset: values are read as
+    /// JSON).
+    pub schema_registry: Option<RegistryAddress>,
 }
 
 impl SinkConfig {
@@ -49,8 +54,46 @@ impl SinkConfig {
             output_formats,
             table,
             metrics: MetricsConfig::from_source(env, "sink")?,
+            schema_registry: schema_registry(env)?,
         })
     }
+}
+
+/// `SCHEMA_REGISTRY_URI`: a Glue registry's ARN or an http(s) URL, or nothing when unset or
+/// empty.
+fn schema_registry(env: &impl Source) -> Result<Option<RegistryAddress>, SettingError> {
+    let text: String = or_default(env, "SCHEMA_REGISTRY_URI", String::new())?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |reason: String| SettingError::Invalid {
+        name: "SCHEMA_REGISTRY_URI",
+        value: text.clone(),
+        reason,
+    };
+    if let Some(rest) = text.strip_prefix("arn:") {
+        let glue = rest.split(':').nth(1) == Some("glue") && rest.contains(":registry/");
+        return match glue {
+            true => Ok(Some(RegistryAddress::Glue(text.clone()))),
+            false => Err(invalid("an ARN that is not a Glue registry's".into())),
+        };
+    }
+    let url = Url::parse(&text).map_err(|error| invalid(error.to_string()))?;
+    match url.scheme() {
+        "http" | "https" if url.cannot_be_a_base() => Err(invalid("not a base URL".into())),
+        "http" | "https" => Ok(Some(RegistryAddress::Confluent(url))),
+        other => Err(invalid(format!("scheme {other} is not http or https"))),
+    }
+}
+
+/// Where the writer schemas of Avro values are fetched from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryAddress {
+    /// An AWS Glue schema registry, by its ARN; schemas are read by version id with the
+    /// function's role.
+    Glue(String),
+    /// A Confluent-compatible registry's REST API.
+    Confluent(Url),
 }
 
 #[cfg(test)]
@@ -89,6 +132,35 @@ mod tests {
             rule.contains("!Equals [!Ref OutputFormats, parquet]"),
             "{rule}"
         );
+    }
+
+    #[test]
+    fn a_schema_registry_is_a_glue_arn_or_a_url_and_anything_else_is_named() {
+        let with = |uri: &'static str| {
+            SinkConfig::from_source(&[("LAKE_BUCKET", "data-lake"), ("SCHEMA_REGISTRY_URI", uri)])
+                .map(|config| config.schema_registry)
+        };
+        assert_eq!(with("").unwrap(), None);
+        let glue = "arn:aws:glue:eu-west-1:123456789012:registry/users";
+        assert_eq!(
+            with(glue).unwrap(),
+            Some(RegistryAddress::Glue(glue.into()))
+        );
+        let Some(RegistryAddress::Confluent(url)) =
+            with("https://registry.internal:8081/sr").unwrap()
+        else {
+            panic!("a Confluent registry");
+        };
+        assert_eq!(url.as_str(), "https://registry.internal:8081/sr");
+        for bad in [
+            "registry.internal:8081",
+            "ftp://registry.internal",
+            "arn:aws:s3:::bucket",
+            "arn:aws:glue:eu-west-1:123456789012:database/users",
+        ] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("SCHEMA_REGISTRY_URI"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -11,12 +11,20 @@
 //! base64-decoded (SIMD) into one reused buffer, and the record is read in place
 //! ([`UserRecordRef`]) and handed to the caller, which copies its fields once, into Arrow
 //! columns.
+//!
+//! Behind a schema registry the trigger marks each validated value with `valueSchemaMetadata`.
+//! With `EventRecordFormat` `JSON` the value is the record as JSON and is read as above. With
+//! `SOURCE` an `AVRO` value is the Avro datum without the registry's prefix, read with its
+//! writer's schema ([`crate::registry`]), which the caller fetched for the batch beforehand:
+//! [`decode_with_schemas`]. Any other format there (Protobuf) is rejected with its reason.
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
-use msk_event::{Entry, MskEvent, MskRecord, SourceRecord};
+use msk_event::{Entry, MskEvent, MskRecord, SchemaMetadata, SourceRecord};
 use serde_json::value::RawValue;
-use user_record::UserRecordRef;
+use user_record::{UserRecord, UserRecordRef};
+
+use crate::registry::WriterSchemaSet;
 
 /// What the sink is handed to store.
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +105,8 @@ struct Candidate<'a> {
     timestamp_ms: i64,
     key: Option<Value<'a>>,
     value: Option<Value<'a>>,
+    /// The value's `valueSchemaMetadata`, when a registry validated it.
+    value_schema: Option<&'a SchemaMetadata<'a>>,
 }
 
 impl<'a> Candidate<'a> {
@@ -108,6 +118,7 @@ impl<'a> Candidate<'a> {
             timestamp_ms: record.timestamp.0,
             key: record.key.as_deref().map(Value::Base64),
             value: record.value.as_deref().map(Value::Base64),
+            value_schema: record.value_schema_metadata.as_ref(),
         }
     }
 
@@ -119,6 +130,7 @@ impl<'a> Candidate<'a> {
             timestamp_ms: record.timestamp.millis(),
             key: record.key.as_deref().map(Value::Bytes),
             value: record.value.as_deref().map(Value::Bytes),
+            value_schema: None,
         }
     }
 }
@@ -126,8 +138,62 @@ impl<'a> Candidate<'a> {
 /// Decodes every record of the batch, handing each accepted record to `accept`. Records are
 /// taken partition key by partition key in the order of their `"topic-partition"` keys, and in
 /// batch order within one, as the event groups them. Never fails: each problem is one rejected
-/// record.
-pub fn decode(batch: Batch<'_>, mut accept: impl FnMut(Accepted<'_>)) -> Decoded {
+/// record. Every value is read as JSON.
+pub fn decode(batch: Batch<'_>, accept: impl FnMut(Accepted<'_>)) -> Decoded {
+    decode_with_schemas(batch, None, accept)
+}
+
+/// The Avro schema ids of the batch's values a trigger in `SOURCE` format marked `AVRO`: the
+/// writer schemas [`decode_with_schemas`] needs.
+pub fn avro_schema_ids<'a>(event: &'a MskEvent<'a>) -> std::collections::BTreeSet<&'a str> {
+    let records = event
+        .records
+        .values()
+        .flatten()
+        .filter_map(|entry| match entry {
+            Entry::Record(record) => record.value_schema_metadata.as_ref(),
+            Entry::Raw(_) => None,
+        });
+    let mut ids: std::collections::BTreeSet<&str> = records
+        .filter(|metadata| metadata.data_format == AVRO)
+        .filter_map(|metadata| metadata.schema_id.as_deref())
+        .collect();
+    // Entries kept raw (the event had a malformed one) are read on their own when decoded; their
+    // ids are read here the same way, borrowing from the payload where they can.
+    for entry in event.records.values().flatten() {
+        if let Entry::Raw(raw) = entry
+            && let Ok(record) = serde_json::from_str::<RawMetadata>(raw.get())
+            && let Some(SchemaMetadata {
+                data_format,
+                schema_id: Some(id),
+            }) = record.value_schema_metadata
+            && data_format == AVRO
+            && let std::borrow::Cow::Borrowed(id) = id
+        {
+            ids.insert(id);
+        }
+    }
+    ids
+}
+
+/// Only the value's schema metadata of an entry kept raw.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMetadata<'a> {
+    #[serde(default, borrow)]
+    value_schema_metadata: Option<SchemaMetadata<'a>>,
+}
+
+/// `dataFormat` of an Avro value.
+const AVRO: &str = "AVRO";
+
+/// As [`decode`]; with `writers` (a trigger in `SOURCE` format), a value marked `AVRO` is read
+/// with its writer's schema from `writers` rather than as JSON.
+pub fn decode_with_schemas(
+    batch: Batch<'_>,
+    writers: Option<&WriterSchemaSet>,
+    mut accept: impl FnMut(Accepted<'_>),
+) -> Decoded {
     let mut decoded = Decoded::default();
     let mut buffer = Vec::new();
     let mut tally = |outcome: Result<(), Box<Rejected>>| match outcome {
@@ -142,12 +208,12 @@ pub fn decode(batch: Batch<'_>, mut accept: impl FnMut(Accepted<'_>)) -> Decoded
                     tally(match entry {
                         Entry::Record(record) => {
                             let candidate = Candidate::of_entry(record, key_topic);
-                            decode_record(&candidate, &mut buffer, &mut accept)
+                            decode_record(&candidate, writers, &mut buffer, &mut accept)
                         }
                         Entry::Raw(raw) => match serde_json::from_str::<MskRecord>(raw.get()) {
                             Ok(record) => {
                                 let candidate = Candidate::of_entry(&record, key_topic);
-                                decode_record(&candidate, &mut buffer, &mut accept)
+                                decode_record(&candidate, writers, &mut buffer, &mut accept)
                             }
                             Err(error) => Err(malformed(key_topic, key_partition, raw, error)),
                         },
@@ -162,7 +228,7 @@ pub fn decode(batch: Batch<'_>, mut accept: impl FnMut(Accepted<'_>)) -> Decoded
             order.sort();
             for (_, i) in order {
                 let candidate = Candidate::of_source(&records[i]);
-                tally(decode_record(&candidate, &mut buffer, &mut accept));
+                tally(decode_record(&candidate, writers, &mut buffer, &mut accept));
             }
         }
     }
@@ -191,16 +257,11 @@ fn malformed(
 /// the reused buffer a base64 value is decoded into.
 fn decode_record(
     candidate: &Candidate<'_>,
+    writers: Option<&WriterSchemaSet>,
     buffer: &mut Vec<u8>,
     accept: &mut impl FnMut(Accepted<'_>),
 ) -> Result<(), Box<Rejected>> {
     let timestamp = DateTime::from_timestamp_millis(candidate.timestamp_ms);
-    // Keys and values are put in base64 as the event carries them only when a record is
-    // rejected: accepted records never pay for it.
-    let raw_base64 = |value: Value<'_>| match value {
-        Value::Base64(text) => text.to_string(),
-        Value::Bytes(bytes) => BASE64.encode(bytes),
-    };
     let reject = |partition: i32, reason: String, raw: Option<String>| {
         Box::new(Rejected {
             topic: candidate.topic.to_string(),
@@ -242,7 +303,28 @@ fn decode_record(
             buffer
         }
     };
-    match UserRecordRef::from_json(bytes) {
+    let json = |bytes| {
+        UserRecordRef::from_json(bytes)
+            .map_err(|error| format!("value is not a valid user record: {error}"))
+    };
+    let read = match (writers, candidate.value_schema) {
+        (Some(writers), Some(metadata)) => {
+            match (metadata.data_format.as_ref(), metadata.schema_id.as_deref()) {
+                (AVRO, Some(id)) => match writers.get(id) {
+                    Some(Ok(writer)) => UserRecord::from_avro(writer, bytes).map_err(|error| {
+                        format!("value is not a valid Avro user record (schema {id}): {error}")
+                    }),
+                    Some(Err(reason)) => Err(reason.clone()),
+                    None => Err(format!("no writer schema {id} was fetched for the batch")),
+                },
+                (AVRO, None) => Err("an Avro value without a schema id".to_string()),
+                ("JSON", _) => json(bytes),
+                (other, _) => Err(format!("values in {other} are not read by the sink")),
+            }
+        }
+        _ => json(bytes),
+    };
+    match read {
         Ok(user) => {
             accept(Accepted {
                 topic: candidate.topic,
@@ -253,11 +335,16 @@ fn decode_record(
             });
             Ok(())
         }
-        Err(error) => Err(reject(
-            partition,
-            format!("value is not a valid user record: {error}"),
-            Some(raw_base64(value)),
-        )),
+        Err(reason) => Err(reject(partition, reason, Some(raw_base64(value)))),
+    }
+}
+
+/// A key or value in base64, as the event carries it. Only a rejected record's are put in
+/// base64: accepted records never pay for it.
+fn raw_base64(value: Value<'_>) -> String {
+    match value {
+        Value::Base64(text) => text.to_string(),
+        Value::Bytes(bytes) => BASE64.encode(bytes),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod config;
 pub mod decode;
 pub mod encode;
 pub mod metrics;
+pub mod registry;
 
 use std::{collections::BTreeMap, time::Instant};
 
@@ -36,6 +37,7 @@ use table::{OpenedTable, Table, TableError};
 pub use config::SinkConfig;
 pub use decode::{Batch, Rejected};
 pub use msk_event::MskEvent;
+pub use registry::{ConfluentRegistry, GlueRegistry, SchemaRegistry, WriterSchemas};
 
 use metrics::Observed;
 
@@ -124,6 +126,13 @@ pub enum SinkError {
         #[source]
         first: StoreError,
     },
+    /// A writer schema of the batch's Avro values could not be fetched from the schema
+    /// registry; retried with the batch, nothing of which was stored.
+    #[error("cannot fetch the batch's writer schemas: {source}")]
+    SchemaRegistry {
+        #[source]
+        source: registry::RegistryError,
+    },
 }
 
 impl Classified for SinkError {
@@ -136,14 +145,17 @@ impl Classified for SinkError {
             SinkError::Store { .. } => "StoreFailed",
             SinkError::NoCatalog => "NoCatalog",
             SinkError::Table { .. } => "TableCommitFailed",
+            SinkError::SchemaRegistry { .. } => "SchemaRegistryFailed",
         }
     }
 
-    /// Only a store or table failure can pass: the others are the same for the same batch.
+    /// Only a store, table or registry failure can pass: the others are the same for the same
+    /// batch.
     fn retry(&self) -> Retry {
         match self {
             SinkError::Store { first, .. } => first.retry(),
             SinkError::Table { source } => source.retry(),
+            SinkError::SchemaRegistry { .. } => Retry::Retryable,
             _ => Retry::Fatal,
         }
     }
@@ -176,6 +188,9 @@ pub struct Sink<S> {
     pub formats: Vec<OutputFormat>,
     /// Where the invocation's summary and metrics go (stdout in Lambda).
     pub metrics: Metrics,
+    /// The writer schemas of Avro values, when the trigger hands over the records' own bytes
+    /// (`SCHEMA_REGISTRY_URI`); `None`: every value is read as JSON.
+    pub schemas: Option<WriterSchemas>,
 }
 
 impl<S> Sink<S> {
@@ -193,7 +208,14 @@ impl<S> Sink<S> {
             ),
             formats: config.output_formats.clone(),
             metrics: Metrics::stdout(config.metrics.clone()),
+            schemas: None,
         }
+    }
+
+    /// The sink reading Avro values with writer schemas from `registry`.
+    pub fn with_schemas(mut self, registry: Box<dyn SchemaRegistry>) -> Self {
+        self.schemas = Some(WriterSchemas::new(registry));
+        self
     }
 }
 
@@ -275,9 +297,16 @@ async fn store_batch<S: ObjectStore>(
     now: DateTime<Utc>,
     observed: &mut Observed,
 ) -> Result<SinkSummary, SinkError> {
+    let writers = match (&sink.schemas, batch) {
+        (Some(schemas), Batch::Event(event)) => Some(
+            (schemas.resolve(decode::avro_schema_ids(event)).await)
+                .map_err(|source| SinkError::SchemaRegistry { source })?,
+        ),
+        _ => None,
+    };
     let mut batcher = batch::Batcher::default();
     let mut oldest: Option<DateTime<Utc>> = None;
-    let decoded = decode::decode(batch, |row| {
+    let decoded = decode::decode_with_schemas(batch, writers.as_ref(), |row| {
         oldest = Some(oldest.map_or(row.timestamp, |t| t.min(row.timestamp)));
         batcher.push(&row);
     });

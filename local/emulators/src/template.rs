@@ -168,7 +168,8 @@ pub enum FailureDestination {
 pub struct MskSettings {
     /// Logical id of the function resource.
     pub logical_id: String,
-    /// Name of the event under `Events`.
+    /// Name of the event under `Events`, or the logical id of the `AWS::Lambda::EventSourceMapping`
+    /// resource when the trigger is written as one.
     pub event_name: String,
     /// Topics the event source reads.
     pub topics: Vec<String>,
@@ -272,8 +273,19 @@ impl Template {
     /// The Kafka (`MSK` or `SelfManagedKafka`) event of the function that builds `function`.
     pub fn msk_settings(&self, function: &str) -> Result<MskSettings, TemplateError> {
         let (logical_id, resource) = self.function(function)?;
-        let (event_name, props) = self.event(logical_id, resource, KAFKA_EVENT_TYPES)?;
-        let at = format!("Resources.{logical_id}.Properties.Events.{event_name}.Properties");
+        let (event_name, props, at, group_in) = match self.mapping_of(logical_id) {
+            Some((mapping_id, props)) => {
+                let group_in = props.get("AmazonManagedKafkaEventSourceConfig");
+                let at = format!("Resources.{mapping_id}.Properties");
+                (mapping_id, props, at, group_in.unwrap_or(&Value::Null))
+            }
+            None => {
+                let (event_name, props) = self.event(logical_id, resource, KAFKA_EVENT_TYPES)?;
+                let at =
+                    format!("Resources.{logical_id}.Properties.Events.{event_name}.Properties");
+                (event_name, props, at, props)
+            }
+        };
 
         let topics = match self.property(props, "Topics", &at)? {
             None => Vec::new(),
@@ -331,7 +343,7 @@ impl Template {
                 .map_err(|problem: String| self.invalid(&at, &problem))?,
         };
 
-        let consumer_group_id = match self.property(props, "ConsumerGroupId", &at)? {
+        let consumer_group_id = match self.property(group_in, "ConsumerGroupId", &at)? {
             None => None,
             Some(v) => Some(
                 v.as_str()
@@ -473,6 +485,32 @@ impl Template {
             })
         };
         by_binary.or_else(by_id).copied().ok_or_else(not_found)
+    }
+
+    /// The `AWS::Lambda::EventSourceMapping` of the template whose `FunctionName` is `!Ref
+    /// logical_id`, with its logical id and properties: a Kafka trigger written as the mapping
+    /// itself rather than as a SAM event of the function.
+    fn mapping_of(&self, logical_id: &str) -> Option<(&str, &Value)> {
+        let refers = |value: &Value| match value {
+            Value::Tagged(tagged) if tagged.tag == "Ref" => {
+                tagged.value.as_str() == Some(logical_id)
+            }
+            Value::Mapping(map) if map.len() == 1 => {
+                map.get("Ref").and_then(Value::as_str) == Some(logical_id)
+            }
+            _ => false,
+        };
+        self.root
+            .get("Resources")
+            .and_then(Value::as_mapping)?
+            .iter()
+            .filter_map(|(id, resource)| Some((id.as_str()?, resource)))
+            .filter(|(_, resource)| {
+                resource.get("Type").and_then(Value::as_str)
+                    == Some("AWS::Lambda::EventSourceMapping")
+            })
+            .filter_map(|(id, resource)| Some((id, resource.get("Properties")?)))
+            .find(|(_, props)| props.get("FunctionName").is_some_and(refers))
     }
 
     /// The first event of `resource` whose `Type` is one of `wanted`, with its properties.
@@ -669,6 +707,10 @@ mod tests {
     fn project_template_gives_the_sink_msk_batching_settings() {
         let msk = project_template().msk_settings("sink").unwrap();
         assert_eq!(msk.logical_id, "SinkFunction");
+        assert_eq!(
+            msk.event_name, "SinkFunctionUsersTopic",
+            "the mapping resource"
+        );
         assert_eq!(msk.batch_size, 10_000);
         assert_eq!(msk.batching_window, Duration::from_secs(1));
         assert_eq!(msk.starting_position, StartingPosition::TrimHorizon);

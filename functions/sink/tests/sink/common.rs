@@ -100,3 +100,13 @@ pub fn read_csv(body: impl AsRef<[u8]>) -> Vec<LakeRow> {
         .unwrap();
     lake_rows(reader.map(Result::unwrap))
 }
+
+/// The users in the Parquet objects under `users/` (the plain-files layout), in key order.
+pub fn lake_users(store: &MemoryStore) -> Vec<user_record::UserRecord> {
+    let keys = store.keys();
+    let data = keys.iter().filter(|k| k.starts_with("users/"));
+    lake_rows(data.map(|k| read_parquet(store.body(k))))
+        .into_iter()
+        .map(|row| row.record)
+        .collect()
+}

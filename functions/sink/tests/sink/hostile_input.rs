@@ -46,15 +46,6 @@ async fn handled(payload: &str) -> (sink::SinkSummary, MemoryStore) {
     (summary, sink.store)
 }
 
-fn lake_users(store: &MemoryStore) -> Vec<UserRecord> {
-    let keys = store.keys();
-    let data = keys.iter().filter(|k| k.starts_with("users/"));
-    lake_rows(data.map(|k| read_parquet(store.body(k))))
-        .into_iter()
-        .map(|row| row.record)
-        .collect()
-}
-
 #[tokio::test]
 async fn one_record_filling_a_six_megabyte_event_lands_whole() {
     // given one record whose name alone is 4.4 MB (5.9 MB of base64 in the event)

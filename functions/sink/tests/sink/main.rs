@@ -9,4 +9,5 @@ mod hostile_input;
 mod metrics;
 mod outputs;
 mod real_store;
+mod schema_registry;
 mod table;
