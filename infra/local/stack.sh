@@ -19,7 +19,8 @@
 #                                  test an outage; `up` starts it again with the same state
 #
 # USER_LAKE_SERVICES=external uses a broker, store and users API that are already running
-# (docker compose up -d) and starts only the functions; `down` stops only what `up` started.
+# (docker compose up -d) and starts only the functions and the schema registry stand-in (which compose does not
+# run); `down` stops only what `up` started.
 set -euo pipefail
 . "$(dirname "$0")/../help.sh"
 
@@ -56,7 +57,7 @@ $(tail -n 20 "$state/logs/$name.log" 2>/dev/null)"
 
 # USER_LAKE_SERVICES=external: the broker, the store and the users API are someone else's
 # (docker compose up -d, with docker-compose.yml's topic and buckets); they must answer on
-# local.env's ports, and only the functions are started here.
+# local.env's ports, and only the functions and the schema registry stand-in are started here.
 case "${USER_LAKE_SERVICES:=native}" in
   native | external) ;;
   *) die "USER_LAKE_SERVICES must be native (start the services here) or external (use running ones), not '$USER_LAKE_SERVICES'" ;;
