@@ -417,7 +417,10 @@ pub fn peek_shows_the_topics_newest_and_oldest_messages_and_refuses_an_unknown_t
     assert_eq!(oldest, coordinates(&messages[..2]), "{answer}");
     // and an unknown topic is a fatal error on stderr, not an empty answer
     assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
-    let failure: Value = serde_json::from_slice(&unknown.stderr)
-        .unwrap_or_else(|e| panic!("stderr is not one JSON document ({e}): {unknown:?}"));
+    // (the failure is stderr's last line; log lines may come before it)
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let failure: Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("stderr does not end with the JSON failure ({e}): {stderr}"));
     assert_eq!(failure["errorType"], "ReadFailed.Fatal", "{failure}");
 }
