@@ -695,7 +695,7 @@ fn the_dashboard_shows_the_flow_live_with_the_numbers_of_its_json(ctx: &Ctx) {
     let trigger = e2e::stack::Background::start("msk-trigger", &["--max-retries", "5"]);
     let schedule = e2e::stack::Background::start(
         "schedule",
-        &["--times", "12", "--every", "2s", "--count", "40"],
+        &["--times", "20", "--every", "2s", "--count", "40"],
     );
 
     // when a browser watches the page for 30 s
