@@ -81,6 +81,14 @@ status: ## What the pipeline is doing: partitions, the sink's lag, the lake's ho
 	@$(CARGO) build --locked --quiet -p status
 	@$(LOCAL_ENV) && $(TARGET)/debug/status --table $(if $(WATCH),--watch $(WATCH))
 
+.PHONY: dashboard
+# The dashboard's address (docs/dashboard.md).
+ADDR ?= 127.0.0.1:8070
+dashboard: ## The status live in the browser at http://127.0.0.1:8070/ (ADDR= to listen elsewhere): lag, rates, the lake's hours, errors, invocations
+	@$(CARGO) build --locked --quiet -p status
+	@$(LOCAL_ENV) && $(TARGET)/debug/status --serve $(ADDR) \
+	  --functions-log $${USER_LAKE_STACK_DIR:-target/local-stack}/logs/functions.log
+
 .PHONY: export
 export: ## The lake's users, once, into the original's output/users_data.json, .csv, users_spark_data.parquet (FROM=/TO= RFC 3339 times, JSON=lines)
 	@$(CARGO) build --locked --quiet -p export

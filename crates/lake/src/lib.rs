@@ -8,11 +8,13 @@
 //!   builder that lays rows out in it and a reader that gets them back;
 //! - [`writer`] and [`text`]: the Parquet settings every lake object is written with, and the
 //!   JSON Lines and CSV forms of the same rows;
+//! - [`compacted`]: the footer entry in which a merged object lists the originals it replaced;
 //! - [`store`]: the one store trait (list, get, put, delete), with the S3 implementation and,
 //!   behind the `testing` feature, an in-memory one;
 //! - [`config`]: the lake's settings (`LAKE_BUCKET`, `LAKE_PREFIX`, `PARQUET_COMPRESSION`,
 //!   `S3_FORCE_PATH_STYLE`) and the S3 client built from them.
 
+pub mod compacted;
 pub mod config;
 pub mod format;
 pub mod keys;

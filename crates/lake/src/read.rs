@@ -1,5 +1,5 @@
-//! Reading lake objects back: every row of a Parquet object, or just its row count from the
-//! footer (two small ranged reads, not the whole object), for the commands and checks that look
+//! Reading lake objects back: every row of a Parquet object, or just its footer (row count,
+//! and the originals a merged object replaced: one or two small ranged reads, not the object), for the commands and checks that look
 //! at what landed.
 
 use bytes::Bytes;
@@ -8,7 +8,11 @@ use parquet::{
     file::metadata::ParquetMetaDataReader,
 };
 
-use crate::{LakeRow, ObjectInfo, ObjectStore, StoreError, rows::rows};
+use crate::{
+    LakeRow, ObjectInfo, ObjectStore, Span, StoreError,
+    compacted::{self, COMPACTED_FROM_KEY},
+    rows::rows,
+};
 
 /// Why an object could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +64,23 @@ pub async fn object_rows<S: ObjectStore>(store: &S, key: &str) -> Result<Vec<Lak
 /// Bytes read from an object's end on the first try: a lake object's footer fits many times.
 const FOOTER_GUESS: u64 = 64 * 1024;
 
+/// What an object's footer tells without its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Footer {
+    /// Rows the object holds.
+    pub rows: u64,
+    /// For a merged object, the spans of the originals it replaced
+    /// ([`crate::compacted::COMPACTED_FROM_KEY`]); `None` when the footer has no such entry.
+    pub compacted_from: Option<Vec<Span>>,
+}
+
 /// The rows a Parquet object holds, from its footer alone.
 pub async fn row_count<S: ObjectStore>(store: &S, object: &ObjectInfo) -> Result<u64, ReadError> {
+    Ok(footer(store, object).await?.rows)
+}
+
+/// A Parquet object's footer: its row count and, for a merged object, the spans it replaced.
+pub async fn footer<S: ObjectStore>(store: &S, object: &ObjectInfo) -> Result<Footer, ReadError> {
     let parquet = |source| ReadError::Parquet {
         key: object.key.clone(),
         source,
@@ -74,7 +93,20 @@ pub async fn row_count<S: ObjectStore>(store: &S, object: &ObjectInfo) -> Result
         match reader.try_parse_sized(&tail, size) {
             Ok(()) => {
                 let metadata = reader.finish().map_err(parquet)?;
-                return Ok(metadata.file_metadata().num_rows().max(0) as u64);
+                let file = metadata.file_metadata();
+                let compacted_from = file
+                    .key_value_metadata()
+                    .and_then(|kvs| kvs.iter().find(|kv| kv.key == COMPACTED_FROM_KEY))
+                    .and_then(|kv| kv.value.as_deref())
+                    .map(compacted::decode)
+                    .transpose()
+                    .map_err(|e| {
+                        parquet(ParquetError::General(format!("{COMPACTED_FROM_KEY}: {e}")))
+                    })?;
+                return Ok(Footer {
+                    rows: file.num_rows().max(0) as u64,
+                    compacted_from,
+                });
             }
             Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > want => {
                 want = (needed as u64).min(size);

@@ -17,6 +17,16 @@ use crate::{
 
 /// A Parquet object holding `rows`, encoded as the sink encodes its objects (default codec).
 pub fn parquet(rows: &[LakeRow]) -> Vec<u8> {
+    encode(rows, None)
+}
+
+/// `rows` as a merged object's body: Parquet whose footer lists `replaced`, the spans of the
+/// originals it replaced ([`crate::compacted::COMPACTED_FROM_KEY`]).
+pub fn merged_parquet(rows: &[LakeRow], replaced: &[crate::Span]) -> Vec<u8> {
+    encode(rows, Some(crate::compacted::encode(replaced)))
+}
+
+fn encode(rows: &[LakeRow], compacted_from: Option<String>) -> Vec<u8> {
     let mut builder = RowsBuilder::default();
     rows.iter().for_each(|r| builder.push_row(r));
     let batch = builder.finish().expect("rows always fit the lake schema");
@@ -26,6 +36,12 @@ pub fn parquet(rows: &[LakeRow]) -> Vec<u8> {
         parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties))
             .expect("the lake schema is valid Parquet");
     writer.write(&batch).expect("rows encode");
+    if let Some(value) = compacted_from {
+        writer.append_key_value_metadata(parquet::file::metadata::KeyValue::new(
+            crate::compacted::COMPACTED_FROM_KEY.to_string(),
+            value,
+        ));
+    }
     writer.into_inner().expect("a Parquet file closes")
 }
 

@@ -21,22 +21,11 @@ use parquet::{
     errors::ParquetError,
     file::{metadata::KeyValue, properties::WriterProperties},
 };
-use serde::{Deserialize, Serialize};
 
 use crate::plan::Coverage;
 
-/// Footer key of a merged object: the JSON list of the spans of the originals it replaced,
-/// `[{"topic": "users_created", "partition": 0, "first": 40, "last": 41}, ...]`.
-pub const SPANS_KEY: &str = "user_lake.compacted_from";
-
-/// One span as the footer writes it.
-#[derive(Serialize, Deserialize)]
-struct FooterSpan {
-    topic: String,
-    partition: i32,
-    first: i64,
-    last: i64,
-}
+/// Footer key of a merged object: the spans of the originals it replaced.
+pub use lake::compacted::COMPACTED_FROM_KEY as SPANS_KEY;
 
 /// Why an object could not be merged. Nothing is deleted when this happens.
 #[derive(Debug, thiserror::Error)]
@@ -106,17 +95,7 @@ pub fn spans(key: &str, body: Bytes) -> Result<Vec<Span>, MergeError> {
         .and_then(|kvs| kvs.iter().find(|kv| kv.key == SPANS_KEY))
         .and_then(|kv| kv.value.clone())
         .ok_or_else(|| spans_error("missing".into()))?;
-    let spans: Vec<FooterSpan> =
-        serde_json::from_str(&value).map_err(|e| spans_error(e.to_string()))?;
-    Ok(spans
-        .into_iter()
-        .map(|s| Span {
-            topic: s.topic,
-            partition: s.partition,
-            first: s.first,
-            last: s.last,
-        })
-        .collect())
+    lake::compacted::decode(&value).map_err(|e| spans_error(e.to_string()))
 }
 
 /// The rows of `batches`, without those `covered` already holds and without repeats of one
@@ -179,16 +158,7 @@ pub fn encode(
     spans: &[Span],
     properties: &WriterProperties,
 ) -> Result<Vec<u8>, MergeError> {
-    let footer: Vec<FooterSpan> = (spans.iter())
-        .map(|s| FooterSpan {
-            topic: s.topic.clone(),
-            partition: s.partition,
-            first: s.first,
-            last: s.last,
-        })
-        .collect();
-    let spans = serde_json::to_string(&footer)
-        .map_err(|e| MergeError::Encode(ParquetError::General(e.to_string())))?;
+    let spans = lake::compacted::encode(spans);
     let mut writer = ArrowWriter::try_new(Vec::new(), lake_schema(), Some(properties.clone()))
         .map_err(MergeError::Encode)?;
     writer.write(batch).map_err(MergeError::Encode)?;

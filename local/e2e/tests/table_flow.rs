@@ -556,6 +556,199 @@ fn a_compaction_changes_no_readers_answer_before_during_or_after(ctx: &Ctx) {
     assert_eq!(rows_of(&after), rows_of(&before));
 }
 
+/// Runs `status` with the suite's settings to its end.
+fn status(ctx: &Ctx, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin_dir().join("status"))
+        .args(args)
+        .envs(&ctx.env)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+/// `status` answers for the topic and its table, and fails on a topic the cluster lacks
+/// without creating it.
+fn status_answers_for_the_topic_and_refuses_one_the_cluster_lacks(ctx: &Ctx) {
+    // given the topic's users in the table
+    ctx.trigger(&[]);
+    ctx.schedule(1, 20);
+    ctx.trigger(&[]);
+
+    // when status looks at the topic
+    let output = status(ctx, &[]);
+
+    // then it succeeds, nothing lags, and the table's records are what a reader counts
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["kafka"]["reachable"], true, "{json}");
+    assert_eq!(json["kafka"]["lag"], 0, "{json}");
+    assert_eq!(json["table"]["topic"], ctx.topic(), "{json}");
+    assert_eq!(
+        json["table"]["records"].as_u64(),
+        Some(ctx.count()),
+        "{json}"
+    );
+
+    // when it is asked about a topic the cluster does not have
+    let output = status(ctx, &["--topic", "users_craeted"]);
+
+    // then it fails as fatal (exit 1), with a JSON error on stderr, prints nothing on stdout,
+    // and the cluster still has no such topic
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+    assert_eq!(error["errorType"], "UnknownTopic.Fatal", "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("users_craeted"),
+        "{error}"
+    );
+    // (asked again, it is still unknown: the first look created nothing)
+    let again = status(ctx, &["--topic", "users_craeted"]);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+}
+
+/// With the broker down, `status` still shows the table, says why Kafka is missing, and exits
+/// 75 (try again later).
+fn status_shows_the_table_alone_while_the_broker_is_down(ctx: &Ctx) {
+    // given the table, and the broker stopped
+    ctx.trigger(&[]);
+    let records = ctx.count();
+    ctx.stack.stop("kafka").unwrap();
+
+    // when
+    let output = status(ctx, &["--kafka-timeout", "3s"]);
+    ctx.stack.start_stopped().unwrap();
+
+    // then
+    assert_eq!(output.status.code(), Some(75), "{output:?}");
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["kafka"]["reachable"], false, "{json}");
+    assert_eq!(
+        json["kafka"]["errorType"], "KafkaFailed.Retryable",
+        "{json}"
+    );
+    assert!(json["kafka"].get("lag").is_none(), "{json}");
+    assert_eq!(json["table"]["records"].as_u64(), Some(records), "{json}");
+    let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+    assert_eq!(error["errorType"], "KafkaFailed.Retryable", "{error}");
+}
+
+/// `status --serve` running with its JSON endpoint; stopped when dropped.
+struct Dashboard {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Dashboard {
+    fn start(ctx: &Ctx) -> Self {
+        use std::io::BufRead;
+        let log = ctx.stack.log("functions");
+        let mut child = std::process::Command::new(bin_dir().join("status"))
+            .args(["--serve", "127.0.0.1:0", "--watch", "1s", "--functions-log"])
+            .arg(&log)
+            .envs(&ctx.env)
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let serving: Value = serde_json::from_str(&line).expect("status --serve says where");
+        Dashboard {
+            child,
+            url: serving["serving"].as_str().unwrap().to_string(),
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The dashboard, watched in headless chromium while users flow, shows figures that move and
+/// that equal its JSON endpoint's at every look; a screenshot is kept under target/e2e/.
+fn the_dashboard_shows_the_flow_live_with_the_numbers_of_its_json(ctx: &Ctx) {
+    let chromium =
+        std::env::var("USER_LAKE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        let message = format!("{chromium} is not installed; infra/local/chromium.sh installs it");
+        assert!(
+            !e2e::tools::is_ci(),
+            "{message}, and under CI=true it must be"
+        );
+        eprintln!("SKIPPED: {message}");
+        return;
+    }
+    // given the dashboard served, and users flowing: the producer's schedule and the trigger
+    // running in the background
+    ctx.trigger(&[]);
+    let dashboard = Dashboard::start(ctx);
+    let trigger = e2e::stack::Background::start("msk-trigger", &["--max-retries", "5"]);
+    let schedule = e2e::stack::Background::start(
+        "schedule",
+        &["--times", "20", "--every", "2s", "--count", "40"],
+    );
+
+    // when a browser watches the page for 30 s
+    let shot_dir = repo_root().join("target/e2e");
+    std::fs::create_dir_all(&shot_dir).unwrap();
+    let screenshot = shot_dir.join("dashboard.png");
+    let venv = std::env::var("USER_LAKE_VENV").expect("USER_LAKE_VENV: run through `make test`");
+    let output = std::process::Command::new(format!("{venv}/bin/python"))
+        .arg(repo_root().join("local/e2e/python/dashboard_check.py"))
+        .args([
+            "--url",
+            &dashboard.url,
+            "--seconds",
+            "30",
+            "--chromium",
+            &chromium,
+        ])
+        .arg("--screenshot")
+        .arg(&screenshot)
+        .output()
+        .unwrap();
+    schedule.wait();
+    trigger.stop();
+    drop(dashboard);
+
+    // then every look the page and the JSON shared showed the same figures, they moved, the
+    // rates were drawn, the invocations listed, and the screenshot was taken
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let check: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(check["mismatches"], serde_json::json!([]), "{check}");
+    assert!(check["matched"].as_u64().unwrap() >= 5, "{check}");
+    let figure = |at: &str, name: &str| check[at][name].as_str().unwrap().parse::<u64>().unwrap();
+    assert!(
+        figure("last", "end_total") > figure("first", "end_total"),
+        "{check}"
+    );
+    assert!(
+        figure("last", "records") > figure("first", "records"),
+        "{check}"
+    );
+    assert!(
+        check["rates"]["produced"].as_f64().unwrap() > 0.0,
+        "{check}"
+    );
+    assert!(check["rates"]["written"].as_f64().unwrap() > 0.0, "{check}");
+    assert!(check["invocation_rows"].as_u64().unwrap() > 0, "{check}");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+}
+
 impl Ctx {
     fn stack_dir(&self) -> PathBuf {
         self.lake_root.parent().unwrap().to_path_buf()
@@ -567,7 +760,7 @@ fn bin_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-const SCENARIOS: [Scenario; 7] = [
+const SCENARIOS: [Scenario; 10] = [
     (
         "every_produced_user_is_in_the_table_once_for_every_reader",
         every_produced_user_is_in_the_table_once_for_every_reader,
@@ -579,6 +772,14 @@ const SCENARIOS: [Scenario; 7] = [
     (
         "the_previous_snapshot_reads_the_previous_count",
         the_previous_snapshot_reads_the_previous_count,
+    ),
+    (
+        "status_answers_for_the_topic_and_refuses_one_the_cluster_lacks",
+        status_answers_for_the_topic_and_refuses_one_the_cluster_lacks,
+    ),
+    (
+        "the_dashboard_shows_the_flow_live_with_the_numbers_of_its_json",
+        the_dashboard_shows_the_flow_live_with_the_numbers_of_its_json,
     ),
     (
         "a_replay_from_the_beginning_adds_nothing",
@@ -596,6 +797,11 @@ const SCENARIOS: [Scenario; 7] = [
     (
         "a_compaction_changes_no_readers_answer_before_during_or_after",
         a_compaction_changes_no_readers_answer_before_during_or_after,
+    ),
+    // Last: it stops the broker.
+    (
+        "status_shows_the_table_alone_while_the_broker_is_down",
+        status_shows_the_table_alone_while_the_broker_is_down,
     ),
 ];
 

@@ -1,26 +1,39 @@
 //! `status`: the topic's partitions, the sink's committed offsets and lag, the lake's hours, its
 //! poison records and the last compaction, for the local stack or a real cluster and bucket
-//! (the `KAFKA_*` and lake settings come from the environment, as for the functions). When the
-//! lake is the Iceberg table (`LAKE_FORMAT=iceberg`, the default) it opens the table's catalog
-//! (`ICEBERG_*`) and reports from the table's metadata: the current snapshot, records, data
-//! files and hours, the offset marks and the table's lag behind the topic, the last compaction.
-//! Prints one JSON object per look; `--table` prints a table instead, `--watch 5s` looks again
-//! every 5 s until stopped.
+//! (the `KAFKA_*` and lake settings come from the environment, as for the functions). Prints
+//! one JSON object per look; `--table` prints a table instead, `--watch 5s` looks again every
+//! 5 s until stopped, `--serve` serves the dashboard page and its `/status.json`.
 
-use std::{process::ExitCode, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
 use kafka_client::{KafkaClient, KafkaSettings};
-use lake::{LakeConfig, Layout, S3Store};
+use lake::{LakeConfig, S3Store};
 use lambda_kit::{Classified, error_chain, settings::ProcessEnv};
-use status::{LakeView, Status, StatusError, kafka_status, lake_status, table, table_status};
+use status::{LakeSource, LookCache, Looker, StatusError, exit_code, serve::serve, table};
 use table::{AnyCatalog, Table, TableConfig};
 
-/// Show what the pipeline is doing.
+/// Show what the pipeline is doing: the topic's partitions and the sink's lag, what the lake
+/// holds of the topic, its poison records, the last compaction.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "\
+Environment (as for the functions; docs/configuration.md):
+  KAFKA_BROKERS, KAFKA_SECURITY (plaintext|iam|scram), KAFKA_SASL_SECRET_ARN, KAFKA_TOPIC
+  LAKE_BUCKET, LAKE_PREFIX, LAKE_FORMAT (iceberg|files), S3_FORCE_PATH_STYLE
+  ICEBERG_CATALOG, ICEBERG_DATABASE, ICEBERG_TABLE (LAKE_FORMAT=iceberg)
+  AWS_REGION, AWS_ENDPOINT_URL_S3 and the usual AWS credentials; RUST_LOG (default error)
+
+On the local stack `make status` (WATCH=5s to refresh) and `make dashboard` set all of them
+from infra/local/local.env.
+
+Exit status: 0; 75 when a retry may succeed (a cluster or store out of reach: the lake is
+still printed when only Kafka is); 1 when it fails the same way until something changes (an
+unknown topic, a missing setting). Errors are one JSON object on stderr."
+)]
 struct Args {
-    /// Topic the sink reads.
+    /// Topic the sink reads; the lake's counts are of this topic too.
     #[arg(long, env = "KAFKA_TOPIC", default_value = "users_created")]
     topic: String,
     /// The sink's consumer group (the template's SinkConsumerGroupId).
@@ -29,9 +42,24 @@ struct Args {
     /// Print a table for people instead of JSON.
     #[arg(long)]
     table: bool,
-    /// Look again at this interval (e.g. 5s) until stopped.
+    /// Print one JSON object per look (the default; the object /status.json serves).
+    #[arg(long, conflicts_with = "table")]
+    json: bool,
+    /// Look again at this interval (e.g. 5s) until stopped; with --serve, how often the
+    /// dashboard's status is taken (default 2s).
     #[arg(long, value_parser = humantime::parse_duration)]
     watch: Option<Duration>,
+    /// Serve the dashboard page and /status.json on this address (127.0.0.1:8070 when none is
+    /// given) until stopped.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8070")]
+    serve: Option<SocketAddr>,
+    /// The local stack's functions log, for the functions' last invocations (make dashboard
+    /// gives target/local-stack/logs/functions.log).
+    #[arg(long, value_name = "PATH")]
+    functions_log: Option<PathBuf>,
+    /// Longest wait for each request to the cluster.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    kafka_timeout: Duration,
 }
 
 #[tokio::main]
@@ -44,26 +72,42 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let (client, lake) = match connect().await {
-        Ok(parts) => parts,
+    let looker = match connect(&args).await {
+        Ok(looker) => looker,
         Err(error) => return failed(&error),
     };
-    loop {
-        match look(&args, &client, &lake).await {
-            Ok(status) if args.table => {
-                if args.watch.is_some() {
-                    // Clear the terminal so that each look replaces the last.
-                    print!("\x1b[2J\x1b[H");
-                }
-                print!("{}", table(&status));
-            }
-            Ok(status) => println!("{}", serde_json::to_string(&status).unwrap_or_default()),
-            Err(error) if args.watch.is_none() => return failed(&error),
-            Err(error) => eprintln!("status: {}", error_chain(&error)),
-        }
-        let Some(every) = args.watch else {
-            return ExitCode::SUCCESS;
+    if let Some(addr) = args.serve {
+        let every = args.watch.unwrap_or(Duration::from_secs(2));
+        return match serve(looker, addr, every).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => failed(&error),
         };
+    }
+    loop {
+        let outcome = match looker.look().await {
+            Ok(look) => {
+                if args.table && !args.json {
+                    if args.watch.is_some() {
+                        // Clear the terminal so that each look replaces the last.
+                        print!("\x1b[2J\x1b[H");
+                    }
+                    print!("{}", table(&look.status));
+                } else {
+                    println!(
+                        "{}",
+                        serde_json::to_string(&look.status).unwrap_or_default()
+                    );
+                }
+                look.kafka_error
+            }
+            Err(error) => Some(error),
+        };
+        let Some(every) = args.watch else {
+            return outcome.map_or(ExitCode::SUCCESS, |error| failed(&error));
+        };
+        if let Some(error) = outcome {
+            report(&error);
+        }
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
             () = tokio::time::sleep(every) => {}
@@ -71,13 +115,7 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The lake as its layout has it: plain objects, or the table with its catalog opened.
-enum Lake {
-    Files(S3Store, Layout),
-    Table(Box<Table<S3Store, AnyCatalog>>, Layout),
-}
-
-async fn connect() -> Result<(KafkaClient, Lake), StatusError> {
+async fn connect(args: &Args) -> Result<Looker<S3Store, AnyCatalog>, StatusError> {
     let kafka = KafkaSettings::from_source(&ProcessEnv)?;
     let client = KafkaClient::resolve(&kafka).await?;
     let config = LakeConfig::from_source(&ProcessEnv)?;
@@ -90,44 +128,34 @@ async fn connect() -> Result<(KafkaClient, Lake), StatusError> {
                 .open(&shared, &config.bucket, config.layout.prefix())
                 .await?;
             let store = opened.own_store(&store).unwrap_or(store);
-            Lake::Table(
+            LakeSource::Table(
                 Box::new(Table::new(store, opened.catalog, opened.location)),
                 config.layout,
             )
         }
-        None => Lake::Files(store, config.layout),
+        None => LakeSource::Files(store, config.layout),
     };
-    Ok((client, lake))
-}
-
-async fn look(args: &Args, client: &KafkaClient, lake: &Lake) -> Result<Status, StatusError> {
-    let (client, topic, group) = (client.clone(), args.topic.clone(), args.group.clone());
-    // librdkafka's calls block; they run beside the lake's listing.
-    let kafka = tokio::task::spawn_blocking(move || kafka_status(&client, &topic, &group));
-    let lake = match lake {
-        Lake::Files(store, layout) => LakeView::Files(lake_status(store, layout).await?),
-        Lake::Table(table, layout) => LakeView::Table(table_status(table, layout).await?),
-    };
-    let kafka = kafka.await.expect("the Kafka look does not panic")?;
-    let lake = match lake {
-        LakeView::Table(mut table) => {
-            table.measure_lag(&kafka);
-            LakeView::Table(table)
-        }
-        files => files,
-    };
-    Ok(Status {
-        at: chrono::Utc::now(),
-        kafka,
+    Ok(Looker {
+        kafka: client,
+        topic: args.topic.clone(),
+        group: args.group.clone(),
+        kafka_timeout: args.kafka_timeout,
         lake,
+        functions_log: args.functions_log.clone(),
+        cache: LookCache::default(),
     })
 }
 
-fn failed(error: &StatusError) -> ExitCode {
+/// The error as one JSON object on stderr.
+fn report(error: &StatusError) {
     let failure = serde_json::json!({
         "errorType": error.error_type(),
         "error": error_chain(error),
     });
     eprintln!("{failure}");
-    ExitCode::FAILURE
+}
+
+fn failed(error: &StatusError) -> ExitCode {
+    report(error);
+    exit_code(error.retry())
 }

@@ -14,7 +14,8 @@ use lake::{
 };
 use parquet::{basic::Compression, file::properties::WriterProperties};
 use status::{
-    KafkaStatus, LakeStatus, LakeView, PartitionStatus, Status, table as human_table, table_status,
+    ErrorsStatus, KafkaStatus, KafkaView, LakeStatus, LakeView, LookCache, PartitionStatus, Status,
+    table as human_table, table_status,
 };
 use table::{Change, Slice, Table, TableLocation, catalog::memory::MemoryCatalog, files::hour_of};
 use user_record::UserRecord;
@@ -48,7 +49,7 @@ fn batch(rows: &[LakeRow]) -> RecordBatch {
     builder.finish().unwrap()
 }
 
-/// Appends `rows` as the sink does, one slice per topic-partition and hour.
+/// Appends `rows` (of one topic) as the sink does, one slice per partition and hour.
 async fn append(table: &TestTable<'_>, rows: &[LakeRow], now: DateTime<Utc>) {
     let mut slices: BTreeMap<(i32, i32), Vec<LakeRow>> = BTreeMap::new();
     for row in rows {
@@ -60,7 +61,7 @@ async fn append(table: &TestTable<'_>, rows: &[LakeRow], now: DateTime<Utc>) {
     let slices: Vec<Slice> = slices
         .into_iter()
         .map(|((partition, hour), rows)| Slice {
-            topic: "users_created".into(),
+            topic: rows[0].topic.clone(),
             partition,
             hour,
             batch: batch(&rows),
@@ -142,7 +143,9 @@ async fn the_table_is_described_from_its_metadata_without_reading_a_data_file() 
     store.refuse(Operation::Get, "/data/", "AccessDenied", 403);
 
     // when
-    let mut status = table_status(&table, &layout).await.unwrap();
+    let mut status = table_status(&table, &layout, "users_created", &LookCache::default())
+        .await
+        .unwrap();
 
     // then the current snapshot is the compaction's, and the table holds 7 records in 2 files
     assert_eq!(status.snapshot_id, Some(compaction));
@@ -177,7 +180,10 @@ async fn the_table_is_described_from_its_metadata_without_reading_a_data_file() 
         ),
         (compaction, Some(at(80)), Some(2), Some(1))
     );
-    assert_eq!((status.error_objects, status.error_records), (1, 2));
+    assert_eq!(
+        (status.errors.error_objects, status.errors.error_records),
+        (1, 2)
+    );
     assert_eq!(status.location, "s3://lake/iceberg/users");
 
     // when the marks are measured against the topic's end offsets (partition 2 not in the table)
@@ -202,8 +208,9 @@ async fn the_table_is_described_from_its_metadata_without_reading_a_data_file() 
     // and the JSON puts it under `table`, the view for people names the snapshot
     let status = Status {
         at: at(90),
-        kafka: kafka(&[(0, 10), (1, 2), (2, 4)]),
+        kafka: KafkaView::Reached(kafka(&[(0, 10), (1, 2), (2, 4)])),
         lake: LakeView::Table(status),
+        invocations: None,
     };
     let json = serde_json::to_value(&status).unwrap();
     assert!(json.get("lake").is_none(), "{json}");
@@ -235,7 +242,9 @@ async fn a_table_not_created_yet_has_no_snapshot_and_the_whole_topic_as_lag() {
     );
     let table = Table::new(&store, &catalog, TableLocation::new("lake", "", "users"));
 
-    let mut status = table_status(&table, &layout).await.unwrap();
+    let mut status = table_status(&table, &layout, "users_created", &LookCache::default())
+        .await
+        .unwrap();
     status.measure_lag(&kafka(&[(0, 3), (1, 0)]));
 
     assert_eq!(
@@ -260,17 +269,69 @@ async fn a_table_not_created_yet_has_no_snapshot_and_the_whole_topic_as_lag() {
 fn the_plain_files_layout_is_still_printed_under_lake() {
     let status = Status {
         at: at(0),
-        kafka: kafka(&[]),
+        kafka: KafkaView::Reached(kafka(&[])),
         lake: LakeView::Files(LakeStatus {
+            topic: "users_created".into(),
             hours: Vec::new(),
             objects: 0,
             rows: 0,
-            error_objects: 0,
-            error_records: 0,
+            rows_counted_twice: 0,
+            records: 0,
+            topic_note: None,
+            errors: ErrorsStatus::default(),
             last_compaction: None,
         }),
+        invocations: None,
     };
     let json = serde_json::to_value(&status).unwrap();
     assert_eq!(json["lake"]["objects"].as_u64(), Some(0), "{json}");
     assert!(json.get("table").is_none(), "{json}");
+}
+
+#[tokio::test]
+async fn the_topic_applies_to_the_table_and_a_second_look_reads_no_manifest() {
+    // given a table holding the topic's rows and, in a file of its own, another topic's
+    let (store, catalog, layout) = (
+        MemoryStore::default(),
+        MemoryCatalog::new(),
+        Layout::new(""),
+    );
+    let table = Table::new(&store, &catalog, TableLocation::new("lake", "", "users"));
+    append(&table, &[row(0, 0, at(0)), row(0, 1, at(1))], at(10)).await;
+    let mut other = row(0, 7, at(2));
+    other.topic = "orders".into();
+    append(&table, &[other], at(20)).await;
+    let cache = LookCache::default();
+
+    // when
+    let status = table_status(&table, &layout, "users_created", &cache)
+        .await
+        .unwrap();
+
+    // then the counts and marks are the topic's, the whole table's records beside them
+    assert_eq!(
+        (status.records, status.table_records, status.data_files),
+        (2, 3, 1)
+    );
+    assert_eq!(status.topic_note, None);
+    let marks: Vec<(&str, Option<i64>)> = status
+        .marks
+        .iter()
+        .map(|m| (m.topic.as_str(), m.mark))
+        .collect();
+    assert_eq!(marks, [("users_created", Some(1))]);
+
+    // when the manifests can no longer be read, the same process looks again
+    store.refuse(Operation::Get, ".avro", "AccessDenied", 403);
+    let again = table_status(&table, &layout, "users_created", &cache)
+        .await
+        .unwrap();
+
+    // then it did not need them (the metadata file is the same), while a new process does
+    assert_eq!(again, status);
+    assert!(
+        table_status(&table, &layout, "users_created", &LookCache::default())
+            .await
+            .is_err()
+    );
 }
