@@ -18,7 +18,7 @@ pub mod invocations;
 pub mod kafka;
 pub mod serve;
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use chrono::{DateTime, Utc};
 use kafka_client::KafkaClient;
@@ -148,15 +148,6 @@ impl Classified for StatusError {
             StatusError::Catalog(e) => e.retry(),
             StatusError::Listen { .. } => Retry::Fatal,
         }
-    }
-}
-
-/// The exit status of a failed command: 75 (`EX_TEMPFAIL` of sysexits.h) when the same
-/// command may succeed later, 1 when it fails the same way until something changes.
-pub fn exit_code(retry: Retry) -> ExitCode {
-    match retry {
-        Retry::Retryable => ExitCode::from(75),
-        Retry::Fatal => ExitCode::FAILURE,
     }
 }
 

@@ -9,8 +9,8 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use clap::Parser;
 use kafka_client::{KafkaClient, KafkaSettings};
 use lake::{LakeConfig, S3Store};
-use lambda_kit::{Classified, error_chain, settings::ProcessEnv};
-use status::{LakeSource, LookCache, Looker, StatusError, exit_code, serve::serve, table};
+use lambda_kit::{command, settings::ProcessEnv};
+use status::{LakeSource, LookCache, Looker, StatusError, serve::serve, table};
 use table::{AnyCatalog, Table, TableConfig};
 
 /// Show what the pipeline is doing: the topic's partitions and the sink's lag, what the lake
@@ -148,14 +148,9 @@ async fn connect(args: &Args) -> Result<Looker<S3Store, AnyCatalog>, StatusError
 
 /// The error as one JSON object on stderr.
 fn report(error: &StatusError) {
-    let failure = serde_json::json!({
-        "errorType": error.error_type(),
-        "error": error_chain(error),
-    });
-    eprintln!("{failure}");
+    eprintln!("{}", command::failure_json(error));
 }
 
 fn failed(error: &StatusError) -> ExitCode {
-    report(error);
-    exit_code(error.retry())
+    command::fail(error)
 }

@@ -300,7 +300,10 @@ async fn a_cluster_out_of_reach_leaves_the_lake_alone_with_the_reason() {
     // command would exit with 75
     let error = look.kafka_error.expect("Kafka was not reached");
     assert_eq!(error.retry(), Retry::Retryable);
-    assert_eq!(exit_code(error.retry()), std::process::ExitCode::from(75));
+    assert_eq!(
+        lambda_kit::command::exit_status(error.retry()),
+        std::process::ExitCode::from(75)
+    );
     let json = serde_json::to_value(&look.status).unwrap();
     assert_eq!(json["kafka"]["reachable"], false, "{json}");
     assert_eq!(
@@ -334,7 +337,10 @@ fn an_unknown_topic_is_fatal_and_a_cluster_out_of_reach_is_retryable() {
     };
     assert_eq!(unknown.error_type(), "UnknownTopic.Fatal");
     assert_eq!(unknown.to_string(), "b:9092 has no topic users_craeted");
-    assert_eq!(exit_code(unknown.retry()), std::process::ExitCode::FAILURE);
+    assert_eq!(
+        lambda_kit::command::exit_status(unknown.retry()),
+        std::process::ExitCode::FAILURE
+    );
 }
 
 #[test]
