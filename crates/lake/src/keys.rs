@@ -259,6 +259,20 @@ impl Layout {
         }
     }
 
+    /// The hour and name of the Parquet data object a key names, or `None` for any other key
+    /// (text formats, error objects, keys its writers do not produce): what every reader of
+    /// the plain-files lake's rows lists.
+    pub fn parquet_data(&self, key: &str) -> Option<(Hour, DataName)> {
+        match self.parse(key)? {
+            LakeKey::Data(DataKey {
+                format: OutputFormat::Parquet,
+                hour,
+                name,
+            }) => Some((hour, name)),
+            _ => None,
+        }
+    }
+
     /// What a key of this lake names, or `None` for any key its writers do not produce (other
     /// prefixes, folders, stray files): such objects are never touched.
     pub fn parse(&self, key: &str) -> Option<LakeKey> {

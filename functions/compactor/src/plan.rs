@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use lake::{DataKey, DataName, Hour, LakeKey, Layout, ObjectInfo, OutputFormat, Span};
+use lake::{DataKey, DataName, Hour, Layout, ObjectInfo, OutputFormat, Span};
 use sha2::{Digest, Sha256};
 
 /// The spans a partition's merged objects already hold.
@@ -57,12 +57,7 @@ impl HourPartition {
 pub fn partitions(layout: &Layout, objects: Vec<ObjectInfo>) -> Vec<HourPartition> {
     let mut by_hour: BTreeMap<Hour, HourPartition> = BTreeMap::new();
     for object in objects {
-        let Some(LakeKey::Data(DataKey {
-            format: OutputFormat::Parquet,
-            hour,
-            name,
-        })) = layout.parse(&object.key)
-        else {
+        let Some((hour, name)) = layout.parquet_data(&object.key) else {
             continue;
         };
         let entry = by_hour.entry(hour).or_insert_with(|| HourPartition {
@@ -121,6 +116,7 @@ pub fn merged_key(layout: &Layout, hour: Hour, group: &[Original]) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone};
+    use lake::LakeKey;
 
     use super::*;
 

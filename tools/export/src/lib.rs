@@ -26,7 +26,7 @@ use std::{collections::BTreeMap, path::Path, sync::Arc};
 use arrow::{datatypes::Schema, record_batch::RecordBatch};
 use chrono::{DateTime, Utc};
 use lake::{
-    DataKey, LakeKey, LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder,
+    LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder,
     read::{ReadError, object_rows},
 };
 use lambda_kit::{Classified, Retry};
@@ -184,12 +184,7 @@ pub async fn selected_rows<S: ObjectStore>(
     let mut summary = ExportSummary::default();
     let mut rows: BTreeMap<(i32, i64), LakeRow> = BTreeMap::new();
     for object in listed {
-        let Some(LakeKey::Data(DataKey {
-            format: OutputFormat::Parquet,
-            hour,
-            ..
-        })) = layout.parse(&object.key)
-        else {
+        let Some((hour, _)) = layout.parquet_data(&object.key) else {
             continue;
         };
         if !selection.may_hold(hour.start()) {

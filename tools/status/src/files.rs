@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use lake::{DataKey, DataName, LakeKey, Layout, ObjectInfo, ObjectStore, OutputFormat, Span};
+use lake::{DataName, Layout, ObjectInfo, ObjectStore, OutputFormat, Span};
 use serde::Serialize;
 
 use crate::{
@@ -86,12 +86,7 @@ pub async fn lake_status<S: ObjectStore>(
     let mut counted = Vec::new();
     let mut mixed = 0;
     for object in listed {
-        let Some(LakeKey::Data(DataKey {
-            format: OutputFormat::Parquet,
-            hour,
-            name,
-        })) = layout.parse(&object.key)
-        else {
+        let Some((hour, name)) = layout.parquet_data(&object.key) else {
             continue;
         };
         if let DataName::Original(span) = &name
