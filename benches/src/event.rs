@@ -77,6 +77,7 @@ pub fn msk_event(max_bytes: usize) -> anyhow::Result<Event> {
             key: Some(user.key().into_bytes()),
             value: Some(value),
             headers: Vec::new(),
+            schemas: Default::default(),
         };
         // the entry and the comma after it
         let added = record_json_len(&entry) + 1;

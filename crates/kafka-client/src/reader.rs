@@ -325,6 +325,7 @@ pub fn owned_record<M: Message>(message: &M) -> SourceRecord {
         key: message.key().map(<[u8]>::to_vec),
         value: message.payload().map(<[u8]>::to_vec),
         headers,
+        schemas: Default::default(),
     }
 }
 

@@ -39,6 +39,8 @@ pub enum CloseReason {
     PayloadSize,
     /// The emulator is shutting down.
     Shutdown,
+    /// The next record failed schema validation: it goes to the failure destination alone.
+    SchemaFailure,
 }
 
 impl CloseReason {
@@ -49,6 +51,7 @@ impl CloseReason {
             CloseReason::Window => "batching window",
             CloseReason::PayloadSize => "payload size",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::SchemaFailure => "schema failure",
         }
     }
 }
@@ -189,6 +192,7 @@ mod tests {
             key: Some(format!("k{offset}").into_bytes()),
             value: Some(vec![b'x'; value_len]),
             headers: vec![("h".to_owned(), Some(vec![0xff]))],
+            schemas: Default::default(),
         }
     }
 

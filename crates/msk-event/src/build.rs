@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 
+use crate::SchemaMetadata;
 use crate::record::{EventSource, SourceRecord};
 
 #[derive(Serialize)]
@@ -43,6 +44,10 @@ struct RecordJson<'a> {
     key: Option<Base64<'a>>,
     value: Option<Base64<'a>>,
     headers: Vec<HeaderJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_schema_metadata: Option<&'a SchemaMetadata<'static>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_schema_metadata: Option<&'a SchemaMetadata<'static>>,
 }
 
 struct Base64<'a>(&'a [u8]);
@@ -77,6 +82,8 @@ impl<'a> RecordJson<'a> {
             headers: (record.headers.iter())
                 .map(|(k, v)| HeaderJson(k, v.as_deref().unwrap_or_default()))
                 .collect(),
+            key_schema_metadata: record.schemas.key.as_ref(),
+            value_schema_metadata: record.schemas.value.as_ref(),
         }
     }
 }
@@ -156,6 +163,24 @@ pub fn record_json_len(record: &SourceRecord) -> usize {
         + base64_json_len(record.key.as_deref())
         + base64_json_len(record.value.as_deref())
         + headers
+        + schema_json_len("keySchemaMetadata", record.schemas.key.as_ref())
+        + schema_json_len("valueSchemaMetadata", record.schemas.value.as_ref())
+}
+
+/// `,"<name>":{"dataFormat":"…","schemaId":"…"}`, or nothing when absent.
+fn schema_json_len(name: &str, metadata: Option<&SchemaMetadata<'_>>) -> usize {
+    metadata.map_or(0, |m| {
+        let id = m
+            .schema_id
+            .as_deref()
+            .map_or(0, |id| r#","schemaId":"#.len() + string_json_len(id));
+        // ,"name":{"dataFormat":…}
+        1 + string_json_len(name)
+            + 1
+            + r#"{"dataFormat":}"#.len()
+            + string_json_len(&m.data_format)
+            + id
+    })
 }
 
 #[cfg(test)]
@@ -164,7 +189,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::RecordTimestamp;
+    use crate::{RecordSchemas, RecordTimestamp};
 
     fn record(partition: i32, offset: i64) -> SourceRecord {
         SourceRecord {
@@ -175,6 +200,7 @@ mod tests {
             key: Some(b"user-1".to_vec()),
             value: Some(br#"{"id":1}"#.to_vec()),
             headers: vec![("headerKey".to_owned(), Some(b"headerValue".to_vec()))],
+            schemas: Default::default(),
         }
     }
 
@@ -238,6 +264,23 @@ mod tests {
     }
 
     #[test]
+    fn schema_metadata_appears_only_on_records_a_registry_validated() {
+        let mut validated = record(0, 1);
+        validated.schemas.value = Some(SchemaMetadata {
+            data_format: "AVRO".into(),
+            schema_id: Some("7".into()),
+        });
+        let json = value(&local_source(), &[validated, record(0, 2)]);
+        let group = &json["records"]["users_created-0"];
+        assert_eq!(
+            group[0]["valueSchemaMetadata"],
+            json!({"dataFormat": "AVRO", "schemaId": "7"})
+        );
+        assert!(group[0].get("keySchemaMetadata").is_none());
+        assert!(group[1].get("valueSchemaMetadata").is_none());
+    }
+
+    #[test]
     fn records_are_grouped_by_topic_partition_in_the_order_given() {
         let records = [record(0, 1), record(1, 5), record(0, 2)];
         let json = value(&local_source(), &records);
@@ -261,6 +304,17 @@ mod tests {
         ];
         let bytes = || prop::option::of(prop::collection::vec(any::<u8>(), 0..40));
         let header = (any::<String>(), bytes());
+        let schema = || {
+            prop::option::of(
+                (any::<String>(), prop::option::of(any::<String>())).prop_map(|(format, id)| {
+                    SchemaMetadata {
+                        data_format: format.into(),
+                        schema_id: id.map(Into::into),
+                    }
+                }),
+            )
+        };
+        let schemas = (schema(), schema()).prop_map(|(key, value)| RecordSchemas { key, value });
         (
             any::<String>(),
             any::<i32>(),
@@ -269,16 +323,20 @@ mod tests {
             bytes(),
             bytes(),
             prop::collection::vec(header, 0..4),
+            schemas,
         )
             .prop_map(
-                |(topic, partition, offset, timestamp, key, value, headers)| SourceRecord {
-                    topic,
-                    partition,
-                    offset,
-                    timestamp,
-                    key,
-                    value,
-                    headers,
+                |(topic, partition, offset, timestamp, key, value, headers, schemas)| {
+                    SourceRecord {
+                        topic,
+                        partition,
+                        offset,
+                        timestamp,
+                        key,
+                        value,
+                        headers,
+                        schemas,
+                    }
                 },
             )
     }

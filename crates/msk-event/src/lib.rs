@@ -22,4 +22,4 @@ mod scan;
 pub use batcher::{BatchLimits, Batcher, CloseReason, MAX_PAYLOAD_BYTES, Offer};
 pub use build::{envelope_json_len, event_json, record_json_len};
 pub use parse::{Entry, Millis, MskEvent, MskRecord, SchemaMetadata};
-pub use record::{EventSource, RecordTimestamp, SourceRecord, group_key};
+pub use record::{EventSource, RecordSchemas, RecordTimestamp, SourceRecord, group_key};

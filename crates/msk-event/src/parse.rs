@@ -11,7 +11,7 @@
 
 use std::{borrow::Cow, collections::BTreeMap, fmt};
 
-use serde::{Deserialize, de};
+use serde::{Deserialize, Serialize, de};
 use serde_json::value::RawValue;
 
 /// The event an MSK (or self-managed Kafka) event source mapping invokes the sink with.
@@ -110,7 +110,7 @@ pub struct MskRecord<'a> {
 /// `keySchemaMetadata` / `valueSchemaMetadata` of an entry: the schema a registry-validated key
 /// or value was checked against (Lambda developer guide, "Using schema registries with Kafka
 /// event sources in Lambda").
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaMetadata<'a> {
     /// `AVRO`, `JSON` (JSON Schema) or `PROTOBUF`.
@@ -118,7 +118,7 @@ pub struct SchemaMetadata<'a> {
     pub data_format: Cow<'a, str>,
     /// The schema's id in the registry: a Confluent registry's number, or a Glue schema
     /// version's UUID.
-    #[serde(default, borrow)]
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub schema_id: Option<Cow<'a, str>>,
 }
 
@@ -231,6 +231,7 @@ mod tests {
                 key: Some(b"k".to_vec()),
                 value: Some(b"{}".to_vec()),
                 headers: vec![("h".into(), Some(vec![0xff]))],
+                schemas: Default::default(),
             },
             SourceRecord {
                 topic: "users-created".into(),
@@ -240,6 +241,7 @@ mod tests {
                 key: None,
                 value: None,
                 headers: vec![],
+                schemas: Default::default(),
             },
         ];
         let json = String::from_utf8(event_json(&source, &records)).unwrap();

@@ -1,5 +1,7 @@
 //! A consumed Kafka message, owned, and what an event says about where it came from.
 
+use crate::SchemaMetadata;
+
 /// When a message was stamped, and by whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordTimestamp {
@@ -47,6 +49,19 @@ pub struct SourceRecord {
     pub value: Option<Vec<u8>>,
     /// Headers in order; a header may have no value.
     pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// What a schema registry validated the key and the value against, when the trigger has
+    /// one; empty for a record read straight from the topic.
+    pub schemas: RecordSchemas,
+}
+
+/// The `keySchemaMetadata` and `valueSchemaMetadata` a trigger with a schema registry adds to
+/// a record of the event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordSchemas {
+    /// The key's schema, when keys are validated.
+    pub key: Option<SchemaMetadata<'static>>,
+    /// The value's schema, when values are validated.
+    pub value: Option<SchemaMetadata<'static>>,
 }
 
 impl SourceRecord {

@@ -379,6 +379,7 @@ mod tests {
             key: Some(format!("k{offset}").into_bytes()),
             value,
             headers: vec![("h".into(), Some(vec![1, 2]))],
+            schemas: Default::default(),
         }
     }
 

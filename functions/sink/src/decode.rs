@@ -387,6 +387,7 @@ mod tests {
             key: Some(format!("key-{offset}").into_bytes()),
             value: value.map(<[u8]>::to_vec),
             headers: vec![],
+            schemas: Default::default(),
         }
     }
 

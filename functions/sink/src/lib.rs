@@ -19,7 +19,6 @@ pub mod config;
 pub mod decode;
 pub mod encode;
 pub mod metrics;
-pub mod registry;
 
 use std::{collections::BTreeMap, time::Instant};
 
@@ -37,7 +36,8 @@ use table::{OpenedTable, Table, TableError};
 pub use config::SinkConfig;
 pub use decode::{Batch, Rejected};
 pub use msk_event::MskEvent;
-pub use registry::{ConfluentRegistry, GlueRegistry, SchemaRegistry, WriterSchemas};
+pub use schema_registry as registry;
+pub use schema_registry::{ConfluentRegistry, GlueRegistry, SchemaRegistry, WriterSchemas};
 
 use metrics::Observed;
 

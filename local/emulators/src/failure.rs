@@ -35,6 +35,10 @@ pub enum Condition {
     RecordAgeExceeded,
     /// The event would exceed Lambda's 6 MB payload limit; the function was not invoked.
     MaximumPayloadSizeExceeded,
+    /// The record names a schema its registry does not have; the function never sees it.
+    SchemaNotFound,
+    /// The record does not decode with its schema; the function never sees it.
+    DeserializationError,
 }
 
 impl Condition {
@@ -44,6 +48,8 @@ impl Condition {
             Condition::RetryAttemptsExhausted => "RetryAttemptsExhausted",
             Condition::RecordAgeExceeded => "RecordAgeExceeded",
             Condition::MaximumPayloadSizeExceeded => "MaximumPayloadSizeExceeded",
+            Condition::SchemaNotFound => "SCHEMA_NOT_FOUND",
+            Condition::DeserializationError => "DESERIALIZATION_ERROR",
         }
     }
 }
@@ -89,7 +95,9 @@ pub fn record(failed: &Failed<'_>, now: DateTime<Utc>) -> Value {
         entry["lastRecordTimestamp"] = json!(timestamp(r.timestamp.millis()));
     }
     let response = match failed.condition {
-        Condition::MaximumPayloadSizeExceeded => Value::Null,
+        Condition::MaximumPayloadSizeExceeded
+        | Condition::SchemaNotFound
+        | Condition::DeserializationError => Value::Null,
         _ => json!({
             "statusCode": 200,
             "executedVersion": "$LATEST",
@@ -182,6 +190,7 @@ mod tests {
             key: None,
             value: Some(b"{}".to_vec()),
             headers: Vec::new(),
+            schemas: Default::default(),
         }
     }
 

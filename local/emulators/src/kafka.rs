@@ -191,6 +191,7 @@ mod tests {
             key: None,
             value: None,
             headers: Vec::new(),
+            schemas: Default::default(),
         }
     }
 

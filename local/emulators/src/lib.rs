@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod shutdown;
 pub mod template;
 pub mod trigger;
+pub mod validation;
 
 /// Sets up logging to stderr, filtered by `RUST_LOG` (default `info`), coloured only on a
 /// terminal.

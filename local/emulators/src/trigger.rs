@@ -36,6 +36,7 @@ use crate::failure::{self, Condition, FailureSink};
 use crate::invoke::{InvokeError, Invoker};
 use crate::kafka::{RecordSource, commit_offsets};
 use crate::shutdown::Shutdown;
+use crate::validation::{Checked, SchemaFailure, Validator};
 
 /// How long one read waits when there is neither a batch deadline nor an idle limit; it only
 /// bounds how long a stop request can go unnoticed.
@@ -57,6 +58,17 @@ pub enum TriggerError {
         retries: u32,
         #[source]
         source: Box<InvokeError>,
+    },
+    /// A record failed schema validation and there is no on-failure destination to send it to
+    /// (Lambda would drop it).
+    #[error(
+        "{partition}@{offset} failed schema validation ({condition}: {failure}) and there is no on-failure destination"
+    )]
+    SchemaValidation {
+        partition: String,
+        offset: i64,
+        condition: &'static str,
+        failure: SchemaFailure,
     },
 }
 
@@ -141,8 +153,16 @@ pub struct Summary {
     /// Lambda's `DroppedEventCount` counts them).
     #[serde(default)]
     pub dropped: u64,
+    /// Records that failed schema validation (each sent to the destination on its own); absent
+    /// without a registry.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub schema_failures: u64,
     /// Why the trigger stopped.
     pub stopped: StopReason,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -186,8 +206,23 @@ pub async fn run_reporting<S: RecordSource, I: Invoker>(
     shutdown: &mut Shutdown,
     report: &mut dyn FnMut(Value),
 ) -> Finished {
+    run_validating(source, invoker, config, None, destination, shutdown, report).await
+}
+
+/// [`run_reporting`] behind a schema registry: each record is validated before it is batched
+/// ([`crate::validation`]), and one that fails goes to the destination on its own.
+pub async fn run_validating<S: RecordSource, I: Invoker>(
+    source: &mut S,
+    invoker: &I,
+    config: &TriggerConfig,
+    validator: Option<&Validator>,
+    destination: Option<&dyn FailureSink>,
+    shutdown: &mut Shutdown,
+    report: &mut dyn FnMut(Value),
+) -> Finished {
     let mut trigger = Trigger {
         config,
+        validator,
         destination,
         summary: Summary::default(),
         report,
@@ -217,6 +252,7 @@ enum Delivery {
 
 struct Trigger<'a> {
     config: &'a TriggerConfig,
+    validator: Option<&'a Validator>,
     destination: Option<&'a dyn FailureSink>,
     summary: Summary,
     report: &'a mut dyn FnMut(Value),
@@ -237,6 +273,7 @@ impl Trigger<'_> {
         loop {
             let mut closed: Option<CloseReason> = None;
             let mut stop: Option<StopReason> = None;
+            let mut failed: Option<(SourceRecord, SchemaFailure)> = None;
             if let Some(record) = carried.take() {
                 // The record that did not fit into the previous batch opens this one.
                 closed = offer(&mut batcher, record, &mut carried);
@@ -270,7 +307,21 @@ impl Trigger<'_> {
                 match next {
                     Ok(Some(record)) => {
                         last_activity = Instant::now();
-                        closed = offer(&mut batcher, record, &mut carried);
+                        match self.validate(record, shutdown).await {
+                            Some(Checked::Passed(record)) => {
+                                closed = offer(&mut batcher, record, &mut carried);
+                            }
+                            Some(Checked::Failed(record, failure)) => {
+                                // The batch so far is delivered first, so that committing
+                                // past this record commits nothing undelivered.
+                                failed = Some((record, failure));
+                                closed = Some(CloseReason::SchemaFailure);
+                            }
+                            Some(Checked::Undecided(..)) | None => {
+                                stop = Some(StopReason::Signal);
+                                break;
+                            }
+                        }
                     }
                     // Timed out: a non-empty batch has reached its deadline (or, with a zero
                     // window, has taken everything that was available).
@@ -293,6 +344,9 @@ impl Trigger<'_> {
                     Delivery::Accepted => last_activity = Instant::now(),
                     Delivery::Abandoned => return Ok(StopReason::Signal),
                 }
+            }
+            if let Some((record, failure)) = failed {
+                self.reject(source, record, failure).await?;
             }
             if let Some(stop) = stop {
                 return Ok(stop);
@@ -317,6 +371,7 @@ impl Trigger<'_> {
                 condition: Condition::MaximumPayloadSizeExceeded,
                 invocations: 0,
                 last_error: None,
+                reason: None,
             };
             return self.give_up(source, &records, &payload, gave_up).await;
         }
@@ -404,6 +459,7 @@ impl Trigger<'_> {
                             },
                             invocations: retries + 1,
                             last_error: Some(error),
+                            reason: None,
                         };
                         return self.give_up(source, &records, &payload, gave_up).await;
                     }
@@ -449,6 +505,72 @@ struct GaveUp {
     condition: Condition,
     invocations: u32,
     last_error: Option<InvokeError>,
+    /// Why, in words, when the condition alone does not say (a schema failure).
+    reason: Option<String>,
+}
+
+impl Trigger<'_> {
+    /// The record after schema validation (itself when there is no registry). A registry that
+    /// cannot be asked is asked again, with the retry policy's pauses, until it answers;
+    /// `None` when a stop is requested meanwhile (the record is not committed).
+    async fn validate(&mut self, record: SourceRecord, shutdown: &mut Shutdown) -> Option<Checked> {
+        let Some(validator) = self.validator else {
+            return Some(Checked::Passed(record));
+        };
+        let mut record = record;
+        let mut attempt: u32 = 0;
+        loop {
+            match validator.check(record).await {
+                Checked::Undecided(again, error) => {
+                    let delay = self.config.retry.delay(attempt);
+                    (self.report)(json!({
+                        "event": "registry_unreachable",
+                        "partition": again.group_key(),
+                        "offset": again.offset,
+                        "error": error_chain(&error),
+                        "retry_in_ms": delay.as_millis() as u64,
+                    }));
+                    tracing::warn!(error = %error_chain(&error), "the schema registry could not be asked; asking again");
+                    record = again;
+                    attempt = attempt.saturating_add(1);
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.wait() => return None,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+                checked => return Some(checked),
+            }
+        }
+    }
+
+    /// Sends a record that failed validation to the destination on its own, and commits it.
+    async fn reject<S: RecordSource>(
+        &mut self,
+        source: &mut S,
+        record: SourceRecord,
+        failure: SchemaFailure,
+    ) -> Result<(), TriggerError> {
+        self.summary.schema_failures += 1;
+        if self.destination.is_none() {
+            return Err(TriggerError::SchemaValidation {
+                partition: record.group_key(),
+                offset: record.offset,
+                condition: failure.condition().as_str(),
+                failure,
+            });
+        }
+        let records = [record];
+        let payload = event_json(&self.config.source, &records);
+        let gave_up = GaveUp {
+            condition: failure.condition(),
+            invocations: 0,
+            last_error: None,
+            reason: Some(failure.to_string()),
+        };
+        self.give_up(source, &records, &payload, gave_up).await?;
+        Ok(())
+    }
 }
 
 impl Trigger<'_> {
@@ -492,6 +614,7 @@ impl Trigger<'_> {
                     "records": records.len(),
                     "partitions": partitions,
                     "condition": gave_up.condition.as_str(),
+                    "reason": gave_up.reason,
                     "key": key,
                 }));
                 tracing::warn!(
@@ -673,6 +796,7 @@ mod tests {
             key: None,
             value: Some(format!(r#"{{"n":{offset}}}"#).into_bytes()),
             headers: Vec::new(),
+            schemas: Default::default(),
         }
     }
 
@@ -752,6 +876,7 @@ mod tests {
                 commit_failures: 0,
                 sent_to_destination: 0,
                 dropped: 0,
+                schema_failures: 0,
                 stopped: StopReason::Idle,
             }
         );
@@ -945,6 +1070,109 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["commit users_created-0@2", "commit users_created-0@3"]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_record_failing_schema_validation_goes_alone_to_the_destination_between_batches() {
+        // given a registry with schema 3, and three values: framed with 3, with an unknown
+        // id 99, and with 3 again
+        use crate::validation::{RecordFormat, Validator};
+        use user_record::avro::confluent_frame;
+        let datum = b"\x02a".to_vec(); // the Avro string "a"
+        let framed = |id: u32, offset: i64| SourceRecord {
+            value: Some(confluent_frame(id, &datum)),
+            ..record(0, offset)
+        };
+        let (mut source, invoker, log) = harness(
+            vec![(0, framed(3, 0)), (0, framed(99, 1)), (0, framed(3, 2))],
+            vec![],
+        );
+        let registry = schema_registry::FixedRegistry::new([("3", r#""string""#)]);
+        let validator = Validator::new(
+            schema_registry::WriterSchemas::new(Box::new(registry)),
+            RecordFormat::Json,
+            "VALUE".parse().unwrap(),
+        );
+        let bucket = lake::testing::MemoryStore::default();
+        let destination = crate::failure::BucketDestination(&bucket);
+        let mut events = Vec::new();
+
+        // when the trigger runs
+        let finished = run_validating(
+            &mut source,
+            &invoker,
+            &config(500, 1000, None),
+            Some(&validator),
+            Some(&destination),
+            &mut Shutdown::never(),
+            &mut |event| events.push(event),
+        )
+        .await;
+
+        // then the records around it are delivered, it is in the bucket alone with its reason,
+        // and every commit follows what was delivered or sent
+        assert!(finished.error.is_none(), "{:?}", finished.error);
+        assert_eq!(finished.summary.schema_failures, 1);
+        assert_eq!((finished.summary.batches, finished.summary.records), (2, 2));
+        let keys = bucket.keys();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let document: Value = serde_json::from_slice(&bucket.body(&keys[0])).unwrap();
+        assert_eq!(document["requestContext"]["condition"], "SCHEMA_NOT_FOUND");
+        assert_eq!(document["requestContext"]["approximateInvokeCount"], 0);
+        let event: Value = serde_json::from_str(document["payload"].as_str().unwrap()).unwrap();
+        let sent = &event["records"]["users_created-0"];
+        assert_eq!(sent.as_array().unwrap().len(), 1);
+        assert_eq!(sent[0]["offset"], 1);
+        let reported = events.iter().find(|e| e["event"] == "sent_to_destination");
+        assert_eq!(
+            reported.unwrap()["reason"],
+            "VALUE: the registry has no schema 99"
+        );
+        assert_eq!(
+            entries(&log)
+                .iter()
+                .filter(|e| e.starts_with("commit"))
+                .collect::<Vec<_>>(),
+            [
+                "commit users_created-0@1",
+                "commit users_created-0@2",
+                "commit users_created-0@3"
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_destination_a_schema_failure_stops_the_trigger_uncommitted() {
+        use crate::validation::{RecordFormat, Validator};
+        let (mut source, invoker, log) = harness(vec![(0, record(0, 0))], vec![]);
+        let registry = schema_registry::FixedRegistry::new([("3", r#""string""#)]);
+        let validator = Validator::new(
+            schema_registry::WriterSchemas::new(Box::new(registry)),
+            RecordFormat::Source,
+            "VALUE".parse().unwrap(),
+        );
+        let finished = run_validating(
+            &mut source,
+            &invoker,
+            &config(500, 1000, None),
+            Some(&validator),
+            None,
+            &mut Shutdown::never(),
+            &mut |_| {},
+        )
+        .await;
+        assert!(
+            matches!(
+                finished.error,
+                Some(TriggerError::SchemaValidation {
+                    condition: "DESERIALIZATION_ERROR",
+                    ..
+                })
+            ),
+            "{:?}",
+            finished.error
+        );
+        assert!(entries(&log).is_empty(), "{:?}", entries(&log));
     }
 
     #[tokio::test(start_paused = true)]

@@ -154,6 +154,7 @@ mod tests {
             key: None,
             value: Some(value.to_vec()),
             headers: vec![("source".into(), Some(b"producer".to_vec()))],
+            schemas: Default::default(),
         }
     }
 

@@ -15,9 +15,11 @@ use emulators::kafka::{KafkaSource, KafkaSourceConfig};
 use emulators::shutdown::Shutdown;
 use emulators::template::{FailureDestination, MAX_BATCH_SIZE, StartingPosition, Template};
 use emulators::trigger::{self, RetryPolicy, TriggerConfig};
+use emulators::validation::{Attributes, RecordFormat, Validator};
 use kafka_client::{KafkaClient, KafkaSettings};
 use lambda_kit::settings::{ProcessEnv, or_default};
 use msk_event::{BatchLimits, EventSource, MAX_PAYLOAD_BYTES};
+use schema_registry::{ConfluentRegistry, WriterSchemas};
 
 /// Feed a function batches of Kafka records as the MSK event source mapping does, locally.
 #[derive(Debug, Parser)]
@@ -64,6 +66,16 @@ struct Args {
     /// Longest wait for one invocation (the first one may wait for a build).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     timeout: Duration,
+    /// Validate records against this Confluent schema registry (the mapping's
+    /// SchemaRegistryConfig; the stack's stand-in is SCHEMA_REGISTRY_STAND_IN); none by default.
+    #[arg(long)]
+    schema_registry: Option<url::Url>,
+    /// With a registry, how a validated record reaches the function (EventRecordFormat).
+    #[arg(long, value_enum, default_value = "JSON", requires = "schema_registry")]
+    schema_record_format: RecordFormat,
+    /// With a registry, what is validated: VALUE, KEY or KEY,VALUE (SchemaValidationConfigs).
+    #[arg(long, default_value = "VALUE", requires = "schema_registry")]
+    schema_validation: Attributes,
 }
 
 #[tokio::main]
@@ -149,6 +161,22 @@ async fn run(args: Args) -> Result<ExitCode> {
     };
     let destination = destination.as_ref().map(|d| d as &dyn FailureSink);
 
+    let validator = match &args.schema_registry {
+        Some(url) => {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .context("building the schema registry's HTTP client")?;
+            let registry = ConfluentRegistry::new(client, url.clone());
+            Some(Validator::new(
+                WriterSchemas::new(Box::new(registry)),
+                args.schema_record_format,
+                args.schema_validation,
+            ))
+        }
+        None => None,
+    };
+
     let invoker = HttpInvoker::new(&args.endpoint, args.timeout)?;
     let mut source =
         KafkaSource::connect(&client, &source_config).context("starting the Kafka consumer")?;
@@ -164,6 +192,7 @@ async fn run(args: Args) -> Result<ExitCode> {
         until_idle_s = config.until_idle.map(|d| d.as_secs_f64()),
         max_retries = ?config.retry.max_retries,
         failure_bucket = destination.is_some(),
+        schema_registry = args.schema_registry.as_ref().map(|u| u.as_str()),
         "msk-trigger started"
     );
 
@@ -174,10 +203,11 @@ async fn run(args: Args) -> Result<ExitCode> {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
-    let finished = trigger::run_reporting(
+    let finished = trigger::run_validating(
         &mut source,
         &invoker,
         &config,
+        validator.as_ref(),
         destination,
         &mut shutdown,
         &mut print,

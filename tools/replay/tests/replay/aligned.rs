@@ -45,6 +45,7 @@ pub(crate) fn record(partition: i32, offset: i64) -> SourceRecord {
         key: Some(user.key().into_bytes()),
         value: Some(value),
         headers: vec![],
+        schemas: Default::default(),
     }
 }
 

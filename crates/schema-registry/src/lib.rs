@@ -1,10 +1,11 @@
-//! The writer schemas of registry-encoded values, for a trigger that hands the sink the
-//! records' own bytes (`EventRecordFormat` `SOURCE`): each Avro value arrives without the
-//! registry's prefix and with its schema id in `valueSchemaMetadata`, so the sink fetches that
-//! schema from the registry to read it.
+//! The writer schemas of registry-encoded values. An Avro value on the topic names its schema by
+//! an id and carries no schema itself, so whoever reads it fetches that schema from the
+//! registry: the sink, when its trigger hands over the records' own bytes (`EventRecordFormat`
+//! `SOURCE`, the id in `valueSchemaMetadata`), and the local MSK trigger, which validates
+//! records as a mapping with a `SchemaRegistryConfig` does.
 //!
 //! The registry sits behind [`SchemaRegistry`], with the Confluent REST API
-//! ([`ConfluentRegistry`], `GET /schemas/ids/{id}`), AWS Glue ([`GlueRegistry`],
+//! ([`ConfluentRegistry`], `GET /schemas/ids/{id}`), AWS Glue ([`GlueRegistry`], feature `glue`,
 //! `GetSchemaVersion` by the schema version id Lambda gives as `schemaId`) and an in-memory one
 //! ([`FixedRegistry`]) for tests. A schema is fetched once and kept for the life of the function (an id always
 //! names the same schema). A fetch that fails fails the batch, retryably: nothing is decided
@@ -48,6 +49,14 @@ pub enum RegistryError {
     /// Glue refused or failed `GetSchemaVersion`, or answered without a definition.
     #[error("schema {id}: Glue GetSchemaVersion failed: {reason}")]
     Glue { id: String, reason: String },
+}
+
+impl RegistryError {
+    /// Whether the registry answered that it has no schema of that id (a Confluent registry's
+    /// 404), rather than failing to answer.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, RegistryError::Status { status: 404, .. })
+    }
 }
 
 /// A Confluent-compatible registry over HTTP (Confluent Platform, Confluent Cloud without
@@ -104,34 +113,46 @@ impl SchemaRegistry for ConfluentRegistry {
     }
 }
 
-/// An AWS Glue schema registry: `schemaId` is a schema version's id, which names it in the
-/// account and region whatever its registry.
-#[derive(Debug, Clone)]
-pub struct GlueRegistry {
-    client: aws_sdk_glue::Client,
-}
+#[cfg(feature = "glue")]
+pub use glue::GlueRegistry;
 
-impl GlueRegistry {
-    pub fn new(client: aws_sdk_glue::Client) -> Self {
-        Self { client }
+#[cfg(feature = "glue")]
+mod glue {
+    use async_trait::async_trait;
+
+    use crate::{RegistryError, SchemaRegistry};
+
+    /// An AWS Glue schema registry: `schemaId` is a schema version's id, which names it in the
+    /// account and region whatever its registry.
+    #[derive(Debug, Clone)]
+    pub struct GlueRegistry {
+        client: aws_sdk_glue::Client,
     }
-}
 
-#[async_trait]
-impl SchemaRegistry for GlueRegistry {
-    async fn schema_text(&self, id: &str) -> Result<String, RegistryError> {
-        let glue = |reason: String| RegistryError::Glue {
-            id: id.into(),
-            reason,
-        };
-        let output = (self.client.get_schema_version())
-            .schema_version_id(id)
-            .send()
-            .await
-            .map_err(|error| glue(aws_sdk_glue::error::DisplayErrorContext(error).to_string()))?;
-        (output.schema_definition())
-            .map(str::to_owned)
-            .ok_or_else(|| glue("no schema definition in the answer".into()))
+    impl GlueRegistry {
+        pub fn new(client: aws_sdk_glue::Client) -> Self {
+            Self { client }
+        }
+    }
+
+    #[async_trait]
+    impl SchemaRegistry for GlueRegistry {
+        async fn schema_text(&self, id: &str) -> Result<String, RegistryError> {
+            let glue = |reason: String| RegistryError::Glue {
+                id: id.into(),
+                reason,
+            };
+            let output = (self.client.get_schema_version())
+                .schema_version_id(id)
+                .send()
+                .await
+                .map_err(|error| {
+                    glue(aws_sdk_glue::error::DisplayErrorContext(error).to_string())
+                })?;
+            (output.schema_definition())
+                .map(str::to_owned)
+                .ok_or_else(|| glue("no schema definition in the answer".into()))
+        }
     }
 }
 
