@@ -2,8 +2,8 @@
 value is the user in Avro (crates/record/schemas/users.avsc) framed with its registry id (magic
 byte 0, the id in 4 bytes big-endian, the datum), written by confluent-kafka's AvroSerializer,
 which registers the schema under the topic's subject `<TOPIC>-value` (TopicNameStrategy); the key
-is the user's id as UTF-8 text; acks=all. It checks the registry and the producer against
-everything a Confluent producer expects of them, independently of the project's Rust code.
+is the user's id as UTF-8 text; acks=all. Confluent's own client, not the project's Rust code,
+writes these records, so what lands from them shows the lake takes what such producers send.
 
     python registry_producer.py BROKERS TOPIC REGISTRY_URL USERS_API_URL COUNT OUT.jsonl \\
         [--unknown-schema-id N] [--v2]
