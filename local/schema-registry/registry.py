@@ -1,21 +1,30 @@
 #!/usr/bin/env python3
 """A schema registry for the local stack, speaking the subset of the Confluent Schema Registry
-REST API that serializers and the sink use:
+REST API that serializers (confluent-kafka's AvroSerializer and AvroDeserializer among them) and
+the sink use:
 
-    POST /subjects/{subject}/versions                  register a schema (or find it): {"id": N}
+    POST /subjects/{subject}/versions                  register a schema (or find it):
+                                                       {"subject", "version", "id", "schema"}
     GET  /schemas/ids/{id}                             {"schema": "..."}; 404 error_code 40403
     GET  /subjects/{subject}/versions/latest           {"subject", "version", "id", "schema"}
     GET  /subjects/{subject}/versions/{version}        the same for one version
     GET  /subjects                                     the subjects
     POST /compatibility/subjects/{subject}/versions/{version|latest}   {"is_compatible": bool}
+    GET  /associations/resources/{namespace}/{name}    [] (no subject is associated with a topic
+                                                       here, so a client's default subject name
+                                                       strategy falls back to TopicNameStrategy)
 
-Avro schemas only (a `schemaType` other than AVRO is refused with 422). A new version of a
-subject must be BACKWARD compatible with the latest one, Confluent's default: a reader of the new
-schema can read what the old one wrote (every field of the new schema is in the old one with a
-type it can read, or has a default); an incompatible schema is refused with 409, as Confluent
-does. Ids are global and start at 1; the same schema registered again, under any subject, keeps
-its id. Everything is held in memory: a restart forgets the schemas (producers register them
-again on their next run).
+Query parameters (`normalize`, `verbose`, `subject`, `format`, ...) are accepted and ignored: two
+texts of one schema share an id whether or not the client asks to normalize. Avro schemas only (a
+`schemaType` other than AVRO is refused with 422), standing alone: a schema with `references`,
+`metadata` or a `ruleSet` is refused with 422 rather than registered without them. A new version
+of a subject must be BACKWARD compatible with the latest one, Confluent's default: a reader of
+the new schema can read what the old one wrote (every field of the new schema is in the old one
+with a type it can read, or has a default); an incompatible schema is refused with 409, as
+Confluent does. Ids are global and start at 1; the same schema registered again, under any
+subject, keeps its id (and, under the same subject, its version). Schema GUIDs are not given.
+Everything is held in memory: a restart forgets the schemas (producers register them again on
+their next run).
 
     python3 local/schema-registry/registry.py --listen 127.0.0.1:8081
 
@@ -108,6 +117,12 @@ class Registry:
             raise RegistryError(422, 42201, f"not a schema request: {error}") from error
         if schema_type != "AVRO":
             raise RegistryError(422, 42201, f"schemaType {schema_type} is not supported here")
+        # Clients send `"references": []` with every schema; anything in these fields would be
+        # lost, since this registry neither resolves references nor keeps metadata or rules.
+        for unsupported in ("references", "metadata", "ruleSet"):
+            if request.get(unsupported):
+                raise RegistryError(422, 42201, f"a schema with {unsupported} is not supported "
+                                    "here: register one that stands alone")
         try:
             schema = json.loads(text)
         except ValueError as error:
@@ -123,7 +138,7 @@ class Registry:
             versions = self.subjects.setdefault(subject, [])
             known = self.ids.get(key)
             if known is not None and known in versions:
-                return {"id": known}
+                return self.entry(subject, versions.index(known) + 1)
             if versions:
                 latest = json.loads(self.schemas[versions[-1] - 1])
                 if not can_read(schema, latest):
@@ -134,7 +149,13 @@ class Registry:
                 known = len(self.schemas)
                 self.ids[key] = known
             versions.append(known)
-            return {"id": known}
+            return self.entry(subject, len(versions))
+
+    def entry(self, subject, number):
+        """Version `number` of `subject` as Confluent answers it (the caller holds the lock)."""
+        schema_id = self.subjects[subject][number - 1]
+        return {"subject": subject, "version": number, "id": schema_id,
+                "schema": self.schemas[schema_id - 1]}
 
     def schema(self, schema_id):
         with self.lock:
@@ -153,9 +174,7 @@ class Registry:
                 number = int(version)
             else:
                 raise RegistryError(404, 40402, f"Version {version} not found.")
-            schema_id = versions[number - 1]
-            return {"subject": subject, "version": number, "id": schema_id,
-                    "schema": self.schemas[schema_id - 1]}
+            return self.entry(subject, number)
 
     def compatible(self, subject, version, body):
         _, schema = self.parse(body)
@@ -174,6 +193,7 @@ ROUTES = [
     ("GET", re.compile(r"^/subjects$"), lambda r, m, b: r.subject_names()),
     ("POST", re.compile(r"^/compatibility/subjects/([^/]+)/versions/([^/]+)$"),
      lambda r, m, b: r.compatible(m[0], m[1], b)),
+    ("GET", re.compile(r"^/associations/resources/([^/]+)/([^/]+)$"), lambda r, m, b: []),
 ]
 
 
