@@ -80,6 +80,54 @@ struct SchemaResponse {
     schema: String,
 }
 
+/// The body of `POST /subjects/{subject}/versions`.
+#[derive(serde::Serialize)]
+struct RegisterRequest<'a> {
+    schema: &'a str,
+}
+
+/// The answer of `POST /subjects/{subject}/versions`.
+#[derive(serde::Deserialize)]
+struct RegisterResponse {
+    id: u32,
+}
+
+impl ConfluentRegistry {
+    /// Registers `schema` (Avro, as text) under `subject`, or finds it there, and answers its
+    /// id: what a Confluent serializer does before it writes the first value. The registry
+    /// refuses a schema its compatibility rule does not allow (409).
+    pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
+        let bad_id = || RegistryError::BadId { id: subject.into() };
+        if subject.is_empty() {
+            return Err(bad_id());
+        }
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| bad_id())?
+            .pop_if_empty()
+            .extend(["subjects", subject, "versions"]);
+        let request = |source| RegistryError::Request {
+            id: subject.into(),
+            source,
+        };
+        let response = (self.client.post(url))
+            .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+            .json(&RegisterRequest { schema })
+            .send()
+            .await
+            .map_err(request)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(RegistryError::Status {
+                id: subject.into(),
+                status: status.as_u16(),
+            });
+        }
+        let body: RegisterResponse = response.json().await.map_err(request)?;
+        Ok(body.id)
+    }
+}
+
 #[async_trait]
 impl SchemaRegistry for ConfluentRegistry {
     async fn schema_text(&self, id: &str) -> Result<String, RegistryError> {

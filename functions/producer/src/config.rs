@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kafka_client::KafkaSettings;
-use lambda_kit::settings::{SettingError, Source, check, optional, or_default};
+use lambda_kit::settings::{SettingError, Source, check, optional, or_default, required};
 
 /// randomuser.me answers at most this many users per request; larger runs are paged.
 pub const API_PAGE_LIMIT: usize = 5_000;
@@ -45,6 +45,47 @@ pub struct ProducerConfig {
     pub kafka_message_timeout: Duration,
     /// Producer batch compression codec (`KAFKA_COMPRESSION`).
     pub kafka_compression: String,
+    /// How each record's value is written (`VALUE_FORMAT`, and `VALUE_REGISTRY_URL` for Avro).
+    pub value_format: ValueFormat,
+}
+
+/// How the producer writes each record's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueFormat {
+    /// The record as JSON (`VALUE_FORMAT=json`, the default): the topic's contract.
+    Json,
+    /// The record as an Avro datum of the users' schema in the Confluent wire format
+    /// (`VALUE_FORMAT=avro`), the schema registered under `<topic>-value` in the Confluent
+    /// registry at `registry` (`VALUE_REGISTRY_URL`).
+    Avro { registry: reqwest::Url },
+}
+
+/// `VALUE_FORMAT` and, for `avro`, `VALUE_REGISTRY_URL`.
+fn value_format(env: &impl Source) -> Result<ValueFormat, SettingError> {
+    let format: String = or_default(env, "VALUE_FORMAT", "json".into())?;
+    let format = check(
+        "VALUE_FORMAT",
+        format.to_ascii_lowercase(),
+        matches!(format.to_ascii_lowercase().as_str(), "json" | "avro"),
+        "must be json or avro",
+    )?;
+    if format == "json" {
+        return Ok(ValueFormat::Json);
+    }
+    let url: String = required(env, "VALUE_REGISTRY_URL")?;
+    let parsed = reqwest::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let valid = parsed.is_some();
+    check(
+        "VALUE_REGISTRY_URL",
+        url,
+        valid,
+        "must be the http(s) URL of a Confluent-compatible schema registry",
+    )?;
+    Ok(ValueFormat::Avro {
+        registry: parsed.expect("checked above"),
+    })
 }
 
 impl ProducerConfig {
@@ -110,6 +151,7 @@ impl ProducerConfig {
             kafka_topic: or_default(env, "KAFKA_TOPIC", user_record::DEFAULT_TOPIC.into())?,
             kafka_message_timeout: Duration::from_millis(message_timeout_ms),
             kafka_compression,
+            value_format: value_format(env)?,
         })
     }
 }
@@ -140,6 +182,43 @@ mod tests {
         assert_eq!(config.kafka_compression, "lz4");
         assert_eq!(config.api_max_retries, 3);
         assert_eq!(config.users_seed, None);
+    }
+
+    #[test]
+    fn values_are_json_unless_avro_is_asked_for_with_a_registry_url() {
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut env = vec![("KAFKA_BROKERS", "b:9092")];
+            env.extend_from_slice(pairs);
+            ProducerConfig::from_source(&env).map(|c| c.value_format)
+        };
+        assert_eq!(with(&[]), Ok(ValueFormat::Json));
+        assert_eq!(
+            with(&[
+                ("VALUE_FORMAT", "avro"),
+                ("VALUE_REGISTRY_URL", "http://127.0.0.1:8081")
+            ]),
+            Ok(ValueFormat::Avro {
+                registry: "http://127.0.0.1:8081".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            with(&[("VALUE_FORMAT", "avro")]),
+            Err(SettingError::Missing {
+                name: "VALUE_REGISTRY_URL"
+            })
+        );
+        let glue = with(&[
+            ("VALUE_FORMAT", "avro"),
+            (
+                "VALUE_REGISTRY_URL",
+                "arn:aws:glue:eu-west-1:123456789012:registry/users",
+            ),
+        ]);
+        assert!(
+            glue.unwrap_err().to_string().contains("VALUE_REGISTRY_URL"),
+            "a Glue ARN is not a Confluent registry"
+        );
+        assert!(with(&[("VALUE_FORMAT", "protobuf")]).is_err());
     }
 
     #[test]

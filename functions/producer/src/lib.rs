@@ -23,7 +23,7 @@ use lambda_kit::{Classified, Retry, emf::Metrics};
 use serde::{Deserialize, Serialize};
 
 pub use config::ProducerConfig;
-pub use publish::{KafkaPublisher, PublishError, Publisher};
+pub use publish::{KafkaPublisher, PublishError, Publisher, ValueEncoding};
 pub use randomuser::{FetchError, MAX_PAGE_BYTES, RandomUserApi, UserSource};
 
 use config::{MAX_USERS_PER_RUN, USERS_PER_CHUNK};

@@ -6,7 +6,8 @@ use std::time::SystemTime;
 use lambda_kit::{deadline::time_left, settings::ProcessEnv};
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use producer::{
-    KafkaPublisher, Producer, ProducerConfig, RandomUserApi, ScheduledEvent, handle_until,
+    KafkaPublisher, Producer, ProducerConfig, RandomUserApi, ScheduledEvent, ValueEncoding,
+    handle_until,
 };
 
 #[tokio::main]
@@ -14,9 +15,10 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = ProducerConfig::from_source(&ProcessEnv)?;
     let kafka = KafkaClient::resolve(&config.kafka).await?;
+    let encoding = ValueEncoding::for_format(&config.value_format, &config.kafka_topic).await?;
     let producer = Producer {
         source: RandomUserApi::new(&config)?,
-        publisher: KafkaPublisher::new(&config, &kafka)?,
+        publisher: KafkaPublisher::new(&config, &kafka)?.with_encoding(encoding),
         users_per_run: config.users_per_run,
         metrics: producer::metrics::from_env()?,
     };

@@ -16,11 +16,12 @@ use rdkafka::{
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
 };
-use user_record::UserRecord;
+use schema_registry::{ConfluentRegistry, RegistryError};
+use user_record::{UserRecord, avro::confluent_frame, schemas};
 
 use kafka_client::{KafkaClient, KafkaClientContext};
 
-use crate::config::{ProducerConfig, USERS_PER_CHUNK};
+use crate::config::{ProducerConfig, USERS_PER_CHUNK, ValueFormat};
 
 /// Why records were not all delivered.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +70,50 @@ pub trait Publisher {
 /// idempotent producer keeps its producer id and sequence numbers, which a broker that lost
 /// them (restarted, or failed over) rejects for every later record, so a warm function would
 /// otherwise fail every run until its process is replaced.
+/// How a record becomes a message value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueEncoding {
+    /// The record as JSON, the topic's contract.
+    Json,
+    /// The record as an Avro datum of the users' schema, in the Confluent wire format with the
+    /// id the registry gave that schema.
+    ConfluentAvro { schema_id: u32 },
+}
+
+impl ValueEncoding {
+    /// The encoding `format` asks for. For Avro the users' schema is registered under the
+    /// topic's value subject (`<topic>-value`, Confluent's default naming), as a Confluent
+    /// serializer does, and its id kept for the function's life.
+    pub async fn for_format(format: &ValueFormat, topic: &str) -> Result<Self, RegistryError> {
+        match format {
+            ValueFormat::Json => Ok(ValueEncoding::Json),
+            ValueFormat::Avro { registry } => {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .expect("a client with a time-out builds");
+                let registry = ConfluentRegistry::new(client, registry.clone());
+                let subject = format!("{topic}-value");
+                let schema_id = registry.register(&subject, schemas::AVRO).await?;
+                Ok(ValueEncoding::ConfluentAvro { schema_id })
+            }
+        }
+    }
+
+    /// The message value of `record`.
+    pub fn encode(self, record: &UserRecord) -> Vec<u8> {
+        match self {
+            ValueEncoding::Json => record.to_json(),
+            ValueEncoding::ConfluentAvro { schema_id } => {
+                confluent_frame(schema_id, &record.to_avro())
+            }
+        }
+    }
+}
+
 pub struct KafkaPublisher {
     producer: std::sync::Mutex<FutureProducer<KafkaClientContext>>,
+    encoding: ValueEncoding,
     client: ClientConfig,
     context: KafkaClientContext,
     brokers: String,
@@ -86,12 +129,19 @@ impl KafkaPublisher {
         let producer = create(&client, &context, kafka.brokers())?;
         Ok(Self {
             producer: std::sync::Mutex::new(producer),
+            encoding: ValueEncoding::Json,
             client,
             context,
             brokers: kafka.brokers().to_owned(),
             topic: config.kafka_topic.clone(),
             queue_timeout: config.kafka_message_timeout,
         })
+    }
+
+    /// The publisher writing values with `encoding` (JSON unless told otherwise).
+    pub fn with_encoding(mut self, encoding: ValueEncoding) -> Self {
+        self.encoding = encoding;
+        self
     }
 
     fn current(&self) -> FutureProducer<KafkaClientContext> {
@@ -170,7 +220,7 @@ impl Publisher for KafkaPublisher {
         let producer = &producer;
         let sends = records.iter().map(|record| async move {
             let key = record.key();
-            let payload = record.to_json();
+            let payload = self.encoding.encode(record);
             // A full queue is waited on (retried as deliveries free it) up to the message
             // timeout, then reported as this record's failure: never dropped unseen.
             let sent = producer

@@ -141,3 +141,38 @@ async fn more_records_than_the_client_queue_holds_wait_for_room_and_are_all_deli
     assert_eq!(delivered, count);
     assert_eq!(acknowledged.load(Ordering::Relaxed), count);
 }
+
+#[tokio::test]
+async fn with_avro_every_value_is_the_record_in_the_confluent_wire_format() {
+    // given a mock cluster and a publisher writing Avro with schema id 7
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("users_created", 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let sent = records(5);
+    let publisher = publisher(&brokers, "10000")
+        .with_encoding(producer::ValueEncoding::ConfluentAvro { schema_id: 7 });
+
+    // when
+    let delivered = publisher.publish(&sent, &Default::default()).await.unwrap();
+
+    // then each value is a zero byte, the id 7, and the record's Avro datum
+    assert_eq!(delivered, 5);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "check")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["users_created"]).unwrap();
+    let mut received = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while received.len() < 5 && std::time::Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let (id, datum) = user_record::avro::confluent_unframe(message.payload().unwrap())
+                .expect("the Confluent wire format");
+            assert_eq!(id, 7);
+            received.push(UserRecord::from_avro(user_record::avro::schema(), datum).unwrap());
+        }
+    }
+    assert_eq!(received, sent, "field for field, in order");
+}
