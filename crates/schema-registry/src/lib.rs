@@ -274,13 +274,42 @@ impl WriterSchemas {
     /// The schemas of `ids`, fetching those not yet known. Fails on the first that cannot be
     /// fetched; those fetched before it are kept.
     pub async fn resolve(&self, ids: BTreeSet<&str>) -> Result<WriterSchemaSet, RegistryError> {
+        self.resolve_with(ids, false).await
+    }
+
+    /// As [`resolve`](Self::resolve), except that an id the registry answers it does not have
+    /// is in the set as the reason its records are rejected, rather than an error: for values
+    /// read straight from the topic, which no trigger has validated. Not kept: the schema may
+    /// be registered later.
+    pub async fn resolve_rejecting_unknown(
+        &self,
+        ids: BTreeSet<&str>,
+    ) -> Result<WriterSchemaSet, RegistryError> {
+        self.resolve_with(ids, true).await
+    }
+
+    async fn resolve_with(
+        &self,
+        ids: BTreeSet<&str>,
+        reject_unknown: bool,
+    ) -> Result<WriterSchemaSet, RegistryError> {
         let mut set = WriterSchemaSet::new();
         for id in ids {
             let known = self.cache.lock().expect("not poisoned").get(id).cloned();
             let schema = match known {
                 Some(schema) => schema,
                 None => {
-                    let text = self.registry.schema_text(id).await?;
+                    let text = match self.registry.schema_text(id).await {
+                        Ok(text) => text,
+                        Err(error) if reject_unknown && error.is_not_found() => {
+                            set.insert(
+                                id.to_owned(),
+                                Err(format!("the schema registry has no schema {id}")),
+                            );
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    };
                     let schema = Schema::parse_str(&text)
                         .map(Arc::new)
                         .map_err(|error| format!("schema {id} is not an Avro schema: {error}"));

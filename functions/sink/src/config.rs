@@ -96,6 +96,22 @@ pub enum RegistryAddress {
     Confluent(Url),
 }
 
+impl RegistryAddress {
+    /// The registry's client: Glue with the credentials and region of `shared`, a Confluent
+    /// registry over plain HTTP(S).
+    pub fn client(&self, shared: &aws_config::SdkConfig) -> Box<dyn crate::SchemaRegistry> {
+        match self {
+            RegistryAddress::Confluent(url) => Box::new(crate::ConfluentRegistry::new(
+                reqwest::Client::new(),
+                url.clone(),
+            )),
+            RegistryAddress::Glue(_) => {
+                Box::new(crate::GlueRegistry::new(aws_sdk_glue::Client::new(shared)))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

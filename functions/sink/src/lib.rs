@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use table::{OpenedTable, Table, TableError};
 
 pub use config::SinkConfig;
-pub use decode::{Batch, Rejected};
+pub use decode::{Batch, Rejected, as_source_format};
 pub use msk_event::MskEvent;
 pub use schema_registry as registry;
 pub use schema_registry::{ConfluentRegistry, GlueRegistry, SchemaRegistry, WriterSchemas};
@@ -297,12 +297,20 @@ async fn store_batch<S: ObjectStore>(
     now: DateTime<Utc>,
     observed: &mut Observed,
 ) -> Result<SinkSummary, SinkError> {
-    let writers = match (&sink.schemas, batch) {
-        (Some(schemas), Batch::Event(event)) => Some(
-            (schemas.resolve(decode::avro_schema_ids(event)).await)
-                .map_err(|source| SinkError::SchemaRegistry { source })?,
-        ),
-        _ => None,
+    let writers = match &sink.schemas {
+        Some(schemas) => {
+            // A trigger validated an event's values; records read straight from the topic
+            // (the replay) may name a schema the registry lacks: those are rejected.
+            let resolved = match batch {
+                Batch::Event(event) => schemas.resolve(decode::avro_schema_ids(event)).await,
+                Batch::Records(records) => {
+                    let ids = decode::record_schema_ids(records);
+                    schemas.resolve_rejecting_unknown(ids).await
+                }
+            };
+            Some(resolved.map_err(|source| SinkError::SchemaRegistry { source })?)
+        }
+        None => None,
     };
     let mut batcher = batch::Batcher::default();
     let mut oldest: Option<DateTime<Utc>> = None;

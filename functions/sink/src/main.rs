@@ -4,9 +4,7 @@
 use lake::S3Store;
 use lambda_kit::settings::ProcessEnv;
 use lambda_runtime::{Error, tracing};
-use sink::{
-    ConfluentRegistry, GlueRegistry, Sink, SinkConfig, config::RegistryAddress, handle_bytes,
-};
+use sink::{Sink, SinkConfig, handle_bytes};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,15 +13,9 @@ async fn main() -> Result<(), Error> {
     let shared = aws_config::load_from_env().await;
     let store = S3Store::new(config.lake.s3_client_from(&shared), &config.lake.bucket);
     let mut sink = Sink::new(store, &config);
-    sink = match &config.schema_registry {
-        None => sink,
-        Some(RegistryAddress::Confluent(url)) => sink.with_schemas(Box::new(
-            ConfluentRegistry::new(reqwest::Client::new(), url.clone()),
-        )),
-        Some(RegistryAddress::Glue(_)) => sink.with_schemas(Box::new(GlueRegistry::new(
-            aws_sdk_glue::Client::new(&shared),
-        ))),
-    };
+    if let Some(registry) = &config.schema_registry {
+        sink = sink.with_schemas(registry.client(&shared));
+    }
     if let Some(table) = &config.table {
         let opened = table
             .open(&shared, &config.lake.bucket, config.lake.layout.prefix())

@@ -88,3 +88,25 @@ pub fn write_raw(
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 }
+
+/// Creates `topic` with `partitions` partitions (one replica), as `stack.sh up` creates the
+/// stack's own topic.
+pub fn create(brokers: &str, topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let results = runtime
+        .block_on(admin.create_topics([&new], &AdminOptions::new()))
+        .unwrap();
+    for result in results {
+        result.unwrap_or_else(|(name, code)| panic!("cannot create topic {name}: {code}"));
+    }
+}

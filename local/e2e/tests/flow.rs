@@ -19,6 +19,8 @@ mod drop_in;
 mod faults;
 #[path = "flow/invocation.rs"]
 mod invocation;
+#[path = "flow/registry.rs"]
+mod registry;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -585,7 +587,7 @@ async fn invoke_function(url: &str, body: String) -> String {
     text
 }
 
-const SCENARIOS: [Scenario; 18] = [
+const SCENARIOS: [Scenario; 21] = [
     (
         "every_produced_user_lands_exactly_once",
         every_produced_user_lands_exactly_once,
@@ -645,6 +647,18 @@ const SCENARIOS: [Scenario; 18] = [
     (
         "a_users_api_of_their_own_replaces_the_stand_in",
         drop_in::a_users_api_of_their_own_replaces_the_stand_in,
+    ),
+    (
+        "avro_from_a_confluent_client_lands_once_as_json_and_an_unknown_schema_reaches_the_failure_bucket",
+        registry::avro_from_a_confluent_client_lands_once_as_json_and_an_unknown_schema_reaches_the_failure_bucket,
+    ),
+    (
+        "avro_from_a_confluent_client_lands_once_as_its_own_bytes_read_with_the_writers_schema",
+        registry::avro_from_a_confluent_client_lands_once_as_its_own_bytes_read_with_the_writers_schema,
+    ),
+    (
+        "the_producer_writes_avro_through_the_registry_and_it_lands_once",
+        registry::the_producer_writes_avro_through_the_registry_and_it_lands_once,
     ),
     (
         "a_store_outage_fails_batches_as_retryable_and_they_land_once_it_is_back",

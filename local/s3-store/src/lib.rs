@@ -8,6 +8,12 @@
 //! streaming. Dataset readers (pyarrow's `dataset()`, and readers built on it) probe the path
 //! they are given with a `HeadObject` before listing it, so against s3s-fs they fail. This store
 //! answers those requests as S3 does and hands every other request to s3s-fs unchanged.
+//!
+//! s3s-fs also keeps each object's attributes in a file named after the bucket and the key in
+//! base64, so a key longer than about 150 bytes makes a file name the disk refuses (255 bytes),
+//! and s3s-fs answers `500 InternalError`. S3 takes keys up to 1,024 bytes; this store refuses
+//! the ones it cannot keep with `400 KeyTooLongError`, S3's own answer for a key that is too
+//! long, naming the limit.
 
 use std::{
     net::SocketAddr,
@@ -37,6 +43,30 @@ impl Store {
                 .map_err(|e| anyhow::anyhow!("cannot serve {}: {e:?}", root.display()))?,
             root,
         })
+    }
+
+    /// The longest key s3s-fs can keep in `bucket`: its attributes file,
+    /// `.bucket-<base64 bucket>.object-<base64 key>.internal.json`, must be a file name the
+    /// disk takes (255 bytes).
+    fn longest_key(bucket: &str) -> usize {
+        const NAME_MAX: usize = 255;
+        let base64_len = |n: usize| (4 * n).div_ceil(3);
+        let fixed = ".bucket-".len() + base64_len(bucket.len()) + ".object-".len();
+        let room = NAME_MAX.saturating_sub(fixed + ".internal.json".len());
+        room * 3 / 4
+    }
+
+    /// S3's answer to a key longer than this store can keep.
+    fn refuse_long_key(bucket: &str, key: &str) -> S3Result<()> {
+        let longest = Self::longest_key(bucket);
+        if key.len() > longest {
+            return Err(s3_error!(
+                KeyTooLongError,
+                "the local store keeps keys of at most {longest} bytes in bucket {bucket}; this one has {}",
+                key.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Whether `key` of `bucket` names a directory (a prefix with objects below it) rather
@@ -149,6 +179,7 @@ impl S3 for Store {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        Self::refuse_long_key(&req.input.bucket, &req.input.key)?;
         self.files.put_object(req).await
     }
 
@@ -156,6 +187,7 @@ impl S3 for Store {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        Self::refuse_long_key(&req.input.bucket, &req.input.key)?;
         self.files.create_multipart_upload(req).await
     }
 

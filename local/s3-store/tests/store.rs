@@ -143,3 +143,44 @@ async fn a_request_signed_with_another_secret_is_refused() {
         Some(403)
     );
 }
+
+#[tokio::test]
+async fn a_key_longer_than_the_store_can_keep_is_refused_as_too_long_and_one_just_shorter_is_kept()
+{
+    // given the store, and the longest key it keeps in the bucket (its attributes file name,
+    // with the bucket and the key in base64, must fit in 255 bytes)
+    let dir = temp_dir("long-keys");
+    let (store, s3) = store_with_one_object(&dir).await;
+    let fixed = ".bucket-".len() + "data-lake".len().div_ceil(3) * 4 + ".object-".len();
+    let longest = (255 - fixed - ".internal.json".len()) * 3 / 4;
+    let key = |len: usize| format!("aws/{}", "k".repeat(len - 4));
+
+    // when a key of that length and one a byte longer are put
+    let kept = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key(longest))
+        .body(ByteStream::from(b"{}".to_vec()))
+        .send()
+        .await;
+    let refused = s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key(longest + 1))
+        .body(ByteStream::from(b"{}".to_vec()))
+        .send()
+        .await
+        .unwrap_err();
+
+    // then the first is kept and the second refused with S3's answer for a long key
+    assert!(kept.is_ok(), "{kept:?}");
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(400)
+    );
+    assert_eq!(
+        refused.as_service_error().and_then(|e| e.meta().code()),
+        Some("KeyTooLongError")
+    );
+    drop(store);
+}

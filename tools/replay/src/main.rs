@@ -191,6 +191,11 @@ async fn sink(
 ) -> Result<Sink<S3Store>, ReplayError> {
     let mut sink = Sink::new(lake, config);
     sink.metrics = Metrics::stderr(sink.metrics.config().clone());
+    // Values in a registry's wire format are read with their writer's schema, as the sink
+    // reads them behind a trigger in SOURCE format.
+    if let Some(registry) = &config.schema_registry {
+        sink = sink.with_schemas(registry.client(shared));
+    }
     if let Some(table) = &config.table {
         let opened = table
             .open(shared, &config.lake.bucket, config.lake.layout.prefix())

@@ -155,6 +155,10 @@ impl<S: ObjectStore> Replayer<S> {
 
     /// Takes the next record of its partition (records of one partition in offset order).
     pub async fn offer(&mut self, record: SourceRecord) -> Result<(), ReplayError> {
+        let record = match self.sink.schemas {
+            Some(_) => sink::as_source_format(record),
+            None => record,
+        };
         let group = record.group_key();
         let bytes = record_json_len(&record);
         let cut = self.open.get(&group).is_some_and(|(batch, last)| {

@@ -201,3 +201,73 @@ async fn batches_respect_the_record_count_and_the_event_size() {
     assert!(by_size.batches > 3, "{by_size:?}");
     assert_eq!(by_size.written, 74);
 }
+
+/// The rows of the lake's data objects, by (partition, offset).
+fn rows_by_offset(store: &MemoryStore) -> BTreeMap<(i32, i64), UserRecord> {
+    data(store)
+        .into_values()
+        .flat_map(read_parquet)
+        .flat_map(|b| lake::rows::rows(&b).unwrap())
+        .map(|r| ((r.partition, r.offset), r.record))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_topic_written_through_a_confluent_registry_replays_to_the_rows_of_its_json() {
+    // given the topic with partitions 0 and 1 written as Avro in the Confluent wire format
+    // (schema 3), partition 2 as JSON, and offset 5 of partition 2 framed with schema 99,
+    // which the registry does not have
+    use user_record::avro::confluent_frame;
+    let avro: Vec<SourceRecord> = topic()
+        .into_iter()
+        .map(|mut r| {
+            let user = UserRecord::from_json_owned(r.value.as_deref().unwrap());
+            match (r.partition, r.offset, user) {
+                (2, 5, Ok(user)) => r.value = Some(confluent_frame(99, &user.to_avro())),
+                (0 | 1, _, Ok(user)) => r.value = Some(confluent_frame(3, &user.to_avro())),
+                _ => {}
+            }
+            r
+        })
+        .collect();
+    let registry = sink::registry::FixedRegistry::new([("3", user_record::schemas::AVRO)]);
+    let store = MemoryStore::default();
+    let sink = sink(&store).with_schemas(Box::new(registry));
+
+    // when it is replayed by a replayer whose sink knows the registry
+    let mut replayer = Replayer::new(
+        sink,
+        Cuts::from_keys(&Layout::new(""), std::iter::empty()),
+        500,
+        6_291_456,
+        EventSource::local("us-east-1", "127.0.0.1:9092"),
+    );
+    for record in avro {
+        replayer.offer(record).await.unwrap();
+    }
+    let summary = replayer.finish().await.unwrap();
+
+    // then the lake holds the rows the JSON topic gives, but for the poison record and the
+    // one whose schema is unknown, which wait in _errors/ with their reasons
+    assert_eq!(
+        (summary.records, summary.written, summary.rejected),
+        (75, 73, 2)
+    );
+    let json_store = MemoryStore::default();
+    replay(&json_store, topic(), 500, 6_291_456).await;
+    let mut expected = rows_by_offset(&json_store);
+    expected.remove(&(2, 5));
+    assert_eq!(rows_by_offset(&store), expected);
+    let reasons: Vec<String> = store
+        .snapshot()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("_errors/"))
+        .map(|(_, body)| String::from_utf8_lossy(&body).into_owned())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("the schema registry has no schema 99")),
+        "{reasons:?}"
+    );
+}
