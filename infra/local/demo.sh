@@ -49,8 +49,8 @@ fi
 # What the machine needs, in a second, before minutes of building.
 infra/local/preflight.sh
 table=false; [ "$LAKE_FORMAT" = iceberg ] && table=true
-# USER_LAKE_SERVICES=external: the broker, the store and the users API are already running
-# (docker compose up -d); the demo starts only the functions and the schema registry stand-in
+# USER_LAKE_SERVICES=external: the broker, the store, the users API and the schema registry are
+# already running (docker compose up -d); the demo starts only the functions
 # (infra/local/stack.sh).
 external=false; [ "${USER_LAKE_SERVICES:-native}" = external ] && external=true
 # The data's prefix in the lake bucket (read through the S3 endpoint, so that a compose stack's

@@ -18,9 +18,9 @@
 #                                  functions), e.g. to
 #                                  test an outage; `up` starts it again with the same state
 #
-# USER_LAKE_SERVICES=external uses a broker, store and users API that are already running
-# (docker compose up -d) and starts only the functions and the schema registry stand-in (which compose does not
-# run); `down` stops only what `up` started.
+# USER_LAKE_SERVICES=external uses a broker, store, users API and schema registry that are
+# already running (docker compose up -d) and starts only the functions; `down` stops only what
+# `up` started.
 set -euo pipefail
 . "$(dirname "$0")/../help.sh"
 
@@ -57,7 +57,7 @@ $(tail -n 20 "$state/logs/$name.log" 2>/dev/null)"
 
 # USER_LAKE_SERVICES=external: the broker, the store and the users API are someone else's
 # (docker compose up -d, with docker-compose.yml's topic and buckets); they must answer on
-# local.env's ports, and only the functions and the schema registry stand-in are started here.
+# local.env's ports (the schema registry too), and only the functions are started here.
 case "${USER_LAKE_SERVICES:=native}" in
   native | external) ;;
   *) die "USER_LAKE_SERVICES must be native (start the services here) or external (use running ones), not '$USER_LAKE_SERVICES'" ;;
@@ -155,9 +155,14 @@ up() {
 
   # The schema registry stand-in: producers that write Avro register the users' schema there.
   # Python's standard library only, so nothing is built for it; it keeps its schemas in memory.
+  # With USER_LAKE_SERVICES=external it is docker-compose.yml's Confluent registry.
   local registry_port; registry_port=$(port_of "$SCHEMA_REGISTRY_STAND_IN")
-  start schema-registry "$registry_port" 20 \
-    python3 local/schema-registry/registry.py --listen "127.0.0.1:$registry_port"
+  if [ "$USER_LAKE_SERVICES" = external ]; then
+    expect schema-registry "$registry_port"
+  else
+    start schema-registry "$registry_port" 20 \
+      python3 local/schema-registry/registry.py --listen "127.0.0.1:$registry_port"
+  fi
 
   # The functions' environment: local.env with the caller's values applied.
   local functions_env="$state/functions.env"

@@ -111,6 +111,28 @@ fn the_users_api_is_built_here_and_served_at_the_env_file_url() {
 }
 
 #[test]
+fn the_schema_registry_serves_the_env_file_url_and_stores_in_the_broker() {
+    let (compose, env) = (compose(), local_env());
+    let registry = &compose["services"]["schema-registry"];
+    let registry_port = port(&env["SCHEMA_REGISTRY_STAND_IN"]);
+    assert!(
+        published_ports(registry).contains(&format!("127.0.0.1:{registry_port}:{registry_port}")),
+        "{:?}",
+        published_ports(registry)
+    );
+    let environment = &registry["environment"];
+    assert_eq!(
+        environment["SCHEMA_REGISTRY_LISTENERS"].as_str(),
+        Some(format!("http://0.0.0.0:{registry_port}").as_str())
+    );
+    assert_eq!(
+        environment["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"].as_str(),
+        Some("kafka:29092"),
+        "the broker's listener for the other containers"
+    );
+}
+
+#[test]
 fn no_compose_port_collides_with_the_functions_endpoint() {
     let (compose, env) = (compose(), local_env());
     let lambda_port = port(&env["LAMBDA_ENDPOINT"]);
