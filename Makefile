@@ -4,6 +4,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Pinned tools (tansu, cargo-lambda, pyarrow, ...) live in a cache keyed by version.
 TOOLS_ENV = eval "$$(infra/local/tools.sh)"
+# The test suites that start processes (the local stack, a broker, moto, the registry stand-in):
+# `make test` runs them; `cargo test --workspace` alone is the hermetic tier.
+E2E_FEATURES = --features e2e/e2e,emulators/e2e,schema-registry/e2e
 # Where cargo puts its builds (the bench binary lives beside the function binaries it starts).
 TARGET = $${CARGO_TARGET_DIR:-target}
 
@@ -28,13 +31,13 @@ lint: ## rustfmt, clippy (warnings as errors), the dependency rule, every variab
 	python3 infra/lint/check_doc_references.py
 	python3 benches/python/cost.py --check
 	DBT_ATHENA_S3_STAGING_DIR=s3://compile-only/dbt/ infra/local/dbt.sh compile --target athena --no-populate-cache --quiet
-	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --locked --all-targets $(E2E_FEATURES) -- -D warnings
 
 .PHONY: test
 test: ## Every test: hermetic unit tests, the IAM and schema registry stand-ins' own tests, the end-to-end flows on the local stack (plain files, then the Iceberg table read back by pyiceberg, DuckDB and polars), the table reader's own tests
 	@$(TOOLS_ENV) && "$$USER_LAKE_VENV/bin/python" -m unittest discover -s local/iam -p 'test_*.py' && \
 	  "$$USER_LAKE_VENV/bin/python" -m unittest discover -s local/schema-registry -p 'test_*.py' && \
-	  $(CARGO) test --workspace --locked --no-fail-fast && \
+	  $(CARGO) test --workspace --locked --no-fail-fast $(E2E_FEATURES) && \
 	  "$$USER_LAKE_VENV/bin/python" -m unittest discover -s local/e2e/python -p 'test_*.py'
 
 .PHONY: deploy-check

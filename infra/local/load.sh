@@ -27,6 +27,8 @@ idle=${LOAD_IDLE:-30s}
 
 exec 9>/tmp/user-lake-stack.lock
 flock 9
+# stack.sh up must not take the lock again: this script holds it for the whole run.
+export USER_LAKE_STACK_LOCK_HELD=1
 
 set -a; . infra/local/local.env; set +a
 eval "$(infra/local/tools.sh)"

@@ -88,7 +88,24 @@ stop() { # name
   rm -f "$state/$name.pid"
 }
 
+# One stack per machine, since its ports are fixed: `up` takes the stack lock that the tests,
+# the benchmarks and `make load` take (USER_LAKE_STACK_LOCK, default /tmp/user-lake-stack.lock),
+# and the services it starts keep it, inheriting its descriptor, until `down` stops them. A
+# caller that holds the lock itself (the tests' harness, load.sh) says so with
+# USER_LAKE_STACK_LOCK_HELD=1; an `up` of a stack already running from this state directory
+# finds its own services holding it and goes on.
+take_stack_lock() {
+  [ "${USER_LAKE_STACK_LOCK_HELD:-}" = 1 ] && return 0
+  local lock=${USER_LAKE_STACK_LOCK:-/tmp/user-lake-stack.lock} name
+  for name in s3 kafka users-api schema-registry functions; do
+    alive "$name" && return 0
+  done
+  exec 9>>"$lock"
+  flock -n 9 || die "another local stack holds the stack lock $lock (make up or make demo in another checkout, a test run, make load): stop it (make down there) or wait for it to end"
+}
+
 up() {
+  take_stack_lock
   infra/local/preflight.sh
   eval "$(infra/local/tools.sh)"
   local key

@@ -1,5 +1,7 @@
 //! The Confluent client against the registry stand-in the local stack runs
-//! (`local/schema-registry/registry.py`, Python's standard library only), over HTTP.
+//! (`local/schema-registry/registry.py`, Python's standard library only), over HTTP. It starts
+//! that process, so it runs with the feature `e2e` (`make test`).
+#![cfg(feature = "e2e")]
 
 use std::{
     net::TcpListener,

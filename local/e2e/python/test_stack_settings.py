@@ -101,6 +101,23 @@ class ExternalServices(unittest.TestCase):
                       "(docker compose up -d)", done.stderr)
         self.assertEqual([p for p in Path(state).glob("*.pid")], [])
 
+    def test_up_stops_at_once_when_another_stack_holds_the_lock(self):
+        # given a stack lock of the test's own, held as a running stack's services hold it
+        import fcntl
+        import tempfile
+        state = tempfile.mkdtemp(prefix="stack-locked-")
+        lock = Path(state) / "stack.lock"
+        with open(lock, "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # when another stack is asked to start
+            done = run([str(ROOT / "infra/local/stack.sh"), "up"],
+                       {"USER_LAKE_STACK_LOCK": str(lock), "USER_LAKE_NO_BUILD": "1",
+                        "USER_LAKE_STACK_DIR": str(Path(state) / "stack")}, check=False)
+        # then it stops, naming the lock, and started nothing
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn(f"another local stack holds the stack lock {lock}", done.stderr)
+        self.assertEqual(list((Path(state) / "stack").glob("*.pid")), [])
+
     def test_an_unknown_services_mode_is_refused(self):
         done = run([str(ROOT / "infra/local/stack.sh"), "status"],
                    {"USER_LAKE_SERVICES": "docker"}, check=False)

@@ -41,7 +41,9 @@ fn script(dir: &Path, action: &str) -> Command {
     command
         .arg(action)
         .env("USER_LAKE_STACK_DIR", dir.join("stack"))
-        .env("USER_LAKE_OUTPUT", dir.join("output"));
+        .env("USER_LAKE_OUTPUT", dir.join("output"))
+        // The harness holds the stack lock for the stack's whole life (`Stack`).
+        .env("USER_LAKE_STACK_LOCK_HELD", "1");
     command
 }
 

@@ -1,8 +1,9 @@
 //! The whole flow, end to end, on the local stack: the users API stand-in, the functions under
 //! `cargo lambda watch`, a real Kafka-protocol broker (tansu), the local S3-protocol store and
-//! the two emulators. One stack serves every scenario (it takes a while to start), so this is a
-//! plain program that runs them in order and prints `N passed, M failed`; arguments pick
-//! scenarios by any part of their names (`cargo test -p e2e --test flow -- replay`).
+//! the two emulators. One stack serves every scenario (it takes a while to start), so this suite
+//! has its own harness (`e2e::scenarios`, libtest's command line): the scenarios run in order,
+//! one at a time; arguments pick them by any part of their names
+//! (`cargo test -p e2e --features e2e --test flow -- replay`), `--list` lists them.
 //!
 //! Each scenario establishes its own "given" on whatever the stack holds, so that it passes
 //! alone or after any other: it first delivers whatever is waiting on the topic, produces the
@@ -675,42 +676,35 @@ const SCENARIOS: [Scenario; 21] = [
 ];
 
 fn main() -> ExitCode {
-    // Arguments name scenarios to run (any part of their names), as with `cargo test NAME`.
-    let chosen = e2e::scenarios::chosen(&SCENARIOS);
-    if chosen.is_empty() {
-        println!("0 passed, 0 failed (no scenario matches the arguments)");
-        return ExitCode::SUCCESS;
-    }
-    // This suite is the plain-files layout's (every output format); the table's is table_flow.
-    let layout = [
-        ("LAKE_FORMAT", "files"),
-        ("OUTPUT_FORMATS", "parquet,jsonl,csv"),
-    ];
-    e2e::env_file::override_local_env(&layout);
-    let env = local_env();
-    let dir = std::env::temp_dir().join("user-lake-e2e");
-    // A short delivery deadline, so that the broker-outage scenario fails its run in seconds.
-    let message_timeout = faults::MESSAGE_TIMEOUT_MS.to_string();
-    let mut stack_env = vec![("KAFKA_MESSAGE_TIMEOUT_MS", message_timeout.as_str())];
-    stack_env.extend(layout);
-    let stack = match Stack::up_with(&dir, &stack_env) {
-        Ok(stack) => stack,
-        Err(error) => {
-            eprintln!("e2e: cannot start the local stack: {error:#}");
-            println!("0 passed, 1 failed");
-            return ExitCode::FAILURE;
-        }
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let s3 = rt.block_on(lake::client());
-    let ctx = Ctx {
-        lake_root: stack.lake_root.clone(),
-        stack,
-        rt,
-        s3,
-        brokers: env["KAFKA_BROKERS"].clone(),
-        topic: env["KAFKA_TOPIC"].clone(),
-    };
-    ctx.rt.block_on(e2e::stack::warm_functions());
-    e2e::scenarios::run(&chosen, &ctx)
+    // Arguments are libtest's: name filters, `--exact`, `--list` (`cargo test -p e2e --features
+    // e2e --test flow -- replay`).
+    e2e::scenarios::run(&SCENARIOS, || {
+        // This suite is the plain-files layout's (every output format); the table's is
+        // table_flow.
+        let layout = [
+            ("LAKE_FORMAT", "files"),
+            ("OUTPUT_FORMATS", "parquet,jsonl,csv"),
+        ];
+        e2e::env_file::override_local_env(&layout);
+        let env = local_env();
+        let dir = std::env::temp_dir().join("user-lake-e2e");
+        // A short delivery deadline, so that the broker-outage scenario fails its run in
+        // seconds.
+        let message_timeout = faults::MESSAGE_TIMEOUT_MS.to_string();
+        let mut stack_env = vec![("KAFKA_MESSAGE_TIMEOUT_MS", message_timeout.as_str())];
+        stack_env.extend(layout);
+        let stack = Stack::up_with(&dir, &stack_env)?;
+        let rt = tokio::runtime::Runtime::new()?;
+        let s3 = rt.block_on(lake::client());
+        let ctx = Ctx {
+            lake_root: stack.lake_root.clone(),
+            stack,
+            rt,
+            s3,
+            brokers: env["KAFKA_BROKERS"].clone(),
+            topic: env["KAFKA_TOPIC"].clone(),
+        };
+        ctx.rt.block_on(e2e::stack::warm_functions());
+        Ok(ctx)
+    })
 }

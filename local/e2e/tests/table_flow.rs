@@ -806,36 +806,24 @@ const SCENARIOS: [Scenario; 10] = [
 ];
 
 fn main() -> ExitCode {
-    let chosen = e2e::scenarios::chosen(&SCENARIOS);
-    if chosen.is_empty() {
-        println!("0 passed, 0 failed (no scenario matches the arguments)");
-        return ExitCode::SUCCESS;
-    }
-    let dir = std::env::temp_dir().join("user-lake-e2e-table");
-    let stack = match Stack::up(&dir) {
-        Ok(stack) => stack,
-        Err(error) => {
-            eprintln!("e2e: cannot start the local stack: {error:#}");
-            println!("0 passed, 1 failed");
-            return ExitCode::FAILURE;
-        }
-    };
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(e2e::stack::warm_functions());
-    let mut env = local_env();
-    // The stack puts the catalog beside its lake; the commands run here must find it there.
-    env.insert(
-        "ICEBERG_CATALOG".into(),
-        format!(
-            "sqlite:{}",
-            stack.lake_root.join("iceberg-catalog.db").display()
-        ),
-    );
-    let ctx = Ctx {
-        lake_root: stack.lake_root.clone(),
-        stack,
-        env,
-    };
-    e2e::scenarios::run(&chosen, &ctx)
+    e2e::scenarios::run(&SCENARIOS, || {
+        let dir = std::env::temp_dir().join("user-lake-e2e-table");
+        let stack = Stack::up(&dir)?;
+        tokio::runtime::Runtime::new()?.block_on(e2e::stack::warm_functions());
+        let mut env = local_env();
+        // The stack puts the catalog beside its lake; the commands run here must find it
+        // there.
+        env.insert(
+            "ICEBERG_CATALOG".into(),
+            format!(
+                "sqlite:{}",
+                stack.lake_root.join("iceberg-catalog.db").display()
+            ),
+        );
+        Ok(Ctx {
+            lake_root: stack.lake_root.clone(),
+            stack,
+            env,
+        })
+    })
 }
