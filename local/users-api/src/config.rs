@@ -1,148 +1,75 @@
-//! The command line: where to listen.
-//!
-//! `--listen ADDR` wins over the `USERS_API_LISTEN` variable, which wins over
-//! the default `127.0.0.1:8088`. Parsing is separate from `main` so that it can
-//! be tested without starting anything.
+//! The command line: where to listen (`--listen`, else `USERS_API_LISTEN`, else
+//! `127.0.0.1:8088`), parsed by clap like the project's other commands. Kept apart from `main`
+//! so that it can be tested without starting anything.
 
 use std::net::SocketAddr;
 
 /// Address used when neither `--listen` nor `USERS_API_LISTEN` is given.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8088";
 
-/// Environment variable naming the address to listen on.
-pub const LISTEN_ENV: &str = "USERS_API_LISTEN";
-
-/// Printed for `--help`.
-pub const USAGE: &str = "\
-users-api: an offline stand-in for randomuser.me
-
-Usage: users-api [--listen ADDR]
-
-  --listen ADDR   address to listen on (env USERS_API_LISTEN; default 127.0.0.1:8088)
-  -h, --help      print this help
-
-Routes: GET /api/?results=N&seed=S&page=P&nat=us,gb   GET /health
-";
-
-/// What the command line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Serve { listen: SocketAddr },
-    Help,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("--listen needs an address, such as 127.0.0.1:8088")]
-    MissingValue,
-    #[error("unknown argument '{0}' (try --help)")]
-    UnknownArgument(String),
-    #[error("'{value}' from {source_name} is not a socket address such as 127.0.0.1:8088")]
-    InvalidAddress {
-        value: String,
-        source_name: &'static str,
-    },
-}
-
-/// Reads the arguments (without the program name) and the value of
-/// `USERS_API_LISTEN`, if set.
-pub fn parse(
-    args: impl IntoIterator<Item = String>,
-    env_listen: Option<String>,
-) -> Result<Command, ConfigError> {
-    let mut listen: Option<(String, &'static str)> = None;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--listen" => {
-                let value = args.next().ok_or(ConfigError::MissingValue)?;
-                listen = Some((value, "--listen"));
-            }
-            other => match other.strip_prefix("--listen=") {
-                Some(value) => listen = Some((value.to_owned(), "--listen")),
-                None => return Err(ConfigError::UnknownArgument(arg)),
-            },
-        }
-    }
-    let (value, source_name) = listen
-        .or_else(|| {
-            env_listen
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| (v, LISTEN_ENV))
-        })
-        .unwrap_or_else(|| (DEFAULT_LISTEN.to_owned(), "the default"));
-    let listen = value
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError::InvalidAddress {
-            value: value.clone(),
-            source_name,
-        })?;
-    Ok(Command::Serve { listen })
+/// An offline stand-in for randomuser.me.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
+#[command(
+    name = "users-api",
+    version,
+    after_help = "Routes: GET /api/?results=N&seed=S&page=P&nat=us,gb   GET /health"
+)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "USERS_API_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, Parser};
+
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn serve(addr: &str) -> Command {
-        Command::Serve {
-            listen: addr.parse().unwrap(),
-        }
+    fn parse(args: &[&str]) -> Result<SocketAddr, clap::error::ErrorKind> {
+        Args::try_parse_from(std::iter::once("users-api").chain(args.iter().copied()))
+            .map(|args| args.listen)
+            .map_err(|error| error.kind())
     }
 
     #[test]
-    fn without_arguments_or_environment_it_listens_on_the_default_address() {
-        assert_eq!(parse(args(&[]), None), Ok(serve("127.0.0.1:8088")));
+    fn without_arguments_it_listens_on_the_default_address() {
+        // (the tests' environment has no USERS_API_LISTEN)
+        assert_eq!(parse(&[]), Ok("127.0.0.1:8088".parse().unwrap()));
     }
 
     #[test]
-    fn the_environment_variable_replaces_the_default() {
+    fn the_listen_flag_is_read_in_both_spellings() {
         assert_eq!(
-            parse(args(&[]), Some("127.0.0.1:9000".into())),
-            Ok(serve("127.0.0.1:9000"))
-        );
-    }
-
-    #[test]
-    fn the_listen_flag_wins_over_the_environment_in_both_spellings() {
-        let env = Some("127.0.0.1:9000".to_owned());
-        assert_eq!(
-            parse(args(&["--listen", "0.0.0.0:1234"]), env.clone()),
-            Ok(serve("0.0.0.0:1234"))
+            parse(&["--listen", "0.0.0.0:1234"]),
+            Ok("0.0.0.0:1234".parse().unwrap())
         );
         assert_eq!(
-            parse(args(&["--listen=[::1]:80"]), env),
-            Ok(serve("[::1]:80"))
+            parse(&["--listen=[::1]:80"]),
+            Ok("[::1]:80".parse().unwrap())
         );
     }
 
     #[test]
     fn bad_arguments_are_reported() {
         assert_eq!(
-            parse(args(&["--listen"]), None),
-            Err(ConfigError::MissingValue)
+            parse(&["--listen"]),
+            Err(clap::error::ErrorKind::InvalidValue)
         );
         assert_eq!(
-            parse(args(&["--port", "1"]), None),
-            Err(ConfigError::UnknownArgument("--port".into()))
+            parse(&["--port", "1"]),
+            Err(clap::error::ErrorKind::UnknownArgument)
         );
-        assert!(matches!(
-            parse(args(&[]), Some("localhost".into())),
-            Err(ConfigError::InvalidAddress {
-                source_name: LISTEN_ENV,
-                ..
-            })
-        ));
+        assert_eq!(
+            parse(&["--listen", "localhost"]),
+            Err(clap::error::ErrorKind::ValueValidation)
+        );
     }
 
     #[test]
-    fn help_is_recognised() {
-        assert_eq!(parse(args(&["--help"]), None), Ok(Command::Help));
+    fn help_names_the_environment_variable_and_the_routes() {
+        let help = Args::command().render_help().to_string();
+        assert!(help.contains("USERS_API_LISTEN"), "{help}");
+        assert!(help.contains("GET /api/"), "{help}");
     }
 }

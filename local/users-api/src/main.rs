@@ -3,27 +3,15 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
+use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
-use users_api::config::{self, Command};
+use users_api::config::Args;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let command = config::parse(
-        std::env::args().skip(1),
-        std::env::var(config::LISTEN_ENV).ok(),
-    );
-    let listen = match command {
-        Ok(Command::Serve { listen }) => listen,
-        Ok(Command::Help) => {
-            print!("{}", config::USAGE);
-            return Ok(());
-        }
-        Err(err) => {
-            eprintln!("users-api: {err}");
-            std::process::exit(2);
-        }
-    };
+    // Exits with clap's message and status 2 on a bad argument, or prints --help.
+    let listen = Args::parse().listen;
 
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
