@@ -1,5 +1,5 @@
-//! How every operator command (`replay`, `export`, `status`, `peek`) ends, so that scripts and
-//! schedulers can rely on one convention: the summary as one JSON document on stdout; a failure
+//! How every operator command (`replay`, `export`, `status`, `peek`) logs and ends, so that
+//! scripts and schedulers can rely on one convention: the log on stderr; the summary as one JSON document on stdout; a failure
 //! as `{"errorType": "<Kind>.<Retryable|Fatal>", "error": "..."}` on stderr; and an exit status
 //! that says whether running the same command again may help.
 //!
@@ -12,6 +12,18 @@
 use std::process::ExitCode;
 
 use crate::{Classified, Retry, error_chain};
+
+/// Logs to stderr, since stdout is the command's JSON: filtered by `RUST_LOG`, else at
+/// `default` (`warn`, `info`, ...).
+pub fn init_logging(default: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
 
 /// The exit status of a fatal failure.
 pub const EXIT_FATAL: u8 = 1;

@@ -14,7 +14,7 @@ use std::{process::ExitCode, time::Duration};
 
 use clap::Parser;
 use kafka_client::{KafkaClient, KafkaSettings, Start, TopicReader};
-use lake::{ObjectStore, OutputFormat, S3Store};
+use lake::{LakeStore, OutputFormat, S3Store};
 use lambda_kit::{Retry, command, emf::Metrics, settings::ProcessEnv};
 use msk_event::{EventSource, MAX_PAYLOAD_BYTES};
 use replay::{Cuts, ReplayError, Replayer, failed};
@@ -55,12 +55,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    command::init_logging("info");
     match run(Args::parse()).await {
         Ok(summary) if summary["complete"] == false => {
             // What was replayed is in the lake; the rest of the topic is not.
