@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use lake::{Condition, ObjectInfo, ObjectStore, StoreError, Tagged};
+use lake::{Condition, LakeStore, ObjectInfo, StoreError, Tagged};
 use msk_event::{Entry, MskEvent, MskRecord};
 use sink::{Sink, SinkConfig, SinkSummary, batch::Batcher, decode::Accepted};
 use user_record::UserRecordRef;
@@ -19,7 +19,7 @@ pub struct CountingStore {
     pub bytes: Mutex<usize>,
 }
 
-impl ObjectStore for CountingStore {
+impl LakeStore for CountingStore {
     async fn list(&self, _prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         Ok(Vec::new())
     }

@@ -14,7 +14,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use compactor::{Compactor, CompactorConfig, Run, handle};
 use lake::{
-    Hour, LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder, Span, testing::MemoryStore,
+    Hour, LakeRow, LakeStore, Layout, OutputFormat, RowsBuilder, Span, testing::MemoryStore,
 };
 use serde::{Deserialize, Serialize};
 

@@ -33,4 +33,4 @@ pub use format::OutputFormat;
 pub use keys::{DataKey, DataName, ErrorKey, ErrorRange, Hour, LakeKey, Layout, Span};
 pub use rows::{LakeRow, RowsBuilder};
 pub use schema::lake_schema;
-pub use store::{Condition, ObjectInfo, ObjectStore, S3Store, StoreError, Tagged};
+pub use store::{Condition, LakeStore, ObjectInfo, S3Store, StoreError, Tagged};

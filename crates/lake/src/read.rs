@@ -9,7 +9,7 @@ use parquet::{
 };
 
 use crate::{
-    LakeRow, ObjectInfo, ObjectStore, Span, StoreError,
+    LakeRow, LakeStore, ObjectInfo, Span, StoreError,
     compacted::{self, COMPACTED_FROM_KEY},
     rows::rows,
 };
@@ -57,7 +57,7 @@ pub fn parquet_rows(key: &str, body: Bytes) -> Result<Vec<LakeRow>, ReadError> {
 }
 
 /// Every row of a Parquet object in the store.
-pub async fn object_rows<S: ObjectStore>(store: &S, key: &str) -> Result<Vec<LakeRow>, ReadError> {
+pub async fn object_rows<S: LakeStore>(store: &S, key: &str) -> Result<Vec<LakeRow>, ReadError> {
     parquet_rows(key, store.get(key).await?)
 }
 
@@ -75,12 +75,12 @@ pub struct Footer {
 }
 
 /// The rows a Parquet object holds, from its footer alone.
-pub async fn row_count<S: ObjectStore>(store: &S, object: &ObjectInfo) -> Result<u64, ReadError> {
+pub async fn row_count<S: LakeStore>(store: &S, object: &ObjectInfo) -> Result<u64, ReadError> {
     Ok(footer(store, object).await?.rows)
 }
 
 /// A Parquet object's footer: its row count and, for a merged object, the spans it replaced.
-pub async fn footer<S: ObjectStore>(store: &S, object: &ObjectInfo) -> Result<Footer, ReadError> {
+pub async fn footer<S: LakeStore>(store: &S, object: &ObjectInfo) -> Result<Footer, ReadError> {
     let parquet = |source| ReadError::Parquet {
         key: object.key.clone(),
         source,

@@ -102,8 +102,11 @@ pub struct Tagged {
     pub etag: Option<String>,
 }
 
-/// What the functions ask of the lake.
-pub trait ObjectStore: Send + Sync {
+/// What the functions ask of the lake's bucket: S3's list, get (whole, a range, with its
+/// ETag), put (plain, or on a condition) and delete, over aws-sdk-s3 ([`S3Store`]) or in memory
+/// for tests (`testing::MemoryStore`). Named apart from the `object_store` crate's trait, which
+/// the project does not use.
+pub trait LakeStore: Send + Sync {
     /// Every object whose key starts with `prefix`, in key order.
     fn list(
         &self,
@@ -142,7 +145,7 @@ pub trait ObjectStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
-impl<T: ObjectStore + ?Sized> ObjectStore for &T {
+impl<T: LakeStore + ?Sized> LakeStore for &T {
     fn list(
         &self,
         prefix: &str,
@@ -246,7 +249,7 @@ impl S3Store {
     }
 }
 
-impl ObjectStore for S3Store {
+impl LakeStore for S3Store {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         let mut pages = self
             .client
@@ -405,7 +408,7 @@ impl ObjectStore for S3Store {
 /// idempotent success (a redelivered batch); other bytes are never overwritten but kept beside
 /// them under the key with the body's digest before its extension (`…-0-9~1a2b3c4d5e6f7a8b.parquet`),
 /// as when a topic deleted and created again reuses offsets. Returns the key written (or found).
-pub async fn put_once<S: ObjectStore + ?Sized>(
+pub async fn put_once<S: LakeStore + ?Sized>(
     store: &S,
     key: &str,
     body: Vec<u8>,

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use lambda_kit::{Retry, aws::service_retry};
 
 use crate::{
-    LakeRow, ObjectInfo, ObjectStore, RowsBuilder, StoreError,
+    LakeRow, LakeStore, ObjectInfo, RowsBuilder, StoreError,
     store::{Condition, Tagged},
 };
 
@@ -32,17 +32,11 @@ fn encode(rows: &[LakeRow], compacted_from: Option<String>) -> Vec<u8> {
     let batch = builder.finish().expect("rows always fit the lake schema");
     let properties =
         crate::writer::writer_properties(parquet::basic::Compression::SNAPPY, "user-lake tests");
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties))
-            .expect("the lake schema is valid Parquet");
-    writer.write(&batch).expect("rows encode");
-    if let Some(value) = compacted_from {
-        writer.append_key_value_metadata(parquet::file::metadata::KeyValue::new(
-            crate::compacted::COMPACTED_FROM_KEY.to_string(),
-            value,
-        ));
-    }
-    writer.into_inner().expect("a Parquet file closes")
+    let metadata: Vec<(&str, String)> = compacted_from
+        .map(|value| (crate::compacted::COMPACTED_FROM_KEY, value))
+        .into_iter()
+        .collect();
+    crate::writer::encode(&batch, &properties, &metadata).expect("rows encode")
 }
 
 /// A call to the store.
@@ -268,7 +262,7 @@ fn error(
     }
 }
 
-impl ObjectStore for MemoryStore {
+impl LakeStore for MemoryStore {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
         self.check(Operation::List, prefix)?;
         let state = self.lock();

@@ -1,9 +1,16 @@
-//! The Parquet settings every lake object is written with, by the sink and by the compactor
-//! alike, so that a merged object is encoded as its originals were.
+//! How every lake object is written to Parquet, by the sink, the compactor and the export
+//! alike: the settings, so that a merged object is encoded as its originals were, and the
+//! encoding itself.
 
+use arrow::record_batch::RecordBatch;
 use parquet::{
+    arrow::ArrowWriter,
     basic::{Compression, ZstdLevel},
-    file::properties::{EnabledStatistics, WriterProperties},
+    errors::ParquetError,
+    file::{
+        metadata::KeyValue,
+        properties::{EnabledStatistics, WriterProperties},
+    },
     schema::types::ColumnPath,
 };
 
@@ -39,6 +46,26 @@ pub fn writer_properties(compression: Compression, created_by: &str) -> WriterPr
         builder.set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::Chunk)
     });
     builder.build()
+}
+
+/// `batch` as one complete Parquet file written with `properties`, its footer carrying the
+/// `metadata` pairs (a merged object's list of the originals it replaced). Built in memory: an
+/// object is at most one sink batch or one merge target.
+pub fn encode(
+    batch: &RecordBatch,
+    properties: &WriterProperties,
+    metadata: &[(&str, String)],
+) -> Result<Vec<u8>, ParquetError> {
+    let mut writer = ArrowWriter::try_new(
+        Vec::with_capacity(batch.get_array_memory_size() / 2),
+        batch.schema(),
+        Some(properties.clone()),
+    )?;
+    writer.write(batch)?;
+    for (key, value) in metadata {
+        writer.append_key_value_metadata(KeyValue::new((*key).to_string(), value.clone()));
+    }
+    writer.into_inner()
 }
 
 /// Parses `zstd`, `zstd(3)`, `snappy`, `gzip`, `gzip(9)`, `lz4`, `none`. A bare `zstd` means

@@ -18,9 +18,7 @@ use arrow::{
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use parquet::{
-    arrow::{
-        ArrowWriter, PARQUET_FIELD_ID_META_KEY, arrow_reader::ParquetRecordBatchReaderBuilder,
-    },
+    arrow::{PARQUET_FIELD_ID_META_KEY, arrow_reader::ParquetRecordBatchReaderBuilder},
     errors::ParquetError,
     file::properties::WriterProperties,
 };
@@ -212,9 +210,7 @@ pub fn encode(
     file_path: String,
     properties: &WriterProperties,
 ) -> Result<EncodedFile, ParquetError> {
-    let mut writer = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties.clone()))?;
-    writer.write(batch)?;
-    let body = writer.into_inner()?;
+    let body = lake::writer::encode(batch, properties, &[])?;
     let mut lower_bounds = BTreeMap::new();
     let mut upper_bounds = BTreeMap::new();
     let mut value_counts = BTreeMap::new();

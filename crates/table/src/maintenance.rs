@@ -24,7 +24,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use futures::future::try_join_all;
-use lake::ObjectStore;
+use lake::LakeStore;
 use serde_json::Value;
 
 use crate::{
@@ -246,7 +246,7 @@ fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_millis((base + jitter).min(1_000))
 }
 
-impl<S: ObjectStore, C: Catalog> Table<S, C> {
+impl<S: LakeStore, C: Catalog> Table<S, C> {
     /// Expires the snapshots `retention` lets go as of `now` ([`expire`]), retrying against
     /// other writers' commits: each attempt starts from the state the catalog holds then.
     pub async fn expire_snapshots(

@@ -19,7 +19,7 @@ use arrow::{
     error::ArrowError,
 };
 use chrono::{DateTime, Utc};
-use lake::{Condition, ObjectStore, StoreError};
+use lake::{Condition, LakeStore, StoreError};
 use lambda_kit::Retry;
 use parquet::{errors::ParquetError, file::properties::WriterProperties};
 
@@ -216,7 +216,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((base + jitter).min(1_000))
 }
 
-impl<S: ObjectStore, C: Catalog> Table<S, C> {
+impl<S: LakeStore, C: Catalog> Table<S, C> {
     pub fn new(store: S, catalog: C, location: TableLocation) -> Self {
         Self {
             store,
@@ -745,7 +745,7 @@ fn row_keys(batch: &RecordBatch) -> impl Iterator<Item = RowKey> + '_ {
     (0..batch.num_rows()).map(move |i| (offsets.value(i), times.value(i), ids.value(i).to_string()))
 }
 
-impl<S: ObjectStore, C: Catalog> Table<S, C> {
+impl<S: LakeStore, C: Catalog> Table<S, C> {
     /// The rows the table already holds for `topic`-`partition` with offsets in
     /// `first..=last`: read from the data files whose bounds may hold them.
     async fn rows_held(

@@ -13,7 +13,7 @@ mod common;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3tables::config::Credentials;
-use lake::{ObjectStore, S3Store};
+use lake::{LakeStore, S3Store};
 use lambda_kit::Retry;
 use table::catalog::s3tables::S3TablesCatalog;
 use table::config::CatalogChoice;

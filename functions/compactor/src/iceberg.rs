@@ -26,7 +26,7 @@ use arrow::{
     error::ArrowError,
 };
 use chrono::{DateTime, Duration, Utc};
-use lake::{ObjectStore, lake_schema};
+use lake::{LakeStore, lake_schema};
 use table::{
     Catalog, Change, OpenedTable, State, Table, TableError, files,
     maintenance::Retention,
@@ -215,7 +215,7 @@ fn failed(what: String) -> impl FnOnce(TableError) -> CompactError {
 
 /// Merges one group: reads its files, checks their rows against the manifest's counts, and
 /// writes them sorted as one new data file (not yet in the table).
-async fn merge_group<S, T: ObjectStore, C: Catalog>(
+async fn merge_group<S, T: LakeStore, C: Catalog>(
     table: &Table<T, C>,
     compactor: &Compactor<S>,
     schema: &Schema,
@@ -261,7 +261,7 @@ fn backoff(attempt: u32) -> std::time::Duration {
 
 /// Commits `change`, starting on `state` and on each newer state after a lost swap.
 /// `Ok(None)` when a file it replaces is gone (the hour must be planned again).
-async fn commit<S: ObjectStore, C: Catalog>(
+async fn commit<S: LakeStore, C: Catalog>(
     table: &Table<S, C>,
     state: &State,
     change: &Change,
@@ -306,7 +306,7 @@ enum Outcome {
 /// Compacts one hour: merges its groups and commits them as one rewrite, planning again on the
 /// newest state when a file it replaces is gone. Once a group is merged, no further one is
 /// started when the deadline is near; the groups merged are committed.
-async fn compact_hour<S, T: ObjectStore, C: Catalog>(
+async fn compact_hour<S, T: LakeStore, C: Catalog>(
     table: &Table<T, C>,
     compactor: &Compactor<S>,
     state: &mut State,
@@ -397,7 +397,7 @@ async fn compact_hour<S, T: ObjectStore, C: Catalog>(
 /// One run on the table: the closed hours merged, then snapshots expired and unreferenced
 /// files deleted, each step as far as the budget allows. A failed hour does not stop the
 /// others or the clean-up; the run then fails naming the first.
-pub async fn maintain<S: ObjectStore>(
+pub async fn maintain<S: LakeStore>(
     compactor: &Compactor<S>,
     target: &TableTarget,
     clock: &Clock,

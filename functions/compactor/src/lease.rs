@@ -12,7 +12,7 @@
 //! says so.
 
 use chrono::{DateTime, Duration, Utc};
-use lake::{Condition, Layout, ObjectStore, StoreError};
+use lake::{Condition, LakeStore, Layout, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// Time a lease outlives the deadline of the run that took it.
@@ -48,7 +48,7 @@ fn body(lease: &Lease) -> Vec<u8> {
 }
 
 /// Takes the lease for a run that may last until `deadline`, as of `now`.
-pub async fn take<S: ObjectStore>(
+pub async fn take<S: LakeStore>(
     store: &S,
     layout: &Layout,
     holder: &str,
@@ -135,7 +135,7 @@ fn unreadable(now: DateTime<Utc>) -> Lease {
 }
 
 /// Gives the lease back, if it is still this run's (it is, unless the run outlived it).
-pub async fn give_back<S: ObjectStore>(
+pub async fn give_back<S: LakeStore>(
     store: &S,
     layout: &Layout,
     lease: &Lease,

@@ -37,7 +37,7 @@ pub mod metrics;
 pub mod plan;
 
 use chrono::{DateTime, Duration, Utc};
-use lake::{Layout, ObjectStore, OutputFormat, StoreError};
+use lake::{LakeStore, Layout, OutputFormat, StoreError};
 use lambda_kit::{Classified, Retry, emf::Metrics};
 use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
@@ -255,7 +255,7 @@ impl<S> Compactor<S> {
 
 /// Takes the lease, compacts every closed hour partition (and, on the table, expires snapshots
 /// and removes unreferenced files), gives the lease back, and emits the run's summary.
-pub async fn handle<S: ObjectStore>(
+pub async fn handle<S: LakeStore>(
     compactor: &Compactor<S>,
     run: &Run,
 ) -> Result<CompactSummary, CompactError> {
@@ -270,7 +270,7 @@ pub async fn handle<S: ObjectStore>(
     result
 }
 
-async fn lease_and_compact<S: ObjectStore>(
+async fn lease_and_compact<S: LakeStore>(
     compactor: &Compactor<S>,
     run: &Run,
     started: std::time::Instant,
@@ -307,7 +307,7 @@ async fn lease_and_compact<S: ObjectStore>(
 
 /// Compacts every closed hour partition under `users/` that still holds originals: closed as
 /// of the run's `now`, merged objects old enough by its clock (`started`).
-async fn compact<S: ObjectStore>(
+async fn compact<S: LakeStore>(
     compactor: &Compactor<S>,
     run: &Run,
 ) -> Result<CompactSummary, CompactError> {
@@ -345,7 +345,7 @@ async fn compact<S: ObjectStore>(
 /// One partition: delete the originals whose rows a merged object old enough (as of `clock`)
 /// holds, then merge the ones no merged object holds yet, group by group. A group's originals
 /// are deleted at once when there is no delete delay, else by a later run.
-async fn compact_partition<S: ObjectStore>(
+async fn compact_partition<S: LakeStore>(
     compactor: &Compactor<S>,
     partition: &HourPartition,
     clock: DateTime<Utc>,

@@ -17,9 +17,8 @@ use arrow::{
 use bytes::Bytes;
 use lake::{Span, lake_schema};
 use parquet::{
-    arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder},
-    errors::ParquetError,
-    file::{metadata::KeyValue, properties::WriterProperties},
+    arrow::arrow_reader::ParquetRecordBatchReaderBuilder, errors::ParquetError,
+    file::properties::WriterProperties,
 };
 
 use crate::plan::Coverage;
@@ -159,9 +158,5 @@ pub fn encode(
     properties: &WriterProperties,
 ) -> Result<Vec<u8>, MergeError> {
     let spans = lake::compacted::encode(spans);
-    let mut writer = ArrowWriter::try_new(Vec::new(), lake_schema(), Some(properties.clone()))
-        .map_err(MergeError::Encode)?;
-    writer.write(batch).map_err(MergeError::Encode)?;
-    writer.append_key_value_metadata(KeyValue::new(SPANS_KEY.to_string(), spans));
-    writer.into_inner().map_err(MergeError::Encode)
+    lake::writer::encode(batch, properties, &[(SPANS_KEY, spans)]).map_err(MergeError::Encode)
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use compactor::{CompactSummary, Compactor, CompactorConfig, Run, handle, merge};
 use lake::{
-    Hour, LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder, Span, StoreError,
+    Hour, LakeRow, LakeStore, Layout, OutputFormat, RowsBuilder, Span, StoreError,
     keys::MERGED_PREFIX, testing::MemoryStore,
 };
 use user_record::UserRecord;
@@ -148,7 +148,7 @@ fn run() -> Run {
 /// would, so that two runs joined on one task really interleave.
 struct Interleaved<'a>(&'a MemoryStore);
 
-impl ObjectStore for Interleaved<'_> {
+impl LakeStore for Interleaved<'_> {
     async fn list(&self, prefix: &str) -> Result<Vec<lake::ObjectInfo>, StoreError> {
         tokio::task::yield_now().await;
         self.0.list(prefix).await

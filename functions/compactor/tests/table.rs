@@ -20,7 +20,7 @@ use arrow::{
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use compactor::{CompactSummary, Compactor, CompactorConfig, Run, handle, iceberg};
-use lake::{LakeRow, ObjectStore, RowsBuilder, StoreError, testing::MemoryStore};
+use lake::{LakeRow, LakeStore, RowsBuilder, StoreError, testing::MemoryStore};
 use parquet::file::properties::WriterProperties;
 use table::{
     AnyCatalog, Change, Marks, OpenedTable, Slice, Table, TableLocation,
@@ -476,7 +476,7 @@ impl Paced {
     }
 }
 
-impl ObjectStore for Paced {
+impl LakeStore for Paced {
     async fn list(&self, prefix: &str) -> Result<Vec<lake::ObjectInfo>, StoreError> {
         tokio::task::yield_now().await;
         self.0.list(prefix).await
@@ -823,7 +823,7 @@ struct Meddling {
     done: AtomicBool,
 }
 
-impl ObjectStore for Meddling {
+impl LakeStore for Meddling {
     async fn list(&self, prefix: &str) -> Result<Vec<lake::ObjectInfo>, StoreError> {
         self.lake.store.list(prefix).await
     }

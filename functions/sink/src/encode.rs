@@ -2,22 +2,16 @@
 //! records. Both are built in memory; a Lambda batch (6 MB of event at most) fits easily.
 
 use arrow::record_batch::RecordBatch;
-use parquet::{arrow::ArrowWriter, errors::ParquetError, file::properties::WriterProperties};
+use parquet::{errors::ParquetError, file::properties::WriterProperties};
 
 use crate::decode::Rejected;
 
-/// Encodes one batch as a complete Parquet file.
+/// Encodes one batch as a complete Parquet file, as every lake object is encoded.
 pub fn parquet(
     batch: &RecordBatch,
     properties: &WriterProperties,
 ) -> Result<Vec<u8>, ParquetError> {
-    let mut writer = ArrowWriter::try_new(
-        Vec::with_capacity(batch.get_array_memory_size() / 2),
-        batch.schema(),
-        Some(properties.clone()),
-    )?;
-    writer.write(batch)?;
-    writer.into_inner()
+    lake::writer::encode(batch, properties, &[])
 }
 
 /// Encodes rejected records, one JSON object per line.

@@ -25,7 +25,7 @@ use std::{collections::BTreeMap, time::Instant};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::join_all;
 use lake::{
-    ErrorKey, ErrorRange, Layout, ObjectStore, OutputFormat, StoreError,
+    ErrorKey, ErrorRange, LakeStore, Layout, OutputFormat, StoreError,
     store::{fnv1a, put_once},
 };
 use lambda_kit::{Classified, Retry, emf::Metrics};
@@ -240,7 +240,7 @@ struct Object {
 
 /// Handles one invocation body as the Runtime API sent it: checked as UTF-8, then as
 /// [`handle_json`]. A body that is not UTF-8 fails with [`SinkError::NotUtf8`] and a summary.
-pub async fn handle_bytes<S: ObjectStore>(
+pub async fn handle_bytes<S: LakeStore>(
     body: &[u8],
     sink: &Sink<S>,
     now: DateTime<Utc>,
@@ -266,7 +266,7 @@ fn failed<S>(
 
 /// Handles one invocation payload as JSON text; the event's entries are read in place from it. A payload that is not an MSK event fails the invocation
 /// with [`SinkError::NotAnMskEvent`] and a summary like any other failure.
-pub async fn handle_json<S: ObjectStore>(
+pub async fn handle_json<S: LakeStore>(
     json: &str,
     sink: &Sink<S>,
     now: DateTime<Utc>,
@@ -279,7 +279,7 @@ pub async fn handle_json<S: ObjectStore>(
 
 /// Handles one batch and emits its summary. `now` dates the rejected entries that carry no
 /// Kafka timestamp and is the reference of the lag metric.
-pub async fn handle<S: ObjectStore>(
+pub async fn handle<S: LakeStore>(
     batch: Batch<'_>,
     sink: &Sink<S>,
     now: DateTime<Utc>,
@@ -291,7 +291,7 @@ pub async fn handle<S: ObjectStore>(
     result
 }
 
-async fn store_batch<S: ObjectStore>(
+async fn store_batch<S: LakeStore>(
     batch: Batch<'_>,
     sink: &Sink<S>,
     now: DateTime<Utc>,
@@ -401,7 +401,7 @@ async fn store_batch<S: ObjectStore>(
 }
 
 /// Adds the batch's rows to the table, exactly once.
-async fn commit<S: ObjectStore>(
+async fn commit<S: LakeStore>(
     target: &TableTarget<S>,
     slots: Vec<batch::SlotBatch>,
     sink: &Sink<S>,

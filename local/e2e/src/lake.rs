@@ -1,7 +1,7 @@
 //! Reading the lake back through the S3 API of the local store, with the lake crate's own
 //! store and the Parquet reader, configured only from the local env file.
 
-use ::lake::{LakeConfig, Layout, ObjectStore, S3Store};
+use ::lake::{LakeConfig, LakeStore, Layout, S3Store};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::env_file::local_env;

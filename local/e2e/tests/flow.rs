@@ -28,7 +28,7 @@ use std::{
     process::ExitCode,
 };
 
-use ::lake::ObjectStore;
+use ::lake::LakeStore;
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use e2e::{
     env_file::{local_env, repo_root},

@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use lake::ObjectStore;
+use lake::LakeStore;
 use msk_event::{EventSource, SourceRecord};
 use serde_json::{Value, json};
 
@@ -164,7 +164,7 @@ pub trait FailureSink: Send + Sync {
 /// An S3 bucket as the destination (any store of the lake crate).
 pub struct BucketDestination<S>(pub S);
 
-impl<S: ObjectStore> FailureSink for BucketDestination<S> {
+impl<S: LakeStore> FailureSink for BucketDestination<S> {
     fn store<'a>(&'a self, key: &'a str, body: Vec<u8>) -> Store<'a> {
         Box::pin(async move {
             self.0

@@ -26,11 +26,11 @@ use std::{collections::BTreeMap, path::Path, sync::Arc};
 use arrow::{datatypes::Schema, record_batch::RecordBatch};
 use chrono::{DateTime, Utc};
 use lake::{
-    LakeRow, Layout, ObjectStore, OutputFormat, RowsBuilder,
+    LakeRow, LakeStore, Layout, OutputFormat, RowsBuilder,
     read::{ReadError, object_rows},
 };
 use lambda_kit::{Classified, Retry};
-use parquet::{arrow::ArrowWriter, file::properties::WriterProperties};
+use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 use table::{Catalog, Table, TableError, spec::TableMetadata};
 use user_record::RECORD_FIELDS;
@@ -132,9 +132,13 @@ pub enum ExportError {
     /// never this table's).
     #[error("the table has no snapshot {snapshot_id} (snapshots kept: {kept})")]
     NoSnapshot { snapshot_id: i64, kept: String },
-    /// The rows could not be laid out or encoded (a defect).
+    /// The rows could not be laid out as the record's columns, or written as JSON or CSV (a
+    /// defect).
     #[error("cannot encode the export: {0}")]
-    Encode(String),
+    Encode(#[from] arrow::error::ArrowError),
+    /// The rows could not be written as Parquet (a defect).
+    #[error("cannot encode the export as Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
     /// The selection holds no user: nothing is written, and files an earlier export left in
     /// the directory stay as they were.
     #[error(
@@ -158,7 +162,7 @@ impl Classified for ExportError {
             ExportError::Read(_) => "ReadFailed",
             ExportError::Table(_) => "TableReadFailed",
             ExportError::NoSnapshot { .. } => "NoSuchSnapshot",
-            ExportError::Encode(_) => "EncodeFailed",
+            ExportError::Encode(_) | ExportError::Parquet(_) => "EncodeFailed",
             ExportError::Write { .. } => "WriteFailed",
             ExportError::NothingSelected { .. } => "NothingSelected",
         }
@@ -175,7 +179,7 @@ impl Classified for ExportError {
 }
 
 /// Every selected row of the plain-files lake, once, in (partition, offset) order.
-pub async fn selected_rows<S: ObjectStore>(
+pub async fn selected_rows<S: LakeStore>(
     store: &S,
     layout: &Layout,
     selection: &Selection,
@@ -207,7 +211,7 @@ pub async fn selected_rows<S: ObjectStore>(
 /// Every selected row of the table at `snapshot_id` (the current snapshot when `None`), in
 /// (partition, offset, Kafka time) order. Only the data files of the hours the selection may
 /// hold are read; a table with no snapshot yet exports nothing.
-pub async fn table_rows<S: ObjectStore, C: Catalog>(
+pub async fn table_rows<S: LakeStore, C: Catalog>(
     table: &Table<S, C>,
     snapshot_id: Option<i64>,
     selection: &Selection,
@@ -269,18 +273,17 @@ fn no_snapshot(snapshot_id: i64, metadata: Option<&TableMetadata>) -> ExportErro
 
 /// The rows as one batch of the record's twelve columns.
 pub fn record_batch(rows: &[LakeRow]) -> Result<RecordBatch, ExportError> {
-    let encode = |e: arrow::error::ArrowError| ExportError::Encode(e.to_string());
     let mut builder = RowsBuilder::default();
     rows.iter().for_each(|r| builder.push_row(r));
-    let lake = builder.finish().map_err(encode)?;
+    let lake = builder.finish()?;
     let names: Vec<&str> = RECORD_FIELDS.iter().map(|c| c.name).collect();
     let indices: Vec<usize> = names
         .iter()
-        .map(|n| lake.schema().index_of(n).map_err(encode))
+        .map(|n| lake.schema().index_of(n))
         .collect::<Result<_, _>>()?;
-    let projected = lake.project(&indices).map_err(encode)?;
+    let projected = lake.project(&indices)?;
     let schema = Arc::new(Schema::new(projected.schema().fields().clone()));
-    RecordBatch::try_new(schema, projected.columns().to_vec()).map_err(encode)
+    Ok(RecordBatch::try_new(schema, projected.columns().to_vec())?)
 }
 
 /// How the files are written.
@@ -298,18 +301,12 @@ pub fn write_files(
     dir: &Path,
     options: &FileOptions,
 ) -> Result<Vec<String>, ExportError> {
-    let encode = |e: &dyn std::fmt::Display| ExportError::Encode(e.to_string());
     let json = match options.json {
         JsonForm::Array => lake::text::json_array(batch),
         JsonForm::Lines => lake::text::jsonl(batch),
-    }
-    .map_err(|e| encode(&e))?;
-    let csv = lake::text::csv(batch, lake::text::LineEnd::Lf).map_err(|e| encode(&e))?;
-    let properties = &options.properties;
-    let mut parquet = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties.clone()))
-        .map_err(|e| encode(&e))?;
-    parquet.write(batch).map_err(|e| encode(&e))?;
-    let parquet = parquet.into_inner().map_err(|e| encode(&e))?;
+    }?;
+    let csv = lake::text::csv(batch, lake::text::LineEnd::Lf)?;
+    let parquet = lake::writer::encode(batch, &options.properties, &[])?;
     let mut written = Vec::new();
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
         path: dir.display().to_string(),
@@ -343,7 +340,7 @@ fn some_rows(rows: &[LakeRow], selection: &Selection, dir: &Path) -> Result<(), 
 
 /// The whole export from plain files: the selected rows of the lake, once, into the
 /// [`FILES`] in `dir`.
-pub async fn export<S: ObjectStore>(
+pub async fn export<S: LakeStore>(
     store: &S,
     layout: &Layout,
     selection: &Selection,
@@ -359,7 +356,7 @@ pub async fn export<S: ObjectStore>(
 
 /// The whole export from the table: the selected rows of one snapshot (the current one when
 /// `snapshot_id` is `None`) into the [`FILES`] in `dir`.
-pub async fn export_table<S: ObjectStore, C: Catalog>(
+pub async fn export_table<S: LakeStore, C: Catalog>(
     table: &Table<S, C>,
     snapshot_id: Option<i64>,
     selection: &Selection,

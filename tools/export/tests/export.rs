@@ -5,8 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 use export::{FileOptions, JsonForm, Selection, export};
 use lake::{
-    DataKey, DataName, Hour, LakeRow, Layout, ObjectStore, OutputFormat, Span,
-    testing::MemoryStore, writer::writer_properties,
+    DataKey, DataName, Hour, LakeRow, LakeStore, Layout, OutputFormat, Span, testing::MemoryStore,
+    writer::writer_properties,
 };
 use parquet::basic::Compression;
 use serde_json::value::RawValue;

@@ -8,7 +8,7 @@ use std::{
 };
 
 use kafka_client::ReadError;
-use lake::{ObjectStore, StoreError};
+use lake::{LakeStore, StoreError};
 use lambda_kit::{Classified, Retry};
 use msk_event::{
     BatchLimits, Batcher, EventSource, Offer, SourceRecord, envelope_json_len, record_json_len,
@@ -128,7 +128,7 @@ pub struct Replayer<S> {
     summary: ReplaySummary,
 }
 
-impl<S: ObjectStore> Replayer<S> {
+impl<S: LakeStore> Replayer<S> {
     /// A replayer writing through `sink`, with batches of at most `max_records` records and
     /// `max_payload_bytes` bytes of the event JSON they would make with `source`, cut at the
     /// edges of `cuts`.

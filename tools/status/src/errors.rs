@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use lake::{LakeKey, Layout, ObjectStore};
+use lake::{LakeKey, LakeStore, Layout};
 use serde::Serialize;
 
 use crate::{StatusError, cache::LookCache};
@@ -54,7 +54,7 @@ pub fn reasons_of(body: &[u8]) -> BTreeMap<String, usize> {
 }
 
 /// The error objects of `topic` (and those whose key names no topic) and their records.
-pub async fn errors_status<S: ObjectStore>(
+pub async fn errors_status<S: LakeStore>(
     store: &S,
     layout: &Layout,
     topic: &str,

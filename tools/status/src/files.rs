@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use lake::{DataName, Layout, ObjectInfo, ObjectStore, OutputFormat, Span};
+use lake::{DataName, LakeStore, Layout, ObjectInfo, OutputFormat, Span};
 use serde::Serialize;
 
 use crate::{
@@ -75,7 +75,7 @@ struct Counted {
 
 /// What the lake holds of `topic` per hour (row counts from the Parquet footers), its poison
 /// records and its last merged object.
-pub async fn lake_status<S: ObjectStore>(
+pub async fn lake_status<S: LakeStore>(
     store: &S,
     layout: &Layout,
     topic: &str,

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use lake::{Layout, ObjectStore};
+use lake::{LakeStore, Layout};
 use serde::Serialize;
 use table::{Catalog, Marks, Table, TableError, spec::TableMetadata};
 
@@ -130,7 +130,7 @@ fn holds(file: &table::manifest::DataFile, field: Option<i32>, topic: &str) -> H
 /// What the table holds of `topic`, from its metadata and the current snapshot's manifests (no
 /// data file is read), and the topic's poison records under the lake's `_errors/`. The marks
 /// carry no lag until [`TableStatus::measure_lag`] is given the topic's end offsets.
-pub async fn table_status<S: ObjectStore, C: Catalog>(
+pub async fn table_status<S: LakeStore, C: Catalog>(
     table: &Table<S, C>,
     layout: &Layout,
     topic: &str,

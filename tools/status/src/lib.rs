@@ -22,7 +22,7 @@ use std::{path::PathBuf, time::Duration};
 
 use chrono::{DateTime, Utc};
 use kafka_client::KafkaClient;
-use lake::{Layout, ObjectStore, read::ReadError};
+use lake::{LakeStore, Layout, read::ReadError};
 use lambda_kit::{Classified, Retry};
 use rdkafka::error::KafkaError;
 use serde::Serialize;
@@ -176,7 +176,7 @@ pub struct Look {
     pub kafka_error: Option<StatusError>,
 }
 
-impl<S: ObjectStore + Sync, C: Catalog + Sync> Looker<S, C> {
+impl<S: LakeStore + Sync, C: Catalog + Sync> Looker<S, C> {
     /// Asks the cluster and the lake at once. A topic the cluster does not know fails the look;
     /// a cluster that cannot be asked leaves the lake alone in it, with the reason under
     /// `kafka` and the error in [`Look::kafka_error`].

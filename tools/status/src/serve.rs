@@ -13,7 +13,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use lake::ObjectStore;
+use lake::LakeStore;
 use lambda_kit::{Classified, error_chain};
 use table::Catalog;
 use tokio::sync::RwLock;
@@ -42,7 +42,7 @@ pub async fn serve<S, C>(
     every: Duration,
 ) -> Result<(), StatusError>
 where
-    S: ObjectStore + Send + Sync + 'static,
+    S: LakeStore + Send + Sync + 'static,
     C: Catalog + Send + Sync + 'static,
 {
     let listen_failed = |source| StatusError::Listen {
@@ -74,7 +74,7 @@ where
 
 async fn keep_looking<S, C>(looker: Looker<S, C>, latest: Shared, every: Duration)
 where
-    S: ObjectStore + Sync,
+    S: LakeStore + Sync,
     C: Catalog + Sync,
 {
     loop {

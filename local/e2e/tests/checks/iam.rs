@@ -29,7 +29,7 @@ use e2e::{
     runtime_api::{Answer, invoke_once},
     tools,
 };
-use lake::{ObjectStore, S3Store};
+use lake::{LakeStore, S3Store};
 use serde_json::Value;
 use table::{AnyCatalog, Table, TableConfig, maintenance::Retention};
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use ::lake::ObjectStore;
+use ::lake::LakeStore;
 use e2e::{
     env_file::local_env,
     lake,
