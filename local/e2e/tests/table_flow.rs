@@ -557,6 +557,15 @@ fn a_compaction_changes_no_readers_answer_before_during_or_after(ctx: &Ctx) {
 }
 
 /// Runs `status` with the suite's settings to its end.
+/// A command's failure: the JSON object that is the last line of its stderr (log lines the
+/// command printed before it, such as the Kafka client's, are text for people).
+fn failure(output: &std::process::Output) -> Value {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().rev().find(|line| !line.trim().is_empty());
+    last.and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("the last line of stderr is not a JSON failure:\n{stderr}"))
+}
+
 fn status(ctx: &Ctx, args: &[&str]) -> std::process::Output {
     std::process::Command::new(bin_dir().join("status"))
         .args(args)
@@ -600,7 +609,7 @@ fn status_answers_for_the_topic_and_refuses_one_the_cluster_lacks(ctx: &Ctx) {
     // and the cluster still has no such topic
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(output.stdout.is_empty(), "{output:?}");
-    let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+    let error = failure(&output);
     assert_eq!(error["errorType"], "UnknownTopic.Fatal", "{error}");
     assert!(
         error["error"].as_str().unwrap().contains("users_craeted"),
@@ -614,7 +623,9 @@ fn status_answers_for_the_topic_and_refuses_one_the_cluster_lacks(ctx: &Ctx) {
 /// With the broker down, `status` still shows the table, says why Kafka is missing, and exits
 /// 75 (try again later).
 fn status_shows_the_table_alone_while_the_broker_is_down(ctx: &Ctx) {
-    // given the table, and the broker stopped
+    // given the table with users in it, and the broker stopped
+    ctx.trigger(&[]);
+    ctx.schedule(1, 20);
     ctx.trigger(&[]);
     let records = ctx.count();
     ctx.stack.stop("kafka").unwrap();
@@ -633,7 +644,7 @@ fn status_shows_the_table_alone_while_the_broker_is_down(ctx: &Ctx) {
     );
     assert!(json["kafka"].get("lag").is_none(), "{json}");
     assert_eq!(json["table"]["records"].as_u64(), Some(records), "{json}");
-    let error: Value = serde_json::from_slice(&output.stderr).unwrap();
+    let error = failure(&output);
     assert_eq!(error["errorType"], "KafkaFailed.Retryable", "{error}");
 }
 
