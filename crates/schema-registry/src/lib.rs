@@ -97,66 +97,59 @@ impl ConfluentRegistry {
     /// id: what a Confluent serializer does before it writes the first value. The registry
     /// refuses a schema its compatibility rule does not allow (409).
     pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
-        let bad_id = || RegistryError::BadId { id: subject.into() };
-        if subject.is_empty() {
+        let url = self.url(subject, ["subjects", subject, "versions"])?;
+        let request = (self.client.post(url))
+            .header("Content-Type", CONTENT_TYPE)
+            .json(&RegisterRequest { schema });
+        let body: RegisterResponse = call(subject, request).await?;
+        Ok(body.id)
+    }
+
+    /// The registry's URL with `segments` appended; `name` (the id or subject asked for) must
+    /// be a non-empty path segment.
+    fn url(&self, name: &str, segments: [&str; 3]) -> Result<Url, RegistryError> {
+        let bad_id = || RegistryError::BadId { id: name.into() };
+        if name.is_empty() {
             return Err(bad_id());
         }
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| bad_id())?
             .pop_if_empty()
-            .extend(["subjects", subject, "versions"]);
-        let request = |source| RegistryError::Request {
-            id: subject.into(),
-            source,
-        };
-        let response = (self.client.post(url))
-            .header("Content-Type", "application/vnd.schemaregistry.v1+json")
-            .json(&RegisterRequest { schema })
-            .send()
-            .await
-            .map_err(request)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(RegistryError::Status {
-                id: subject.into(),
-                status: status.as_u16(),
-            });
-        }
-        let body: RegisterResponse = response.json().await.map_err(request)?;
-        Ok(body.id)
+            .extend(segments);
+        Ok(url)
     }
+}
+
+/// The registry's media type, for what is sent and what is accepted.
+const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// Sends `request` and reads its JSON answer; any failure names `name`.
+async fn call<T: serde::de::DeserializeOwned>(
+    name: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<T, RegistryError> {
+    let failed = |source| RegistryError::Request {
+        id: name.into(),
+        source,
+    };
+    let response = request.send().await.map_err(failed)?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(RegistryError::Status {
+            id: name.into(),
+            status: status.as_u16(),
+        });
+    }
+    response.json().await.map_err(failed)
 }
 
 #[async_trait]
 impl SchemaRegistry for ConfluentRegistry {
     async fn schema_text(&self, id: &str) -> Result<String, RegistryError> {
-        let bad_id = || RegistryError::BadId { id: id.into() };
-        if id.is_empty() {
-            return Err(bad_id());
-        }
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .map_err(|()| bad_id())?
-            .pop_if_empty()
-            .extend(["schemas", "ids", id]);
-        let request = |source| RegistryError::Request {
-            id: id.into(),
-            source,
-        };
-        let response = (self.client.get(url))
-            .header("Accept", "application/vnd.schemaregistry.v1+json")
-            .send()
-            .await
-            .map_err(request)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(RegistryError::Status {
-                id: id.into(),
-                status: status.as_u16(),
-            });
-        }
-        let body: SchemaResponse = response.json().await.map_err(request)?;
+        let url = self.url(id, ["schemas", "ids", id])?;
+        let request = (self.client.get(url)).header("Accept", CONTENT_TYPE);
+        let body: SchemaResponse = call(id, request).await?;
         Ok(body.schema)
     }
 }
