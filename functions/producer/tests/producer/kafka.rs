@@ -30,6 +30,26 @@ fn records(n: usize) -> Vec<UserRecord> {
         .collect()
 }
 
+/// Up to `count` (key, value) pairs of `users_created` from the beginning, within 20 s.
+fn consume(brokers: &str, count: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "check")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["users_created"]).unwrap();
+    let mut received = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while received.len() < count && std::time::Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let key = message.key().unwrap().to_vec();
+            received.push((key, message.payload().unwrap().to_vec()));
+        }
+    }
+    received
+}
+
 fn publisher(brokers: &str, timeout_ms: &'static str) -> KafkaPublisher {
     let env = [
         ("KAFKA_BROKERS", brokers),
@@ -58,22 +78,12 @@ async fn every_record_is_delivered_keyed_by_its_id_as_contract_json() {
 
     // then
     assert_eq!(delivered, 50);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "check")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&["users_created"]).unwrap();
     let mut received = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while received.len() < 50 && std::time::Instant::now() < deadline {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            let key = String::from_utf8(message.key().unwrap().to_vec()).unwrap();
-            let record = UserRecord::from_json_owned(message.payload().unwrap()).unwrap();
-            assert_eq!(key, record.key());
-            received.push(record);
-        }
+    for (key, payload) in consume(&brokers, 50) {
+        let key = String::from_utf8(key).unwrap();
+        let record = UserRecord::from_json_owned(&payload).unwrap();
+        assert_eq!(key, record.key());
+        received.push(record);
     }
     received.sort_by_key(|r| r.id);
     let mut expected = sent.clone();
@@ -157,22 +167,12 @@ async fn with_avro_every_value_is_the_record_in_the_confluent_wire_format() {
 
     // then each value is a zero byte, the id 7, and the record's Avro datum
     assert_eq!(delivered, 5);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "check")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&["users_created"]).unwrap();
     let mut received = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while received.len() < 5 && std::time::Instant::now() < deadline {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            let (id, datum) = user_record::avro::confluent_unframe(message.payload().unwrap())
-                .expect("the Confluent wire format");
-            assert_eq!(id, 7);
-            received.push(UserRecord::from_avro(user_record::avro::schema(), datum).unwrap());
-        }
+    for (_, payload) in consume(&brokers, 5) {
+        let (id, datum) =
+            user_record::avro::confluent_unframe(&payload).expect("the Confluent wire format");
+        assert_eq!(id, 7);
+        received.push(UserRecord::from_avro(user_record::avro::schema(), datum).unwrap());
     }
     assert_eq!(received, sent, "field for field, in order");
 }
