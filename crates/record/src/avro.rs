@@ -4,8 +4,8 @@
 //!
 //! A value is read with the schema it was written with (the writer's, from the registry) and
 //! resolved to the users' schema ([`crate::schemas::AVRO`]) by Avro's own schema resolution, so
-//! a writer that added an optional field, or any field the users' schema lacks, is read like
-//! JSON with an unknown field: the field is ignored. Timestamps are `timestamp-millis`, so a
+//! a writer that added an optional field, or any field the users' schema lacks, reads as the
+//! record; what such a field holds is read apart, by [`added`], for the table's columns. Timestamps are `timestamp-millis`, so a
 //! record written here keeps its instants to the millisecond, as the lake does.
 
 use std::{borrow::Cow, sync::LazyLock};
@@ -16,6 +16,8 @@ use apache_avro::{
 use chrono::{DateTime, Utc};
 
 use crate::{UserRecord, schemas};
+
+pub mod added;
 
 /// The Confluent wire format's first byte, before the four bytes of the schema id.
 const CONFLUENT_MAGIC: u8 = 0;
@@ -44,6 +46,9 @@ pub enum AvroError {
         field: &'static str,
         problem: String,
     },
+    /// A field the writer's schema adds holds a value its column cannot ([`added`]).
+    #[error("added field {field}: {problem}")]
+    Added { field: String, problem: String },
 }
 
 impl UserRecord {
