@@ -126,6 +126,57 @@ pub fn table_arrow_schema(schema: &Schema) -> Result<ArrowSchema, ArrowError> {
     Ok(ArrowSchema::new(fields))
 }
 
+/// The Iceberg primitive type a column of Arrow type `data_type` is stored as ([`arrow_type`]
+/// the other way; milliseconds are stored as microseconds); `None` for a type the lake never
+/// writes.
+pub fn iceberg_type_of(data_type: &DataType) -> Option<&'static str> {
+    Some(match data_type {
+        DataType::Utf8 => "string",
+        DataType::Int32 => "int",
+        DataType::Int64 => "long",
+        DataType::Boolean => "boolean",
+        DataType::Float32 => "float",
+        DataType::Float64 => "double",
+        DataType::Date32 => "date",
+        DataType::Timestamp(TimeUnit::Millisecond | TimeUnit::Microsecond, Some(_)) => {
+            "timestamptz"
+        }
+        DataType::Timestamp(TimeUnit::Millisecond | TimeUnit::Microsecond, None) => "timestamp",
+        _ => return None,
+    })
+}
+
+/// The columns a writer of batches with these schemas writes: the lake's, then every further
+/// column of the batches (first seen first), optional and typed from its Arrow type. Handed to
+/// [`crate::Table::with_columns`], a column the table lacks is added before the append.
+pub fn writer_columns<'a>(
+    batches: impl IntoIterator<Item = &'a ArrowSchema>,
+) -> Result<Schema, ArrowError> {
+    let mut columns = crate::spec::lake_table_schema();
+    for schema in batches {
+        for field in schema.fields() {
+            if columns.field(field.name()).is_some() {
+                continue;
+            }
+            let field_type = iceberg_type_of(field.data_type()).ok_or_else(|| {
+                ArrowError::SchemaError(format!(
+                    "column {} is {}, which the table does not store",
+                    field.name(),
+                    field.data_type()
+                ))
+            })?;
+            columns.fields.push(crate::spec::SchemaField {
+                id: 0,
+                name: field.name().clone(),
+                required: false,
+                field_type: field_type.into(),
+                doc: None,
+            });
+        }
+    }
+    Ok(columns)
+}
+
 /// A table batch back in the lake's Arrow schema (timestamps in milliseconds), for the
 /// readers built on the lake's rows (export, replay's checks, the tests). A nullable lake
 /// column the file lacks (written before the column was added to the table) is all nulls;
@@ -276,6 +327,46 @@ pub fn bound_value(bytes: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_writers_columns_are_the_lakes_then_each_further_batch_column_once() {
+        use arrow::datatypes::Field;
+        // given two batches' schemas, each with the lake's columns and more
+        let with = |extra: Vec<Field>| {
+            let mut fields: Vec<Field> = (lake::lake_schema().fields().iter())
+                .map(|f| f.as_ref().clone())
+                .collect();
+            fields.extend(extra);
+            ArrowSchema::new(fields)
+        };
+        let first = with(vec![Field::new("nationality", DataType::Utf8, true)]);
+        let second = with(vec![
+            Field::new("nationality", DataType::Utf8, true),
+            Field::new("seen_at", timestamp_micros(), true),
+        ]);
+
+        // when the writer's columns are taken from both
+        let columns = writer_columns([&first, &second]).unwrap();
+
+        // then they are the lake's and the two added, optional, once each
+        let lake = crate::spec::lake_table_schema();
+        assert_eq!(columns.fields[..lake.fields.len()], lake.fields[..]);
+        let added: Vec<(&str, &str, bool)> = columns.fields[lake.fields.len()..]
+            .iter()
+            .map(|f| (f.name.as_str(), f.field_type.as_str(), f.required))
+            .collect();
+        assert_eq!(
+            added,
+            [
+                ("nationality", "string", false),
+                ("seen_at", "timestamptz", false)
+            ]
+        );
+        // and a column of a type the table does not store is refused by name
+        let odd = with(vec![Field::new("blob", DataType::Binary, true)]);
+        let err = writer_columns([&odd]).unwrap_err().to_string();
+        assert!(err.contains("blob"), "{err}");
+    }
+
     use super::*;
     use crate::spec::lake_table_schema;
     use lake::{LakeRow, RowsBuilder};

@@ -48,6 +48,17 @@ impl Schema {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// This schema with every field that has no id yet (0 or less) numbered after the highest
+    /// id: a writer's columns made into a new table's first schema.
+    pub fn numbered(mut self) -> Schema {
+        let mut id = self.last_column_id();
+        for field in self.fields.iter_mut().filter(|f| f.id <= 0) {
+            id += 1;
+            field.id = id;
+        }
+        self
+    }
+
     /// The highest field id.
     pub fn last_column_id(&self) -> i32 {
         self.fields.iter().map(|f| f.id).max().unwrap_or(0)

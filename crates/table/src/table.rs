@@ -290,7 +290,7 @@ impl<S: LakeStore, C: Catalog> Table<S, C> {
             &self.location.uri(),
             &uuid.to_string(),
             now.timestamp_millis(),
-            self.columns.clone(),
+            self.columns.clone().numbered(),
         );
         let key = self
             .location
