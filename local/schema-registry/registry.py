@@ -32,6 +32,7 @@ Only the standard library, so the local stack builds nothing for it. It logs one
 request on stderr.
 """
 import argparse
+import base64
 import json
 import re
 import sys
@@ -197,14 +198,24 @@ ROUTES = [
 ]
 
 
-def handler_for(registry):
+def handler_for(registry, credentials=None):
+    """Request handler of `registry`; with `credentials` ("user:password") every request must
+    carry them as HTTP basic authentication, as a registry with BASIC_AUTH asks."""
+    expected = None
+    if credentials is not None:
+        expected = "Basic " + base64.b64encode(credentials.encode()).decode()
+
     class Handler(BaseHTTPRequestHandler):
         def answer(self, method):
             path = urlsplit(self.path).path
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             status, payload = 404, {"error_code": 404, "message": f"no route {method} {path}"}
-            for route_method, pattern, action in ROUTES:
+            routes = ROUTES
+            if expected is not None and self.headers.get("Authorization") != expected:
+                status, payload = 401, {"error_code": 401, "message": "Unauthorized"}
+                routes = []
+            for route_method, pattern, action in routes:
                 found = pattern.match(path)
                 if found and route_method == method:
                     try:
@@ -232,17 +243,20 @@ def handler_for(registry):
     return Handler
 
 
-def server(host, port):
-    """A registry server on host:port (port 0: any free port), not yet serving."""
-    return ThreadingHTTPServer((host, port), handler_for(Registry()))
+def server(host, port, credentials=None):
+    """A registry server on host:port (port 0: any free port), not yet serving; with
+    `credentials` ("user:password") it answers only requests that carry them."""
+    return ThreadingHTTPServer((host, port), handler_for(Registry(), credentials))
 
 
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="127.0.0.1:8081", help="host:port to listen on")
+    parser.add_argument("--basic-auth", metavar="USER:PASSWORD",
+                        help="answer only requests with these credentials (HTTP basic authentication)")
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
-    httpd = server(host, int(port))
+    httpd = server(host, int(port), args.basic_auth)
     bound_host, bound_port = httpd.server_address[:2]
     # The first line says where it listens (with --listen HOST:0, the port it was given).
     print(json.dumps({"listening": f"http://{bound_host}:{bound_port}"}), file=sys.stderr, flush=True)

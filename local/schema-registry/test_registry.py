@@ -42,6 +42,36 @@ class Served(unittest.TestCase):
         self.httpd.server_close()
 
 
+class WithBasicAuth(unittest.TestCase):
+    """A registry started with --basic-auth answers only requests with those credentials."""
+
+    def setUp(self):
+        self.httpd = registry.server("127.0.0.1", 0, "sink:s3cret")
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def tearDown(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def get(self, path, credentials=None):
+        headers = {}
+        if credentials is not None:
+            import base64
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+        request = urllib.request.Request(self.url + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def test_a_request_without_the_credentials_is_refused_with_401_and_with_them_answered(self):
+        self.assertEqual(self.get("/subjects"), 401)
+        self.assertEqual(self.get("/subjects", "sink:wrong"), 401)
+        self.assertEqual(self.get("/subjects", "sink:s3cret"), 200)
+
+
 class Registry(Served):
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()

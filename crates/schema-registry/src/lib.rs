@@ -49,6 +49,9 @@ pub enum RegistryError {
     /// Glue refused or failed `GetSchemaVersion`, or answered without a definition.
     #[error("schema {id}: Glue GetSchemaVersion failed: {reason}")]
     Glue { id: String, reason: String },
+    /// The registry's credentials could not be read from their Secrets Manager secret.
+    #[error("the registry's credentials in {secret_arn}: {reason}")]
+    Credentials { secret_arn: String, reason: String },
 }
 
 impl RegistryError {
@@ -65,12 +68,63 @@ impl RegistryError {
 pub struct ConfluentRegistry {
     client: reqwest::Client,
     base: Url,
+    credentials: Option<BasicAuth>,
 }
 
 impl ConfluentRegistry {
     /// A client of the registry at `base` (e.g. `http://127.0.0.1:8081`).
     pub fn new(client: reqwest::Client, base: Url) -> Self {
-        Self { client, base }
+        Self {
+            client,
+            base,
+            credentials: None,
+        }
+    }
+
+    /// The same client, sending `credentials` with every request (a registry with
+    /// `BASIC_AUTH`, as the trigger reads it).
+    pub fn with_basic_auth(mut self, credentials: BasicAuth) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credentials {
+            Some(c) => request.basic_auth(&c.username, Some(&c.password)),
+            None => request,
+        }
+    }
+}
+
+/// A registry's HTTP basic authentication credentials.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl BasicAuth {
+    /// The credentials a Secrets Manager secret holds for a Confluent registry with
+    /// `BASIC_AUTH`: a JSON object with `username` and `password`. The error never holds the
+    /// secret's text.
+    pub fn from_secret(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|error| {
+            format!(
+                "the secret is not a JSON object with string members username and password \
+                 (line {}, column {})",
+                error.line(),
+                error.column()
+            )
+        })
     }
 }
 
@@ -98,7 +152,8 @@ impl ConfluentRegistry {
     /// refuses a schema its compatibility rule does not allow (409).
     pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
         let url = self.url(subject, ["subjects", subject, "versions"])?;
-        let request = (self.client.post(url))
+        let request = self
+            .authorised(self.client.post(url))
             .header("Content-Type", CONTENT_TYPE)
             .json(&RegisterRequest { schema });
         let body: RegisterResponse = call(subject, request).await?;
@@ -148,7 +203,7 @@ async fn call<T: serde::de::DeserializeOwned>(
 impl SchemaRegistry for ConfluentRegistry {
     async fn schema_text(&self, id: &str) -> Result<String, RegistryError> {
         let url = self.url(id, ["schemas", "ids", id])?;
-        let request = (self.client.get(url)).header("Accept", CONTENT_TYPE);
+        let request = (self.authorised(self.client.get(url))).header("Accept", CONTENT_TYPE);
         let body: SchemaResponse = call(id, request).await?;
         Ok(body.schema)
     }
@@ -319,6 +374,21 @@ impl WriterSchemas {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_basic_auth_secret_is_read_and_a_bad_one_is_refused_without_its_text() {
+        let auth =
+            super::BasicAuth::from_secret(r#"{"username":"sink","password":"hunter2"}"#).unwrap();
+        assert_eq!(
+            (auth.username.as_str(), auth.password.as_str()),
+            ("sink", "hunter2")
+        );
+        assert!(!format!("{auth:?}").contains("hunter2"), "{auth:?}");
+        let err =
+            super::BasicAuth::from_secret(r#"{"user":"u","password":"hunter2"}"#).unwrap_err();
+        assert!(err.contains("username and password"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
     use super::*;
 
     #[tokio::test]

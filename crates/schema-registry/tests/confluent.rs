@@ -19,6 +19,11 @@ struct StandIn {
 
 impl StandIn {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// The stand-in started with more arguments (`--basic-auth USER:PASSWORD`).
+    fn start_with(args: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -30,6 +35,7 @@ impl StandIn {
         );
         let child = Command::new("python3")
             .args([script, "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("python3 runs the registry stand-in");
@@ -110,4 +116,29 @@ async fn an_unknown_id_is_not_found_and_an_incompatible_schema_is_refused() {
         "{error}"
     );
     assert!(!error.is_not_found());
+}
+
+#[tokio::test]
+async fn a_registry_asking_for_basic_auth_answers_a_client_with_the_credentials_only() {
+    // given a stand-in that asks for credentials
+    let stand_in = StandIn::start_with(&["--basic-auth", "sink:s3cret"]);
+    let secret = r#"{"username": "sink", "password": "s3cret"}"#;
+    let credentials = schema_registry::BasicAuth::from_secret(secret).unwrap();
+
+    // when a client with them registers the users' schema, and one without asks for it
+    let with = stand_in.client().with_basic_auth(credentials);
+    let id = (with.register("users_created-value", user_record::schemas::AVRO))
+        .await
+        .unwrap();
+    let refused = stand_in.client().schema_text(&id.to_string()).await;
+
+    // then the first is answered and the second refused with 401
+    assert!(with.schema_text(&id.to_string()).await.is_ok());
+    assert!(
+        matches!(
+            refused,
+            Err(schema_registry::RegistryError::Status { status: 401, .. })
+        ),
+        "{refused:?}"
+    );
 }
