@@ -220,6 +220,7 @@ fn stages(bytes: &[u8], repeats: Repeats) -> anyhow::Result<Vec<Figure>> {
             offset: r.offset,
             timestamp: chrono::DateTime::from_timestamp_millis(r.timestamp.0).unwrap_or_default(),
             record,
+            added: Vec::new(),
         })
         .collect();
     let build = || {

@@ -1,17 +1,29 @@
 //! Grouping accepted records into the lake's partitions and laying each group out as one
-//! Arrow record batch with the fixed lake schema.
+//! Arrow record batch with the lake schema, followed, for the table, by a column for each field
+//! the writers' schemas add ([`crate::decode::Added`]).
 //!
 //! Records are appended to their slot's column builders as the decoder hands them over, so each
 //! field is copied once, from the message value into its column, and no row is ever held as an
 //! owned struct.
 
+use std::sync::Arc;
+
 use arrow::{
-    array::UInt32Array, compute::take_record_batch, error::ArrowError, record_batch::RecordBatch,
+    array::{
+        ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int32Array, Int64Array,
+        StringArray, TimestampMicrosecondArray, UInt32Array,
+    },
+    compute::take_record_batch,
+    datatypes::{Field, FieldRef, Schema},
+    error::ArrowError,
+    record_batch::RecordBatch,
 };
 use chrono::{DateTime, Utc};
 use lake::{Hour, RowsBuilder, Span};
 
-use crate::decode::Accepted;
+use user_record::avro::added::{AddedKind, AddedValue};
+
+use crate::decode::{Accepted, Added};
 
 /// Where a group of rows goes: one topic-partition within one hour of Kafka time.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,9 +85,19 @@ pub struct Batcher {
     slots: Vec<SlotColumns>,
     /// The slot the previous record went to; consecutive records nearly always share it.
     last: usize,
+    /// Whether the fields writers' schemas add get columns (the table) or are left out.
+    keep_added: bool,
 }
 
 impl Batcher {
+    /// A batcher that gives each field a writer's schema adds a column after the lake's.
+    pub fn keeping_added_fields() -> Self {
+        Self {
+            keep_added: true,
+            ..Self::default()
+        }
+    }
+
     /// Appends a record to its slot's columns.
     pub fn push(&mut self, row: &Accepted<'_>) {
         let at = match self.slots.get(self.last) {
@@ -95,7 +117,7 @@ impl Batcher {
             .position(|c| c.slot.holds(row.topic, row.partition, row.timestamp));
         found.unwrap_or_else(|| {
             let slot = Slot::of(row.topic, row.partition, row.timestamp);
-            self.slots.push(SlotColumns::new(slot));
+            self.slots.push(SlotColumns::new(slot, self.keep_added));
             self.slots.len() - 1
         })
     }
@@ -114,14 +136,17 @@ struct SlotColumns {
     /// Offsets in arrival order, to put the rows in offset order when they did not arrive so.
     offsets: Vec<i64>,
     rows: RowsBuilder,
+    /// The added fields' columns; `None` when they are left out.
+    added: Option<AddedColumns>,
 }
 
 impl SlotColumns {
-    fn new(slot: Slot) -> Self {
+    fn new(slot: Slot, keep_added: bool) -> Self {
         Self {
             slot,
             offsets: Vec::new(),
             rows: RowsBuilder::default(),
+            added: keep_added.then(AddedColumns::default),
         }
     }
 
@@ -134,6 +159,9 @@ impl SlotColumns {
             row.offset,
             row.timestamp,
         );
+        if let Some(added) = &mut self.added {
+            added.push(&row.added);
+        }
     }
 
     fn finish(self) -> Result<SlotBatch, BuildError> {
@@ -141,7 +169,12 @@ impl SlotColumns {
             slot,
             offsets,
             rows,
+            added,
         } = self;
+        let with_added = |batch: RecordBatch| match added {
+            Some(added) if !added.columns.is_empty() => added.append_to(batch),
+            _ => Ok(batch),
+        };
         let in_order = |batch: RecordBatch| -> Result<RecordBatch, ArrowError> {
             if offsets.is_sorted() {
                 return Ok(batch);
@@ -150,7 +183,7 @@ impl SlotColumns {
             order.sort_by_key(|&i| offsets[i as usize]);
             take_record_batch(&batch, &UInt32Array::from(order))
         };
-        match rows.finish().and_then(in_order) {
+        match rows.finish().and_then(with_added).and_then(in_order) {
             Ok(batch) => Ok(SlotBatch {
                 first_offset: offsets.iter().copied().min().unwrap_or(0),
                 last_offset: offsets.iter().copied().max().unwrap_or(0),
@@ -158,6 +191,85 @@ impl SlotColumns {
                 slot,
             }),
             Err(source) => Err(BuildError { slot, source }),
+        }
+    }
+}
+
+/// The columns of the fields writers' schemas add, one value per row, null where a row's schema
+/// does not have the field. One type per name: [`crate::decode::Writers`] refuses a record
+/// whose schema gives a name another type than an earlier schema of the batch.
+#[derive(Default)]
+struct AddedColumns {
+    rows: usize,
+    columns: Vec<(String, AddedKind, Vec<AddedValue>)>,
+}
+
+impl AddedColumns {
+    fn push(&mut self, added: &[Added<'_>]) {
+        for cell in added {
+            let at = match self.columns.iter().position(|(name, ..)| name == cell.name) {
+                Some(at) => at,
+                None => {
+                    let nulls = vec![AddedValue::Null; self.rows];
+                    self.columns.push((cell.name.to_string(), cell.kind, nulls));
+                    self.columns.len() - 1
+                }
+            };
+            self.columns[at].2.push(cell.value.clone());
+        }
+        self.rows += 1;
+        for (_, _, values) in &mut self.columns {
+            if values.len() < self.rows {
+                values.push(AddedValue::Null);
+            }
+        }
+    }
+
+    /// `batch` with the added columns after its own, each nullable.
+    fn append_to(self, batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
+        let (schema, mut columns, _) = batch.into_parts();
+        let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+        for (name, kind, values) in self.columns {
+            let array = added_array(kind, &values);
+            fields.push(Arc::new(Field::new(name, array.data_type().clone(), true)));
+            columns.push(array);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    }
+}
+
+/// One added column as Arrow: text, numbers, dates, and instants in microseconds, UTC.
+fn added_array(kind: AddedKind, values: &[AddedValue]) -> ArrayRef {
+    use AddedValue as V;
+    macro_rules! column {
+        ($array:ty, $variant:ident) => {
+            Arc::new(
+                values
+                    .iter()
+                    .map(|v| match v {
+                        V::$variant(x) => Some(x.clone()),
+                        _ => None,
+                    })
+                    .collect::<$array>(),
+            )
+        };
+    }
+    match kind {
+        AddedKind::Text => column!(StringArray, Text),
+        AddedKind::Boolean => column!(BooleanArray, Boolean),
+        AddedKind::Int => column!(Int32Array, Int),
+        AddedKind::Long => column!(Int64Array, Long),
+        AddedKind::Float => column!(Float32Array, Float),
+        AddedKind::Double => column!(Float64Array, Double),
+        AddedKind::Date => column!(Date32Array, Date),
+        AddedKind::TimestampMillis | AddedKind::TimestampMicros => {
+            let micros: TimestampMicrosecondArray = (values.iter())
+                .map(|v| match v {
+                    V::Timestamp(us) => Some(*us),
+                    _ => None,
+                })
+                .collect();
+            Arc::new(micros.with_timezone("UTC"))
         }
     }
 }
@@ -182,6 +294,7 @@ mod tests {
             offset,
             timestamp: at.parse().unwrap(),
             record: UserRecordRef::from_json(USER.as_bytes()).unwrap(),
+            added: Vec::new(),
         }
     }
 

@@ -7,6 +7,11 @@ use lambda_kit::{
     settings::{SettingError, Source, or_default},
 };
 use table::TableConfig;
+
+use crate::{
+    decode::RecordFormat,
+    registry::{BasicAuth, RegistryError},
+};
 use url::Url;
 
 /// Everything the sink needs to know, validated.
@@ -27,6 +32,13 @@ pub struct SinkConfig {
     /// over the records' own bytes (`SCHEMA_REGISTRY_URI`; empty or unset: values are read as
     /// JSON).
     pub schema_registry: Option<RegistryAddress>,
+    /// The Secrets Manager secret with a Confluent registry's `username` and `password`
+    /// (`SCHEMA_REGISTRY_SECRET_ARN`; empty or unset: the registry is read without
+    /// credentials).
+    pub schema_registry_secret: Option<String>,
+    /// How the trigger hands over the values the registry validated: the mapping's
+    /// `EventRecordFormat` (`SCHEMA_RECORD_FORMAT`, `JSON` or `SOURCE`; `SOURCE` when unset).
+    pub schema_record_format: RecordFormat,
 }
 
 impl SinkConfig {
@@ -49,13 +61,57 @@ impl SinkConfig {
                     .into(),
             });
         }
+        let schema_registry = schema_registry(env)?;
         Ok(Self {
             lake: LakeConfig::from_source(env)?,
             output_formats,
             table,
             metrics: MetricsConfig::from_source(env, "sink")?,
-            schema_registry: schema_registry(env)?,
+            schema_registry_secret: registry_secret(env, &schema_registry)?,
+            schema_registry,
+            schema_record_format: record_format(env)?,
         })
+    }
+}
+
+/// `SCHEMA_REGISTRY_SECRET_ARN`: a Secrets Manager secret's ARN, for a Confluent registry only
+/// (a Glue registry is read with the function's role).
+fn registry_secret(
+    env: &impl Source,
+    registry: &Option<RegistryAddress>,
+) -> Result<Option<String>, SettingError> {
+    let arn: String = or_default(env, "SCHEMA_REGISTRY_SECRET_ARN", String::new())?;
+    if arn.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |reason: &str| SettingError::Invalid {
+        name: "SCHEMA_REGISTRY_SECRET_ARN",
+        value: arn.clone(),
+        reason: reason.into(),
+    };
+    if !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("secretsmanager")) {
+        return Err(invalid("not a Secrets Manager secret's ARN"));
+    }
+    match registry {
+        Some(RegistryAddress::Confluent(_)) => Ok(Some(arn)),
+        Some(RegistryAddress::Glue(_)) => Err(invalid(
+            "a Glue registry is read with the function's role; the secret is for a Confluent registry",
+        )),
+        None => Err(invalid("there is no SCHEMA_REGISTRY_URI for it")),
+    }
+}
+
+/// `SCHEMA_RECORD_FORMAT`: `JSON` or `SOURCE`, as the mapping's `EventRecordFormat` is spelled.
+fn record_format(env: &impl Source) -> Result<RecordFormat, SettingError> {
+    let text: String = or_default(env, "SCHEMA_RECORD_FORMAT", "SOURCE".into())?;
+    match text.as_str() {
+        "JSON" => Ok(RecordFormat::Json),
+        "SOURCE" => Ok(RecordFormat::Source),
+        _ => Err(SettingError::Invalid {
+            name: "SCHEMA_RECORD_FORMAT",
+            value: text,
+            reason: "the record formats are JSON and SOURCE".into(),
+        }),
     }
 }
 
@@ -96,20 +152,51 @@ pub enum RegistryAddress {
     Confluent(Url),
 }
 
-impl RegistryAddress {
-    /// The registry's client: Glue with the credentials and region of `shared`, a Confluent
-    /// registry over plain HTTP(S).
-    pub fn client(&self, shared: &aws_config::SdkConfig) -> Box<dyn crate::SchemaRegistry> {
-        match self {
-            RegistryAddress::Confluent(url) => Box::new(crate::ConfluentRegistry::new(
-                reqwest::Client::new(),
-                url.clone(),
-            )),
+impl SinkConfig {
+    /// The client of the registry the writer schemas are fetched from, if one is set: Glue
+    /// with the credentials and region of `shared`; a Confluent registry over HTTP(S), with the
+    /// credentials of `SCHEMA_REGISTRY_SECRET_ARN`, read here once.
+    pub async fn registry_client(
+        &self,
+        shared: &aws_config::SdkConfig,
+    ) -> Result<Option<Box<dyn crate::SchemaRegistry>>, RegistryError> {
+        let Some(address) = &self.schema_registry else {
+            return Ok(None);
+        };
+        Ok(Some(match address {
+            RegistryAddress::Confluent(url) => {
+                let registry = crate::ConfluentRegistry::new(reqwest::Client::new(), url.clone());
+                match &self.schema_registry_secret {
+                    Some(arn) => {
+                        let secrets = aws_sdk_secretsmanager::Client::new(shared);
+                        Box::new(registry.with_basic_auth(basic_auth(&secrets, arn).await?))
+                    }
+                    None => Box::new(registry),
+                }
+            }
             RegistryAddress::Glue(_) => {
                 Box::new(crate::GlueRegistry::new(aws_sdk_glue::Client::new(shared)))
             }
-        }
+        }))
     }
+}
+
+/// The credentials a Confluent registry's secret holds (`username`, `password`).
+async fn basic_auth(
+    secrets: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<BasicAuth, RegistryError> {
+    let failed = |reason: String| RegistryError::Credentials {
+        secret_arn: arn.into(),
+        reason,
+    };
+    let output = (secrets.get_secret_value().secret_id(arn).send())
+        .await
+        .map_err(|error| failed(lambda_kit::aws::sdk_message(&error)))?;
+    let text = output
+        .secret_string()
+        .ok_or_else(|| failed("the secret has no string value".into()))?;
+    BasicAuth::from_secret(text).map_err(failed)
 }
 
 #[cfg(test)]
@@ -177,6 +264,56 @@ mod tests {
             let err = with(bad).unwrap_err().to_string();
             assert!(err.contains("SCHEMA_REGISTRY_URI"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_registry_secret_is_a_secrets_manager_arn_for_a_confluent_registry_only() {
+        let with = |uri: &'static str, secret: &'static str| {
+            SinkConfig::from_source(&[
+                ("LAKE_BUCKET", "data-lake"),
+                ("SCHEMA_REGISTRY_URI", uri),
+                ("SCHEMA_REGISTRY_SECRET_ARN", secret),
+            ])
+            .map(|config| config.schema_registry_secret)
+        };
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry-AbCdEf";
+        assert_eq!(
+            with("https://registry.internal", arn).unwrap().as_deref(),
+            Some(arn)
+        );
+        assert_eq!(with("https://registry.internal", "").unwrap(), None);
+        let glue = "arn:aws:glue:eu-west-1:123456789012:registry/users";
+        for (uri, secret, why) in [
+            (glue, arn, "Glue registry"),
+            ("", arn, "no SCHEMA_REGISTRY_URI"),
+            (
+                "https://registry.internal",
+                "arn:aws:s3:::bucket",
+                "not a Secrets Manager",
+            ),
+        ] {
+            let err = with(uri, secret).unwrap_err().to_string();
+            assert!(
+                err.contains("SCHEMA_REGISTRY_SECRET_ARN") && err.contains(why),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_record_format_is_json_or_source_and_source_when_unset() {
+        let with = |env: &[(&'static str, &'static str)]| {
+            let mut all = vec![("LAKE_BUCKET", "data-lake")];
+            all.extend_from_slice(env);
+            SinkConfig::from_source(&all).map(|config| config.schema_record_format)
+        };
+        assert_eq!(with(&[]).unwrap(), RecordFormat::Source);
+        assert_eq!(
+            with(&[("SCHEMA_RECORD_FORMAT", "JSON")]).unwrap(),
+            RecordFormat::Json
+        );
+        let err = with(&[("SCHEMA_RECORD_FORMAT", "json")]).unwrap_err();
+        assert!(err.to_string().contains("SCHEMA_RECORD_FORMAT"), "{err}");
     }
 
     #[test]

@@ -17,14 +17,167 @@
 //! `SOURCE` an `AVRO` value is the Avro datum without the registry's prefix, read with its
 //! writer's schema ([`crate::registry`]), which the caller fetched for the batch beforehand:
 //! [`decode_with_schemas`]. Any other format there (Protobuf) is rejected with its reason.
+//! In either format, the fields a writer's schema adds to the users' schema are read too
+//! ([`Writers`]), typed by that schema, for the table's columns.
+
+use std::collections::HashMap;
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
 use msk_event::{Entry, MskEvent, MskRecord, SchemaMetadata, SourceRecord};
 use serde_json::value::RawValue;
-use user_record::{UserRecord, UserRecordRef};
+use user_record::{
+    UserRecord, UserRecordRef,
+    avro::added::{AddedField, AddedKind, AddedValue, added_fields, added_from_json, read_added},
+};
 
 use crate::registry::WriterSchemaSet;
+
+/// How a trigger behind a registry hands over a value it validated: the mapping's
+/// `EventRecordFormat` (`SCHEMA_RECORD_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordFormat {
+    /// The record as JSON.
+    Json,
+    /// The value's own bytes without the registry's prefix: an Avro datum.
+    #[default]
+    Source,
+}
+
+/// The writer schemas of a batch's values, what each adds to the users' schema, and how the
+/// trigger handed the values over.
+pub struct Writers<'s> {
+    format: RecordFormat,
+    schemas: &'s WriterSchemaSet,
+    /// By schema id, the fields it adds that the lake keeps; or why its records are refused (a
+    /// field another schema of the batch gives another type).
+    added: HashMap<&'s str, Result<Vec<AddedField>, String>>,
+    /// Fields of the batch's schemas that have no column in the lake, with why.
+    pub not_kept: Vec<AddedField>,
+}
+
+impl<'s> Writers<'s> {
+    /// The batch's writer schemas as a trigger in `format` hands their values over.
+    pub fn new(format: RecordFormat, schemas: &'s WriterSchemaSet) -> Self {
+        // Confluent's ids are numbers: "9" comes before "10".
+        let mut ids: Vec<&str> = schemas.keys().map(String::as_str).collect();
+        ids.sort_unstable_by_key(|id| (id.len(), *id));
+        let mut kinds: HashMap<String, (AddedKind, &str)> = HashMap::new();
+        let mut added = HashMap::new();
+        let mut not_kept = Vec::new();
+        for id in ids {
+            let Some(Ok(schema)) = schemas.get(id) else {
+                continue;
+            };
+            let (kept, other): (Vec<AddedField>, Vec<AddedField>) = added_fields(schema)
+                .into_iter()
+                .partition(|f| f.kind.is_ok());
+            not_kept.extend(other);
+            let mut verdict = Ok(());
+            for field in &kept {
+                let kind = *field.kind.as_ref().expect("kept fields have a kind");
+                let (first, first_id) = *kinds.entry(field.name.clone()).or_insert((kind, id));
+                if first != kind {
+                    verdict = Err(format!(
+                        "field {} is {} in schema {id} and {} in schema {first_id} of the same batch",
+                        field.name,
+                        kind.name(),
+                        first.name()
+                    ));
+                }
+            }
+            added.insert(id, verdict.map(|()| kept));
+        }
+        Self {
+            format,
+            schemas,
+            added,
+            not_kept,
+        }
+    }
+
+    /// The record a value marked with `metadata` holds, and the fields its schema adds.
+    fn read<'w, 'b>(
+        &'w self,
+        metadata: &SchemaMetadata<'_>,
+        bytes: &'b [u8],
+    ) -> Result<(UserRecordRef<'b>, Vec<Added<'w>>), String> {
+        let id = match (metadata.data_format.as_ref(), metadata.schema_id.as_deref()) {
+            (AVRO, Some(id)) => id,
+            (AVRO, None) => return Err("an Avro value without a schema id".to_string()),
+            ("JSON", _) => return read_json(bytes).map(|user| (user, Vec::new())),
+            (other, _) => return Err(format!("values in {other} are not read by the sink")),
+        };
+        let writer = match self.schemas.get(id) {
+            Some(Ok(writer)) => writer,
+            Some(Err(reason)) => return Err(reason.clone()),
+            None => return Err(format!("no writer schema {id} was fetched for the batch")),
+        };
+        let fields = match self.added.get(id) {
+            Some(Ok(fields)) => fields.as_slice(),
+            Some(Err(reason)) => return Err(reason.clone()),
+            None => &[],
+        };
+        let (user, values) = match self.format {
+            RecordFormat::Source => {
+                let invalid =
+                    |error| format!("value is not a valid Avro user record (schema {id}): {error}");
+                let user = UserRecord::from_avro(writer, bytes).map_err(invalid)?;
+                let values = match fields {
+                    [] => Vec::new(),
+                    fields => read_added(writer, bytes, fields).map_err(invalid)?,
+                };
+                (user, values)
+            }
+            RecordFormat::Json => {
+                let user = read_json(bytes)?;
+                let values = match fields {
+                    [] => Vec::new(),
+                    fields => json_added(bytes, fields)?,
+                };
+                (user, values)
+            }
+        };
+        let added = (fields.iter())
+            .zip(values)
+            .map(|(field, value)| Added {
+                name: field.name.as_str(),
+                kind: *field.kind.as_ref().expect("kept fields have a kind"),
+                value,
+            })
+            .collect();
+        Ok((user, added))
+    }
+}
+
+/// The values of `fields` in a record the trigger handed over as JSON: each member read as its
+/// field's type (an absent member is null).
+fn json_added(bytes: &[u8], fields: &[AddedField]) -> Result<Vec<AddedValue>, String> {
+    let members: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
+        .map_err(|error| format!("value is not a JSON object: {error}"))?;
+    fields
+        .iter()
+        .map(|field| {
+            let kind = *field.kind.as_ref().expect("kept fields have a kind");
+            let value = members.get(&field.name).unwrap_or(&serde_json::Value::Null);
+            added_from_json(kind, value)
+                .map_err(|problem| format!("added field {}: {problem}", field.name))
+        })
+        .collect()
+}
+
+fn read_json(bytes: &[u8]) -> Result<UserRecordRef<'_>, String> {
+    UserRecordRef::from_json(bytes)
+        .map_err(|error| format!("value is not a valid user record: {error}"))
+}
+
+/// A value of a field the writer's schema adds, with the column it goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Added<'w> {
+    pub name: &'w str,
+    pub kind: AddedKind,
+    pub value: AddedValue,
+}
 
 /// What the sink is handed to store.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +197,9 @@ pub struct Accepted<'a> {
     pub offset: i64,
     pub timestamp: DateTime<Utc>,
     pub record: UserRecordRef<'a>,
+    /// The values of the fields its writer's schema adds that the lake keeps (none for a
+    /// record of the users' schema, or read as plain JSON).
+    pub added: Vec<Added<'a>>,
 }
 
 /// A record the lake cannot take, kept with everything needed to look at it again.
@@ -214,11 +370,11 @@ struct RawMetadata<'a> {
 /// `dataFormat` of an Avro value.
 const AVRO: &str = "AVRO";
 
-/// As [`decode`]; with `writers` (a trigger in `SOURCE` format), a value marked `AVRO` is read
-/// with its writer's schema from `writers` rather than as JSON.
+/// As [`decode`]; with `writers`, a value marked `AVRO` is read with its writer's schema (in
+/// `SOURCE` format) and the fields that schema adds are read too.
 pub fn decode_with_schemas(
     batch: Batch<'_>,
-    writers: Option<&WriterSchemaSet>,
+    writers: Option<&Writers<'_>>,
     mut accept: impl FnMut(Accepted<'_>),
 ) -> Decoded {
     let mut decoded = Decoded::default();
@@ -284,7 +440,7 @@ fn malformed(
 /// the reused buffer a base64 value is decoded into.
 fn decode_record(
     candidate: &Candidate<'_>,
-    writers: Option<&WriterSchemaSet>,
+    writers: Option<&Writers<'_>>,
     buffer: &mut Vec<u8>,
     accept: &mut impl FnMut(Accepted<'_>),
 ) -> Result<(), Box<Rejected>> {
@@ -330,35 +486,19 @@ fn decode_record(
             buffer
         }
     };
-    let json = |bytes| {
-        UserRecordRef::from_json(bytes)
-            .map_err(|error| format!("value is not a valid user record: {error}"))
-    };
     let read = match (writers, candidate.value_schema) {
-        (Some(writers), Some(metadata)) => {
-            match (metadata.data_format.as_ref(), metadata.schema_id.as_deref()) {
-                (AVRO, Some(id)) => match writers.get(id) {
-                    Some(Ok(writer)) => UserRecord::from_avro(writer, bytes).map_err(|error| {
-                        format!("value is not a valid Avro user record (schema {id}): {error}")
-                    }),
-                    Some(Err(reason)) => Err(reason.clone()),
-                    None => Err(format!("no writer schema {id} was fetched for the batch")),
-                },
-                (AVRO, None) => Err("an Avro value without a schema id".to_string()),
-                ("JSON", _) => json(bytes),
-                (other, _) => Err(format!("values in {other} are not read by the sink")),
-            }
-        }
-        _ => json(bytes),
+        (Some(writers), Some(metadata)) => writers.read(metadata, bytes),
+        _ => read_json(bytes).map(|user| (user, Vec::new())),
     };
     match read {
-        Ok(user) => {
+        Ok((user, added)) => {
             accept(Accepted {
                 topic: candidate.topic,
                 partition,
                 offset: candidate.offset,
                 timestamp,
                 record: user,
+                added,
             });
             Ok(())
         }

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use table::{OpenedTable, Table, TableError};
 
 pub use config::SinkConfig;
-pub use decode::{Batch, Rejected, as_source_format};
+pub use decode::{Batch, RecordFormat, Rejected, as_source_format};
 pub use msk_event::MskEvent;
 pub use schema_registry as registry;
 pub use schema_registry::{ConfluentRegistry, GlueRegistry, SchemaRegistry, WriterSchemas};
@@ -191,6 +191,8 @@ pub struct Sink<S> {
     /// The writer schemas of Avro values, when the trigger hands over the records' own bytes
     /// (`SCHEMA_REGISTRY_URI`); `None`: every value is read as JSON.
     pub schemas: Option<WriterSchemas>,
+    /// How the trigger hands over the values the registry validated.
+    pub record_format: RecordFormat,
 }
 
 impl<S> Sink<S> {
@@ -209,6 +211,7 @@ impl<S> Sink<S> {
             formats: config.output_formats.clone(),
             metrics: Metrics::stdout(config.metrics.clone()),
             schemas: None,
+            record_format: config.schema_record_format,
         }
     }
 
@@ -312,7 +315,37 @@ async fn store_batch<S: LakeStore>(
         }
         None => None,
     };
-    let mut batcher = batch::Batcher::default();
+    // Records read from the topic are handed over as a trigger in SOURCE format would.
+    let format = match batch {
+        Batch::Event(_) => sink.record_format,
+        Batch::Records(_) => RecordFormat::Source,
+    };
+    let writers = writers
+        .as_ref()
+        .map(|set| decode::Writers::new(format, set));
+    if let Some(writers) = &writers
+        && !writers.not_kept.is_empty()
+    {
+        let fields: Vec<String> = (writers.not_kept.iter())
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f.name,
+                    f.kind.as_ref().err().map_or("", String::as_str)
+                )
+            })
+            .collect();
+        tracing::warn!(
+            ?fields,
+            "fields of the writers' schemas that the lake has no column for are not stored"
+        );
+    }
+    // Only the table grows columns for the fields a writer's schema adds; plain files keep
+    // the lake's own.
+    let mut batcher = match sink.table {
+        Some(_) => batch::Batcher::keeping_added_fields(),
+        None => batch::Batcher::default(),
+    };
     let mut oldest: Option<DateTime<Utc>> = None;
     let decoded = decode::decode_with_schemas(batch, writers.as_ref(), |row| {
         oldest = Some(oldest.map_or(row.timestamp, |t| t.min(row.timestamp)));
@@ -411,7 +444,13 @@ async fn commit<S: LakeStore>(
 ) -> Result<(), SinkError> {
     let opened = target.opened.as_ref().ok_or(SinkError::NoCatalog)?;
     let store = target.store.as_ref().unwrap_or(&sink.store);
-    let table = Table::new(store, &opened.catalog, opened.location.clone());
+    let columns = table::files::writer_columns(slots.iter().map(|s| s.batch.schema_ref().as_ref()))
+        .map_err(|source| SinkError::Arrow {
+            topic: slots[0].slot.topic.clone(),
+            partition: slots[0].slot.partition,
+            source,
+        })?;
+    let table = Table::new(store, &opened.catalog, opened.location.clone()).with_columns(columns);
     let slices: Vec<table::Slice> = slots
         .into_iter()
         .map(|slot| table::Slice {

@@ -13,8 +13,8 @@ async fn main() -> Result<(), Error> {
     let shared = aws_config::load_from_env().await;
     let store = S3Store::new(config.lake.s3_client_from(&shared), &config.lake.bucket);
     let mut sink = Sink::new(store, &config);
-    if let Some(registry) = &config.schema_registry {
-        sink = sink.with_schemas(registry.client(&shared));
+    if let Some(registry) = config.registry_client(&shared).await? {
+        sink = sink.with_schemas(registry);
     }
     if let Some(table) = &config.table {
         let opened = table

@@ -188,8 +188,8 @@ async fn sink(
     sink.metrics = Metrics::stderr(sink.metrics.config().clone());
     // Values in a registry's wire format are read with their writer's schema, as the sink
     // reads them behind a trigger in SOURCE format.
-    if let Some(registry) = &config.schema_registry {
-        sink = sink.with_schemas(registry.client(shared));
+    if let Some(registry) = config.registry_client(shared).await? {
+        sink = sink.with_schemas(registry);
     }
     if let Some(table) = &config.table {
         let opened = table

@@ -46,6 +46,9 @@ pub enum ReplayError {
     /// The table's catalog could not be opened.
     #[error("cannot open the table's catalog: {0}")]
     Catalog(#[from] table::CatalogError),
+    /// The schema registry's credentials could not be read.
+    #[error(transparent)]
+    Registry(#[from] sink::registry::RegistryError),
     /// A failure record holds no event to replay.
     #[error(transparent)]
     FailureRecord(#[from] crate::failed::FailureRecordError),
@@ -67,6 +70,7 @@ impl Classified for ReplayError {
             ReplayError::Read(_) => "ReadFailed",
             ReplayError::Lake(_) => "StoreFailed",
             ReplayError::Catalog(_) => "CatalogFailed",
+            ReplayError::Registry(_) => "SchemaRegistryFailed",
             ReplayError::FailureRecord(_) => "InvalidFailureRecord",
             ReplayError::FailedBatch { .. } => "SinkFailed",
         }
@@ -80,6 +84,8 @@ impl Classified for ReplayError {
             ReplayError::Read(error) => error.retry(),
             ReplayError::Lake(error) => error.retry(),
             ReplayError::Catalog(error) => error.retry(),
+            // The secret's absence or shape does not change by asking again soon.
+            ReplayError::Registry(_) => Retry::Fatal,
             ReplayError::FailureRecord(_) => Retry::Fatal,
             ReplayError::FailedBatch { source, .. } => source.retry(),
         }

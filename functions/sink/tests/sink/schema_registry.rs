@@ -174,77 +174,199 @@ async fn without_a_registry_avro_values_are_rejected_as_json_and_kept() {
     assert_eq!(errors[0]["raw_base64"], BASE64.encode(&avro));
 }
 
-/// The local registry stand-in (`local/schema-registry/registry.py`) on a free port, stopped
-/// when dropped.
-struct LocalRegistry {
-    child: std::process::Child,
-    url: url::Url,
+/// A sink for the table, reading values a trigger in `format` hands over with writer schemas
+/// from `registry`; and its catalog.
+fn table_sink_reading(
+    registry: Arc<FixedRegistry>,
+    format: &'static str,
+) -> (
+    Sink<MemoryStore>,
+    Arc<table::catalog::memory::MemoryCatalog>,
+) {
+    let catalog = Arc::new(table::catalog::memory::MemoryCatalog::new());
+    let env = [("LAKE_FORMAT", "iceberg"), ("SCHEMA_RECORD_FORMAT", format)];
+    let (sink, _) = sink_with(MemoryStore::default(), &env);
+    let sink = sink.with_schemas(Box::new(registry)).with_table(
+        table::OpenedTable {
+            catalog: table::AnyCatalog::Memory(catalog.clone()),
+            location: table::TableLocation::new("data-lake", "", "users"),
+        },
+        None,
+    );
+    (sink, catalog)
 }
 
-impl LocalRegistry {
-    fn start() -> Self {
-        use std::io::BufRead;
-        let script = format!(
-            "{}/../../local/schema-registry/registry.py",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let mut child = std::process::Command::new("python3")
-            .args([script.as_str(), "--listen", "127.0.0.1:0"])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs the local registry");
-        let mut first = String::new();
-        let stderr = child.stderr.take().unwrap();
-        std::io::BufReader::new(stderr)
-            .read_line(&mut first)
+/// The table's current schema, and its rows as (offset, the column `name` as text) in offset
+/// order, every file read with that schema.
+async fn table_column(
+    sink: &Sink<MemoryStore>,
+    catalog: &table::catalog::memory::MemoryCatalog,
+    name: &str,
+) -> (table::spec::Schema, Vec<(i64, Option<String>)>) {
+    use arrow::{array::AsArray, datatypes::Int64Type};
+    let location = table::TableLocation::new("data-lake", "", "users");
+    let table = table::Table::new(&sink.store, catalog, location);
+    let state = table.load().await.unwrap().unwrap();
+    let schema = state.metadata.schema().clone();
+    let snapshot = state.metadata.current_snapshot().unwrap();
+    let mut rows = Vec::new();
+    for entry in table.live_files(snapshot).await.unwrap() {
+        let batch = (table
+            .read_table_file(&entry.data_file.file_path, &schema)
+            .await)
             .unwrap();
-        let line: Value = serde_json::from_str(&first).expect("the registry says where it listens");
-        let url = line["listening"].as_str().unwrap().parse().unwrap();
-        Self { child, url }
+        let offsets = batch.column_by_name("kafka_offset").unwrap();
+        let column = arrow::util::display::ArrayFormatter::try_new(
+            batch.column_by_name(name).unwrap().as_ref(),
+            &Default::default(),
+        )
+        .unwrap();
+        let values = batch.column_by_name(name).unwrap();
+        for (i, offset) in offsets
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .enumerate()
+        {
+            let text = values.is_valid(i).then(|| column.value(i).to_string());
+            rows.push((*offset, text));
+        }
     }
+    rows.sort();
+    (schema, rows)
 }
 
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The users' schema with `nationality` as `type` (a union with null) appended.
+fn schema_adding_nationality_as(avro_type: &str) -> String {
+    let mut avro: Value = serde_json::from_str(user_record::schemas::AVRO).unwrap();
+    avro["fields"].as_array_mut().unwrap().push(json!(
+        {"name": "nationality", "type": ["null", avro_type], "default": null}
+    ));
+    avro.to_string()
 }
 
 #[tokio::test]
-async fn the_confluent_client_reads_a_registered_schema_by_id_from_a_real_registry() {
-    use sink::SchemaRegistry;
-    // given the users' schema registered with the local registry over its REST API
-    let registry = LocalRegistry::start();
-    let client = reqwest::Client::new();
-    let registered: Value = client
-        .post(
-            registry
-                .url
-                .join("subjects/users_created-value/versions")
-                .unwrap(),
-        )
-        .json(&json!({"schema": user_record::schemas::AVRO}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+async fn a_field_a_newer_schema_adds_becomes_an_optional_table_column_in_source_format() {
+    // given a table and values of both schema versions, handed over as their Avro bytes
+    let registry = Arc::new(FixedRegistry::new([
+        ("1", user_record::schemas::AVRO),
+        ("2", &schema_v2()),
+    ]));
+    let (sink, catalog) = table_sink_reading(registry, "SOURCE");
+    let values = vec![
+        (user(0).to_avro(), "1"),
+        (avro_v2(&user(1)), "2"),
+        (user(2).to_avro(), "1"),
+    ];
+
+    // when the sink handles them
+    let summary = handle_json(&event(&values), &sink, now()).await.unwrap();
+
+    // then the table has gained nationality, optional, after the lake's columns, and it reads
+    // as written for the v2 record and as null for the others
+    assert_eq!(summary.rejected, 0);
+    let (schema, rows) = table_column(&sink, &catalog, "nationality").await;
+    let column = schema.field("nationality").expect("the column was added");
+    assert_eq!(
+        (column.field_type.as_str(), column.required),
+        ("string", false)
+    );
+    assert_eq!(
+        column.id,
+        schema.fields.len() as i32,
+        "numbered after the lake's"
+    );
+    assert_eq!(rows, [(0, None), (1, Some("NO".into())), (2, None)]);
+}
+
+#[tokio::test]
+async fn a_field_a_newer_schema_adds_becomes_a_table_column_in_json_format() {
+    // given a table and the JSON a trigger makes of records of both versions: the added field
+    // as its branch's value, as Avro's JSON encoding of a union, and left out
+    let registry = Arc::new(FixedRegistry::new([
+        ("1", user_record::schemas::AVRO),
+        ("2", &schema_v2()),
+    ]));
+    let (sink, catalog) = table_sink_reading(registry, "JSON");
+    let with = |user: &UserRecord, nationality: Option<Value>| {
+        let mut value: Value = serde_json::from_slice(&lambda_json(user)).unwrap();
+        if let Some(n) = nationality {
+            value["nationality"] = n;
+        }
+        value.to_string().into_bytes()
+    };
+    let values = vec![
+        (with(&user(0), None), "1"),
+        (with(&user(1), Some(json!("NO"))), "2"),
+        (with(&user(2), Some(json!({"string": "SE"}))), "2"),
+        (with(&user(3), None), "2"),
+    ];
+
+    // when the sink handles them
+    let summary = handle_json(&event(&values), &sink, now()).await.unwrap();
+
+    // then every record lands and the column holds what each carried
+    assert_eq!(summary.rejected, 0);
+    let (_, rows) = table_column(&sink, &catalog, "nationality").await;
+    assert_eq!(
+        rows,
+        [
+            (0, None),
+            (1, Some("NO".into())),
+            (2, Some("SE".into())),
+            (3, None)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_whose_schemas_give_an_added_field_two_types_refuses_the_later_ones_records() {
+    // given values of two schemas that add nationality, as a string and as a long
+    let registry = Arc::new(FixedRegistry::new([
+        ("2", schema_v2().as_str()),
+        ("3", schema_adding_nationality_as("long").as_str()),
+    ]));
+    let (sink, catalog) = table_sink_reading(registry, "SOURCE");
+    let mut as_long = user(1).to_avro();
+    as_long.extend_from_slice(&[2, 14]); // branch 1, the long 7
+    let values = vec![(avro_v2(&user(0)), "2"), (as_long.clone(), "3")];
+
+    // when the sink handles them
+    let summary = handle_json(&event(&values), &sink, now()).await.unwrap();
+
+    // then the string schema's record lands, and the other is in _errors/ with the reason
+    assert_eq!(summary.rejected, 1);
+    let errors = error_lines(&sink.store);
+    let reason = errors[0]["reason"].as_str().unwrap();
+    assert_eq!(
+        reason,
+        "field nationality is long in schema 3 and string in schema 2 of the same batch"
+    );
+    assert_eq!(errors[0]["raw_base64"], BASE64.encode(&as_long));
+    let (_, rows) = table_column(&sink, &catalog, "nationality").await;
+    assert_eq!(rows, [(0, Some("NO".into()))]);
+}
+
+#[tokio::test]
+async fn the_plain_files_layout_keeps_the_lakes_columns_only() {
+    // given a plain-files sink and a v2 value with its added field set
+    let registry = Arc::new(FixedRegistry::new([("2", schema_v2().as_str())]));
+    let sink = source_sink(registry);
+
+    // when the sink handles it
+    handle_json(&event(&[(avro_v2(&user(0)), "2")]), &sink, now())
         .await
         .unwrap();
-    let id = registered["id"].to_string();
 
-    // when the sink's client asks for that id, and for one the registry lacks
-    let confluent = sink::ConfluentRegistry::new(client, registry.url.clone());
-    let text = confluent.schema_text(&id).await.unwrap();
-    let missing = confluent.schema_text("99").await.unwrap_err();
-
-    // then it gets the schema as registered, and a 404 for the other
-    assert_eq!(text, user_record::schemas::AVRO);
-    assert!(
-        matches!(
-            missing,
-            sink::registry::RegistryError::Status { status: 404, .. }
-        ),
-        "{missing}"
+    // then its object has the lake's columns and no other
+    let parquet: Vec<String> = (sink.store.keys().into_iter())
+        .filter(|k| k.ends_with(".parquet"))
+        .collect();
+    assert_eq!(parquet.len(), 1);
+    let batch = read_parquet(sink.store.body(&parquet[0]));
+    assert_eq!(
+        batch.schema().fields().len(),
+        lake::lake_schema().fields().len()
     );
+    assert_eq!(lake_users(&sink.store), vec![user(0)]);
 }
