@@ -5,8 +5,10 @@
 pub mod env_file;
 pub mod lake;
 pub mod process;
+pub mod registry;
 pub mod runtime_api;
 pub mod scenarios;
 pub mod stack;
+pub mod table_readers;
 pub mod tools;
 pub mod topic;

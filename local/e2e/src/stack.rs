@@ -107,6 +107,15 @@ impl Stack {
         Ok(())
     }
 
+    /// The functions restarted with `env` on top of the stack's settings until the guard drops,
+    /// then restarted with the stack's own, whether the scenario passed or not.
+    pub fn functions_with(&self, env: &[(&str, &str)]) -> FunctionsWith<'_> {
+        self.restart_functions_with(env).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(warm_functions());
+        FunctionsWith { stack: self }
+    }
+
     /// What `stack.sh up` last wrote about the stack (`stack.json`: the users API in use, the
     /// functions' environment file).
     pub fn state(&self) -> serde_json::Value {
@@ -341,5 +350,18 @@ pub async fn warm_functions() {
             }
         }
         eprintln!("e2e: {function} warm: {answered}");
+    }
+}
+
+/// Functions running with a scenario's own settings ([`Stack::functions_with`]).
+pub struct FunctionsWith<'a> {
+    stack: &'a Stack,
+}
+
+impl Drop for FunctionsWith<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.stack.restart_functions_with(&[]) {
+            eprintln!("e2e: cannot restore the functions' settings: {error:#}");
+        }
     }
 }

@@ -53,3 +53,23 @@ pub fn pinned(name: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// Runs the pinned venv's Python (pyarrow, polars, DuckDB, kafka-python) and returns what it
+/// printed.
+pub fn venv_python(args: &[&std::ffi::OsStr]) -> String {
+    let Ok(venv) = std::env::var("USER_LAKE_VENV") else {
+        panic!(
+            "USER_LAKE_VENV is not set: run the suite through `make test`, which installs pyarrow and duckdb"
+        );
+    };
+    let output = std::process::Command::new(format!("{venv}/bin/python"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}

@@ -11,7 +11,9 @@ use std::{collections::BTreeMap, path::PathBuf, process::ExitCode};
 
 use e2e::{
     env_file::{local_env, repo_root},
+    registry,
     stack::{Stack, emulator, json_lines, summary},
+    table_readers::read_table,
     topic::{self, TopicMessage, good_messages},
 };
 use serde_json::Value;
@@ -74,7 +76,7 @@ impl Ctx {
     }
 
     fn catalog_path(&self) -> PathBuf {
-        self.lake_root.join("iceberg-catalog.db")
+        e2e::table_readers::catalog_path(&self.lake_root)
     }
 
     /// `read_table.py`'s answer for the current snapshot, or `snapshot`.
@@ -92,49 +94,6 @@ impl Ctx {
     fn topic_messages(&self) -> Vec<TopicMessage> {
         topic::read_all(self.brokers(), self.topic())
     }
-}
-
-/// Runs `read_table.py`, the independent readers, on the table of the catalog file `catalog`
-/// (a free function, so that a thread can read while the test does something else).
-fn read_table(
-    env: &BTreeMap<String, String>,
-    catalog: &std::path::Path,
-    readers: &str,
-    snapshot: Option<i64>,
-    rows: Option<&PathBuf>,
-) -> Value {
-    let venv = std::env::var("USER_LAKE_VENV").expect(
-        "USER_LAKE_VENV is not set: run the suite through `make test`, which installs the readers",
-    );
-    let mut command = std::process::Command::new(format!("{venv}/bin/python"));
-    command
-        .arg(repo_root().join("local/e2e/python/read_table.py"))
-        .arg("--catalog-uri")
-        .arg(format!("sqlite:///{}", catalog.display()))
-        .args(["--catalog-name", "user_lake"])
-        .arg("--table")
-        .arg(format!(
-            "{}.{}",
-            env["ICEBERG_DATABASE"], env["ICEBERG_TABLE"]
-        ))
-        .args(["--s3-endpoint", &env["AWS_ENDPOINT_URL_S3"]])
-        .args(["--access-key", &env["AWS_ACCESS_KEY_ID"]])
-        .args(["--secret-key", &env["AWS_SECRET_ACCESS_KEY"]])
-        .args(["--region", &env["AWS_REGION"]])
-        .args(["--readers", readers]);
-    if let Some(id) = snapshot {
-        command.args(["--snapshot-id", &id.to_string()]);
-    }
-    if let Some(path) = rows {
-        command.arg("--rows").arg(path);
-    }
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "read_table.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 const ALL_READERS: &str = "pyiceberg,static,duckdb,polars";
@@ -421,6 +380,64 @@ fn a_column_added_by_a_later_writer_is_read_by_every_reader(ctx: &Ctx) {
         rows.iter().all(|r| r.get("nationality").is_some()),
         "every row has the column"
     );
+}
+
+/// Users written through the registry with two versions of the users' schema, the second
+/// adding the optional `nationality`: in either record format the field becomes a column of
+/// the table, which every reader reads as it was sent (null for the first version's users).
+fn a_field_a_second_schema_version_adds_is_a_column_every_reader_reads(ctx: &Ctx) {
+    for format in ["JSON", "SOURCE"] {
+        // given a topic of its own with users of both versions, written by confluent-kafka
+        let name = format!("evolve_{}", format.to_lowercase());
+        let (topic, group) = registry::fresh_topic(ctx.brokers(), &name);
+        let (mut sent, _) = registry::produce_with_confluent_kafka(ctx.brokers(), &topic, 30, &[]);
+        let (second, _) =
+            registry::produce_with_confluent_kafka(ctx.brokers(), &topic, 20, &["--v2"]);
+        sent.extend(second);
+        // and the sink told where the writer schemas are and how records reach it
+        let url = registry::registry_url();
+        let _sink = ctx.stack.functions_with(&[
+            ("SCHEMA_REGISTRY_URI", &url),
+            ("SCHEMA_RECORD_FORMAT", format),
+        ]);
+
+        // when the trigger validates them and hands them over in that format
+        let (run, _) = registry::trigger_through_registry(&topic, &group, format);
+
+        // then every reader agrees, and each user's nationality is in the table as sent
+        assert_eq!(
+            (run["records"].as_u64(), run["rejected"].as_u64()),
+            (Some(50), Some(0)),
+            "{format}: {run}"
+        );
+        let rows_file = ctx.stack_dir().join(format!("table-rows-{name}.jsonl"));
+        let read = ctx.read(ALL_READERS, None, Some(&rows_file));
+        assert_eq!(read["agree"], true, "{format}: {read}");
+        let in_table: BTreeMap<String, Value> = std::fs::read_to_string(&rows_file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|row| row["kafka_topic"] == topic.as_str())
+            .map(|row| {
+                (
+                    row["id"].as_str().unwrap().to_string(),
+                    row["nationality"].clone(),
+                )
+            })
+            .collect();
+        let expected: BTreeMap<String, Value> = (sent.iter())
+            .map(|(user, json)| {
+                let nationality = json.get("nationality").cloned().unwrap_or(Value::Null);
+                (user.id.to_string(), nationality)
+            })
+            .collect();
+        assert_eq!(
+            expected.values().filter(|v| v.is_string()).count(),
+            20,
+            "{format}: the second version's users were sent with a nationality"
+        );
+        assert_eq!(in_table, expected, "{format}");
+    }
 }
 
 /// The topic a later writer's rows claim, apart from the sink's, so that its offset marks are
@@ -771,7 +788,7 @@ fn bin_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-const SCENARIOS: [Scenario; 10] = [
+const SCENARIOS: [Scenario; 11] = [
     (
         "every_produced_user_is_in_the_table_once_for_every_reader",
         every_produced_user_is_in_the_table_once_for_every_reader,
@@ -804,6 +821,10 @@ const SCENARIOS: [Scenario; 10] = [
     (
         "a_column_added_by_a_later_writer_is_read_by_every_reader",
         a_column_added_by_a_later_writer_is_read_by_every_reader,
+    ),
+    (
+        "a_field_a_second_schema_version_adds_is_a_column_every_reader_reads",
+        a_field_a_second_schema_version_adds_is_a_column_every_reader_reads,
     ),
     (
         "a_compaction_changes_no_readers_answer_before_during_or_after",

@@ -11,92 +11,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use e2e::{
-    env_file::{local_env, repo_root},
+    env_file::local_env,
     lake,
-    stack::{emulator, json_lines, summary},
+    registry::{fresh_topic, produce_with_confluent_kafka, registry_url, trigger_through_registry},
     topic,
 };
 use serde_json::Value;
 use user_record::UserRecord;
 
-use crate::{Ctx, venv_python};
-
-/// A topic of 3 partitions no earlier run used, and a consumer group for it. The name stays
-/// short: the failure bucket's keys hold it, and the local store keeps keys of about 150 bytes.
-fn fresh_topic(ctx: &Ctx, name: &str) -> (String, String) {
-    let seconds = chrono::Utc::now().timestamp();
-    let topic = format!("{name}_{seconds}");
-    topic::create(&ctx.brokers, &topic, 3);
-    let group = format!("{topic}-sink");
-    (topic, group)
-}
-
-fn registry_url() -> String {
-    local_env()["SCHEMA_REGISTRY_STAND_IN"].clone()
-}
-
-/// Runs the MSK trigger on `topic` behind the registry until idle; its summary and JSON lines.
-fn trigger_through_registry(topic: &str, group: &str, format: &str) -> (Value, Vec<Value>) {
-    let registry = registry_url();
-    let output = emulator(
-        "msk-trigger",
-        &[
-            "--until-idle",
-            "3s",
-            "--max-retries",
-            "5",
-            "--topic",
-            topic,
-            "--group",
-            group,
-            "--schema-registry",
-            &registry,
-            "--schema-record-format",
-            format,
-        ],
-    );
-    assert!(
-        output.status.success(),
-        "msk-trigger failed: {}",
-        output.status
-    );
-    (summary(&output), json_lines(&output.stdout))
-}
-
-/// Produces `count` users with confluent-kafka through the registry; the users as sent, and the
-/// script's summary.
-fn produce_with_confluent_kafka(
-    ctx: &Ctx,
-    topic: &str,
-    count: u32,
-    extra: &[&str],
-) -> (Vec<UserRecord>, Value) {
-    let env = local_env();
-    let dir = std::env::temp_dir().join(format!("user-lake-e2e-{topic}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let sent_file = dir.join("sent.jsonl");
-    let script = repo_root().join("local/e2e/python/registry_producer.py");
-    let count = count.to_string();
-    let mut args = vec![
-        script.as_os_str(),
-        ctx.brokers.as_ref(),
-        topic.as_ref(),
-        env["SCHEMA_REGISTRY_STAND_IN"].as_ref(),
-        env["USERS_API_STAND_IN"].as_ref(),
-        count.as_ref(),
-        sent_file.as_os_str(),
-    ];
-    args.extend(extra.iter().map(std::ffi::OsStr::new));
-    let printed = venv_python(&args);
-    let produced: Value = serde_json::from_str(printed.trim()).unwrap();
-    let sent = std::fs::read_to_string(&sent_file)
-        .unwrap()
-        .lines()
-        .map(|l| UserRecord::from_json_owned(l.as_bytes()).unwrap())
-        .collect();
-    (sent, produced)
-}
+use crate::Ctx;
 
 /// The lake's users of `topic`, by id, each with how often it landed.
 fn landed(ctx: &Ctx, topic: &str) -> BTreeMap<String, Vec<UserRecord>> {
@@ -111,10 +34,10 @@ fn landed(ctx: &Ctx, topic: &str) -> BTreeMap<String, Vec<UserRecord>> {
 }
 
 /// Every user of `sent` is in the lake once, field for field, and nothing else is.
-fn assert_landed_once(ctx: &Ctx, topic: &str, sent: &[UserRecord]) {
+fn assert_landed_once(ctx: &Ctx, topic: &str, sent: &[(UserRecord, Value)]) {
     let found = landed(ctx, topic);
     let expected: BTreeMap<String, &UserRecord> =
-        sent.iter().map(|r| (r.id.to_string(), r)).collect();
+        sent.iter().map(|(r, _)| (r.id.to_string(), r)).collect();
     assert_eq!(
         found.keys().collect::<BTreeSet<_>>(),
         expected.keys().collect::<BTreeSet<_>>(),
@@ -143,14 +66,21 @@ pub fn avro_from_a_confluent_client_lands_once_as_json_and_an_unknown_schema_rea
     // given a topic of its own with 150 users written by confluent-kafka's Avro serializer
     // (schema registered as version 1), one more framed with schema id 9999, which the
     // registry does not have, and 50 written with a second version that adds an optional field
-    let (topic, group) = fresh_topic(ctx, "avro_json");
+    let (topic, group) = fresh_topic(&ctx.brokers, "avro_json");
     let (mut sent, first) =
-        produce_with_confluent_kafka(ctx, &topic, 150, &["--unknown-schema-id", "9999"]);
-    let (sent_v2, second) = produce_with_confluent_kafka(ctx, &topic, 50, &["--v2"]);
+        produce_with_confluent_kafka(&ctx.brokers, &topic, 150, &["--unknown-schema-id", "9999"]);
+    let (sent_v2, second) = produce_with_confluent_kafka(&ctx.brokers, &topic, 50, &["--v2"]);
     assert_ne!(first["schema_id"], second["schema_id"], "{first} {second}");
     sent.extend(sent_v2);
     let unknown = &first["unknown"];
     let failures_before = failure_keys(ctx);
+    // and the sink told where the writer schemas are and that records come as JSON (as the
+    // template does for a SchemaRegistryUri)
+    let registry = registry_url();
+    let _sink = ctx.stack.functions_with(&[
+        ("SCHEMA_REGISTRY_URI", &registry),
+        ("SCHEMA_RECORD_FORMAT", "JSON"),
+    ]);
 
     // when the trigger validates them against the registry and hands them over as JSON
     let (run, lines) = trigger_through_registry(&topic, &group, "JSON");
@@ -195,12 +125,17 @@ pub fn avro_from_a_confluent_client_lands_once_as_json_and_an_unknown_schema_rea
 pub fn avro_from_a_confluent_client_lands_once_as_its_own_bytes_read_with_the_writers_schema(
     ctx: &Ctx,
 ) {
-    // given a topic of its own with 120 users written by confluent-kafka, and the sink told
+    // given a topic of its own with 120 users written by confluent-kafka and 30 with the
+    // schema's second version, and the sink told
     // where the writer schemas are (as the template does for SchemaRecordFormat SOURCE)
-    let (topic, group) = fresh_topic(ctx, "avro_source");
-    let (sent, _) = produce_with_confluent_kafka(ctx, &topic, 120, &[]);
+    let (topic, group) = fresh_topic(&ctx.brokers, "avro_source");
+    let (mut sent, _) = produce_with_confluent_kafka(&ctx.brokers, &topic, 120, &[]);
+    let (sent_v2, _) = produce_with_confluent_kafka(&ctx.brokers, &topic, 30, &["--v2"]);
+    sent.extend(sent_v2);
     let registry = registry_url();
-    let _sink = FunctionsWith::new(ctx, &[("SCHEMA_REGISTRY_URI", &registry)]);
+    let _sink = ctx
+        .stack
+        .functions_with(&[("SCHEMA_REGISTRY_URI", &registry)]);
 
     // when the trigger validates them and hands over each datum without the registry's prefix
     let (run, _) = trigger_through_registry(&topic, &group, "SOURCE");
@@ -208,7 +143,7 @@ pub fn avro_from_a_confluent_client_lands_once_as_its_own_bytes_read_with_the_wr
     // then the sink reads each with its writer's schema, and every user lands once
     assert_eq!(
         (run["records"].as_u64(), run["rejected"].as_u64()),
-        (Some(120), Some(0)),
+        (Some(150), Some(0)),
         "{run}"
     );
     assert_landed_once(ctx, &topic, &sent);
@@ -216,16 +151,13 @@ pub fn avro_from_a_confluent_client_lands_once_as_its_own_bytes_read_with_the_wr
 
 pub fn the_producer_writes_avro_through_the_registry_and_it_lands_once(ctx: &Ctx) {
     // given a topic of its own and the producer writing Avro through the registry to it
-    let (topic, group) = fresh_topic(ctx, "avro_producer");
+    let (topic, group) = fresh_topic(&ctx.brokers, "avro_producer");
     let registry = registry_url();
-    let _producer = FunctionsWith::new(
-        ctx,
-        &[
-            ("VALUE_FORMAT", "avro"),
-            ("VALUE_REGISTRY_URL", &registry),
-            ("KAFKA_TOPIC", &topic),
-        ],
-    );
+    let _producer = ctx.stack.functions_with(&[
+        ("VALUE_FORMAT", "avro"),
+        ("VALUE_REGISTRY_URL", &registry),
+        ("KAFKA_TOPIC", &topic),
+    ]);
 
     // when it runs once for 100 users and the trigger delivers them as JSON
     let produced = ctx.schedule(1, 100);
@@ -236,12 +168,13 @@ pub fn the_producer_writes_avro_through_the_registry_and_it_lands_once(ctx: &Ctx
     assert_eq!(produced, 100);
     assert_eq!(run["records"], 100, "{run}");
     let messages = topic::read_all(&ctx.brokers, &topic);
-    let sent: Vec<UserRecord> = messages
+    let sent: Vec<(UserRecord, Value)> = messages
         .iter()
         .map(|m| {
             let (_, datum) = user_record::avro::confluent_unframe(m.value.as_deref().unwrap())
                 .expect("the Confluent wire format");
-            UserRecord::from_avro(user_record::avro::schema(), datum).unwrap()
+            let user = UserRecord::from_avro(user_record::avro::schema(), datum).unwrap();
+            (user, Value::Null)
         })
         .collect();
     assert_eq!(sent.len(), 100);
@@ -251,26 +184,4 @@ pub fn the_producer_writes_avro_through_the_registry_and_it_lands_once(ctx: &Ctx
 fn base64_decode(text: &str) -> Vec<u8> {
     use base64::{Engine, engine::general_purpose::STANDARD};
     STANDARD.decode(text).unwrap()
-}
-
-/// The functions restarted with extra settings for one scenario, and restarted with the
-/// stack's own when it ends, whether it passed or not.
-struct FunctionsWith<'a> {
-    ctx: &'a Ctx,
-}
-
-impl<'a> FunctionsWith<'a> {
-    fn new(ctx: &'a Ctx, env: &[(&str, &str)]) -> Self {
-        ctx.stack.restart_functions_with(env).unwrap();
-        ctx.rt.block_on(e2e::stack::warm_functions());
-        FunctionsWith { ctx }
-    }
-}
-
-impl Drop for FunctionsWith<'_> {
-    fn drop(&mut self) {
-        if let Err(error) = self.ctx.stack.restart_functions_with(&[]) {
-            eprintln!("e2e: cannot restore the functions' settings: {error:#}");
-        }
-    }
 }
