@@ -34,7 +34,7 @@ unknown topic, a missing setting). Errors are one JSON object on stderr."
 )]
 struct Args {
     /// Topic the sink reads; the lake's counts are of this topic too.
-    #[arg(long, env = "KAFKA_TOPIC", default_value = "users_created")]
+    #[arg(long, env = "KAFKA_TOPIC", default_value = user_record::DEFAULT_TOPIC)]
     topic: String,
     /// The sink's consumer group (the template's SinkConsumerGroupId).
     #[arg(long, default_value = "user-lake-sink")]
