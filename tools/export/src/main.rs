@@ -23,7 +23,20 @@ use table::{Table, TableConfig};
 
 /// Export the lake's users to the original pipeline's files.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "\
+Environment (as for the sink; docs/configuration.md):
+  LAKE_BUCKET, LAKE_PREFIX, LAKE_FORMAT (iceberg|files), PARQUET_COMPRESSION, KAFKA_TOPIC
+  ICEBERG_CATALOG, ICEBERG_DATABASE, ICEBERG_TABLE (LAKE_FORMAT=iceberg)
+  AWS_REGION, AWS_ENDPOINT_URL_S3 and the usual AWS credentials; RUST_LOG (default warn)
+
+On the local stack `make export` sets them from infra/local/local.env.
+
+Exit status: 0; 75 when a retry may succeed (the store or catalog out of reach); 1 when it
+fails the same way until something changes (no user selected, a missing setting). Errors are
+one JSON object on stderr."
+)]
 struct Args {
     /// Directory the files are written to.
     #[arg(long, default_value = "output")]

@@ -192,3 +192,24 @@ async fn json_lines_on_request_give_one_user_a_line() {
     assert_eq!(from_lines, expected);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The `export` binary's `--help` names the environment it reads and its exit statuses.
+#[test]
+fn help_names_the_environment_it_reads_and_the_exit_statuses() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_export"))
+        .env_clear()
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for name in [
+        "LAKE_BUCKET",
+        "LAKE_FORMAT",
+        "ICEBERG_CATALOG",
+        "KAFKA_TOPIC",
+        "75",
+    ] {
+        assert!(help.contains(name), "{name} in:\n{help}");
+    }
+}

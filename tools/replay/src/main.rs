@@ -22,7 +22,22 @@ use sink::{Sink, SinkConfig};
 
 /// Replay the topic into the lake through the sink's code.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "\
+Environment (as for the sink; docs/configuration.md):
+  KAFKA_BROKERS, KAFKA_SECURITY (plaintext|iam|scram), KAFKA_SASL_SECRET_ARN, KAFKA_TOPIC
+  LAKE_BUCKET, LAKE_PREFIX, LAKE_FORMAT (iceberg|files), OUTPUT_FORMATS, PARQUET_COMPRESSION
+  ICEBERG_CATALOG, ICEBERG_DATABASE, ICEBERG_TABLE (LAKE_FORMAT=iceberg)
+  SCHEMA_REGISTRY_URI, SCHEMA_REGISTRY_SECRET_ARN (values in a registry's wire format)
+  AWS_REGION, AWS_ENDPOINT_URL_S3 and the usual AWS credentials; RUST_LOG (default info)
+
+On the local stack: set -a; . infra/local/local.env; set +a (docs/functions.md).
+
+Exit status: 0; 75 when a retry may succeed (a broker, store or catalog out of reach, or the
+read stopped short of the topic's end: \"complete\": false); 1 when it fails the same way until
+something changes. Errors are one JSON object on stderr."
+)]
 struct Args {
     /// Where to start in every partition: `beginning`, an offset, or an RFC 3339 time.
     #[arg(long, default_value = "beginning")]
@@ -49,7 +64,11 @@ struct Args {
     no_align: bool,
     /// Instead of reading the topic, store the batch of this failure record (repeatable):
     /// `s3://<FailedBatchBucket>/<key>`, as the trigger's on-failure destination wrote it.
-    #[arg(long = "failed-batch", value_name = "S3_URL")]
+    #[arg(
+        long = "failed-batch",
+        value_name = "S3_URL",
+        conflicts_with_all = ["from", "partitions"]
+    )]
     failed_batches: Vec<String>,
 }
 

@@ -132,7 +132,13 @@ pub struct Replayer<S> {
     envelope_bytes: usize,
     open: BTreeMap<String, (Batcher<SourceRecord>, i64)>,
     summary: ReplaySummary,
+    /// When progress was last logged: a long replay says how far it is every
+    /// [`PROGRESS_EVERY`] on stderr (its summary comes at the end, on stdout).
+    progress_logged: std::time::Instant,
 }
+
+/// How often a replay logs its progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl<S: LakeStore> Replayer<S> {
     /// A replayer writing through `sink`, with batches of at most `max_records` records and
@@ -156,6 +162,7 @@ impl<S: LakeStore> Replayer<S> {
             },
             open: BTreeMap::new(),
             summary: ReplaySummary::default(),
+            progress_logged: std::time::Instant::now(),
         }
     }
 
@@ -247,6 +254,19 @@ impl<S: LakeStore> Replayer<S> {
             duplicates = done.duplicates,
             "batch replayed"
         );
+        if self.progress_logged.elapsed() >= PROGRESS_EVERY {
+            self.progress_logged = std::time::Instant::now();
+            let summary = &self.summary;
+            tracing::info!(
+                batches = summary.batches,
+                records = summary.records,
+                written = summary.written,
+                rejected = summary.rejected,
+                partition = group,
+                offset = last,
+                "replaying"
+            );
+        }
         Ok(())
     }
 }

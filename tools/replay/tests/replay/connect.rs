@@ -51,3 +51,44 @@ fn replay_speaks_plaintext_kafka_to_the_local_broker() {
     // a Kafka request starts with its 4-byte big-endian length, far below 2^24
     assert_eq!(bytes[0], 0, "{bytes:02x?}");
 }
+
+/// `replay` run with `args` and no environment: its exit status and its stdout and stderr.
+fn replay_with(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_replay"))
+        .env_clear()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn help_names_the_environment_it_reads_and_the_exit_statuses() {
+    let output = replay_with(&["--help"]);
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for name in [
+        "KAFKA_BROKERS",
+        "LAKE_BUCKET",
+        "ICEBERG_CATALOG",
+        "SCHEMA_REGISTRY_URI",
+        "75",
+    ] {
+        assert!(help.contains(name), "{name} in:\n{help}");
+    }
+}
+
+#[test]
+fn a_failed_batch_with_a_start_or_a_partition_is_refused_before_anything_is_read() {
+    // given a failure record to store and a start it would ignore
+    let output = replay_with(&["--failed-batch", "s3://failed/key", "--from", "12"]);
+
+    // then clap refuses the pair and names both flags
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("--failed-batch") && stderr.contains("--from"),
+        "{stderr}"
+    );
+    let output = replay_with(&["--failed-batch", "s3://failed/key", "--partition", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+}
