@@ -12,7 +12,7 @@ missing=()
 lack() { missing+=("$1"); }
 
 [ "$(uname -s)" = Linux ] || lack "Linux, or WSL2 on Windows (this is $(uname -s))"
-for tool in cargo rustc gcc make perl python3 sha256sum setsid; do
+for tool in cargo rustc gcc make perl python3 sha256sum setsid flock; do
   command -v "$tool" >/dev/null 2>&1 && continue
   case $tool in
     cargo|rustc) lack "$tool: the Rust toolchain, from https://rustup.rs" ;;
@@ -20,6 +20,7 @@ for tool in cargo rustc gcc make perl python3 sha256sum setsid; do
     make) lack "make (Debian/Ubuntu: apt-get install make)" ;;
     perl) lack "perl, to build the Kafka client's OpenSSL (Debian/Ubuntu: apt-get install perl)" ;;
     python3) lack "python3, 3.10 or newer, with venv (Debian/Ubuntu: apt-get install python3-venv)" ;;
+    flock) lack "flock, which keeps two stacks off the same ports (util-linux)" ;;
     *) lack "$tool (coreutils / util-linux)" ;;
   esac
 done

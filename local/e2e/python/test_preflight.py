@@ -45,6 +45,11 @@ class Preflight(unittest.TestCase):
         self.assertIn("gcc: a C compiler", done.stderr)
         self.assertNotIn("perl", done.stderr)
 
+    def test_a_missing_flock_is_named_as_the_stacks_lock(self):
+        done = preflight(path_without(self, "flock"))
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("flock, which keeps two stacks off the same ports", done.stderr)
+
     def test_an_older_rustc_than_the_workspace_needs_is_named(self):
         fake = {"rustc": "#!/bin/sh\necho 'rustc 1.80.0 (051478957 2024-07-21)'\n"}
         done = preflight(path_without(self, extra=fake))
