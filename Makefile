@@ -64,7 +64,7 @@ USERS ?= 200
 EVERY ?= 2s
 # DBT=1: end with make dbt on the demo's lake, read through the running S3 store.
 DBT ?=
-demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> Parquet under output/ (RUNS= USERS= EVERY= DBT=1)
+demo: ## The whole flow offline: schedule -> producer -> Kafka -> trigger -> sink -> the Iceberg table, exported under output/ (RUNS= USERS= EVERY= DBT=1)
 	EVERY=$(EVERY) DBT=$(DBT) infra/local/demo.sh $(RUNS) $(USERS)
 
 .PHONY: dbt

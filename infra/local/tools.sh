@@ -27,7 +27,7 @@ cargo_tool() { # name version binary cargo-install-args...
   local name=$1 version=$2 binary=$3; shift 3
   local dest="$tools/$name-$version"
   if [ -x "$dest/bin/$binary" ]; then return; fi
-  log "building $name $version from crates.io (first run only; about 7 minutes on 2 cores)"
+  log "building $name $version from crates.io (first run only; minutes on 2 cores, see the README's first-run figures)"
   CARGO_TARGET_DIR="$tools/cargo-target" CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
     CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_DEBUG=0 \
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_INCREMENTAL=false \
