@@ -155,6 +155,33 @@ pub fn avro_schema_ids<'a>(event: &'a MskEvent<'a>) -> std::collections::BTreeSe
         .collect()
 }
 
+/// The Avro schema ids of records read from the topic that carry them ([`as_source_format`]).
+pub fn record_schema_ids(records: &[SourceRecord]) -> std::collections::BTreeSet<&str> {
+    records
+        .iter()
+        .filter_map(|record| record.schemas.value.as_ref())
+        .filter(|metadata| metadata.data_format == AVRO)
+        .filter_map(|metadata| metadata.schema_id.as_deref())
+        .collect()
+}
+
+/// A record read straight from the topic, as a trigger in `SOURCE` format would hand it over:
+/// a value in the Confluent wire format becomes its Avro datum, marked `AVRO` with its schema
+/// id; any other value is left as it is (read as JSON). For a replay of a topic that producers
+/// write through a Confluent registry.
+pub fn as_source_format(mut record: SourceRecord) -> SourceRecord {
+    let framed = (record.value.as_deref()).and_then(user_record::avro::confluent_unframe);
+    if let Some((schema_id, datum)) = framed {
+        let datum = datum.to_vec();
+        record.value = Some(datum);
+        record.schemas.value = Some(SchemaMetadata {
+            data_format: AVRO.into(),
+            schema_id: Some(schema_id.to_string().into()),
+        });
+    }
+    record
+}
+
 /// `dataFormat` of an Avro value.
 const AVRO: &str = "AVRO";
 
