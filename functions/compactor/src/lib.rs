@@ -291,12 +291,10 @@ async fn lease_and_compact<S: LakeStore>(
             });
         }
     };
+    let clock = iceberg::Clock::of(run, started);
     let result = match &compactor.table {
-        Some(target) => {
-            let clock = iceberg::Clock::of(run, started);
-            Box::pin(iceberg::maintain(compactor, target, &clock, run.now)).await
-        }
-        None => compact(compactor, run).await,
+        Some(target) => Box::pin(iceberg::maintain(compactor, target, &clock, run.now)).await,
+        None => compact(compactor, run, &clock).await,
     };
     if let Err(error) = lease::give_back(store, layout, &lease).await {
         // The lease expires on its own; the next run takes it over then.
@@ -306,10 +304,13 @@ async fn lease_and_compact<S: LakeStore>(
 }
 
 /// Compacts every closed hour partition under `users/` that still holds originals: closed as
-/// of the run's `now`, merged objects old enough by its clock (`started`).
+/// of the run's `now`, merged objects old enough by its clock (`started`). No hour and no group
+/// is started with less than [`iceberg::RESERVE`] left before the deadline: what is left is
+/// counted in `hours_deferred` for the next run.
 async fn compact<S: LakeStore>(
     compactor: &Compactor<S>,
     run: &Run,
+    clock: &iceberg::Clock,
 ) -> Result<CompactSummary, CompactError> {
     let root = compactor.layout.root(OutputFormat::Parquet);
     let listed = compactor.store.list(&root).await?;
@@ -323,14 +324,26 @@ async fn compact<S: LakeStore>(
             summary.open += 1;
             continue;
         }
-        summary.partitions += 1;
-        if let Err(error) =
-            compact_partition(compactor, &partition, run.started, &mut summary).await
-        {
-            summary.failed += 1;
-            tracing::warn!(dir = %partition.dir, error = %error, "partition not compacted; the next run retries it");
-            first_failure.get_or_insert((partition.dir.clone(), error));
+        if clock.spent() {
+            summary.hours_deferred += 1;
+            continue;
         }
+        summary.partitions += 1;
+        match compact_partition(compactor, &partition, run.started, clock, &mut summary).await {
+            Ok(true) => {}
+            Ok(false) => summary.hours_deferred += 1,
+            Err(error) => {
+                summary.failed += 1;
+                tracing::warn!(dir = %partition.dir, error = %error, "partition not compacted; the next run retries it");
+                first_failure.get_or_insert((partition.dir.clone(), error));
+            }
+        }
+    }
+    if summary.hours_deferred > 0 {
+        tracing::warn!(
+            deferred = summary.hours_deferred,
+            "the deadline is near; the next run compacts the hours left"
+        );
     }
     match first_failure {
         None => Ok(summary),
@@ -344,13 +357,15 @@ async fn compact<S: LakeStore>(
 
 /// One partition: delete the originals whose rows a merged object old enough (as of `clock`)
 /// holds, then merge the ones no merged object holds yet, group by group. A group's originals
-/// are deleted at once when there is no delete delay, else by a later run.
+/// are deleted at once when there is no delete delay, else by a later run. `false` when the
+/// deadline came near before every group was merged: the next run merges the rest.
 async fn compact_partition<S: LakeStore>(
     compactor: &Compactor<S>,
     partition: &HourPartition,
     clock: DateTime<Utc>,
+    budget: &iceberg::Clock,
     summary: &mut CompactSummary,
-) -> Result<(), CompactError> {
+) -> Result<bool, CompactError> {
     let store = &compactor.store;
     let mut coverage = Coverage::default();
     // The spans merged objects hold, and whether each is old enough for its originals to go.
@@ -378,6 +393,9 @@ async fn compact_partition<S: LakeStore>(
         }
     }
     for group in plan::groups(todo, compactor.target_bytes) {
+        if budget.spent() {
+            return Ok(false);
+        }
         let mut batches = Vec::new();
         for original in &group {
             let body = store.get(&original.object.key).await?;
@@ -418,5 +436,5 @@ async fn compact_partition<S: LakeStore>(
             summary.originals_removed += 1;
         }
     }
-    Ok(())
+    Ok(true)
 }

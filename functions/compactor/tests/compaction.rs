@@ -260,6 +260,33 @@ async fn closed_hours_become_one_sorted_object_and_open_hours_are_left_alone() {
 }
 
 #[tokio::test]
+async fn hours_left_when_the_deadline_is_near_are_deferred_to_the_next_run() {
+    // given a lake with two closed hours of originals
+    let lake = filled_lake().await;
+    let before = lake.keys();
+
+    // when a run starts with less time left than the reserve
+    let mut short = run();
+    short.deadline = short.started + compactor::iceberg::RESERVE - Duration::seconds(1);
+    let summary = handle(&compactor(&lake, None), &short).await.unwrap();
+
+    // then it merges nothing, says the two closed hours are deferred, and changes nothing
+    assert_eq!((summary.partitions, summary.hours_deferred), (0, 2));
+    assert_eq!(summary.merged_written, 0);
+    let after: Vec<String> = (lake.keys().into_iter())
+        .filter(|k| !k.contains("_compactor/"))
+        .collect();
+    let before: Vec<String> = before
+        .into_iter()
+        .filter(|k| !k.contains("_compactor/"))
+        .collect();
+    assert_eq!(after, before);
+    // and the next run does them
+    let next = handle(&compactor(&lake, None), &run()).await.unwrap();
+    assert_eq!((next.partitions, next.hours_deferred), (2, 0));
+}
+
+#[tokio::test]
 async fn a_second_run_finds_nothing_to_do() {
     // given a compacted lake
     let lake = filled_lake().await;
