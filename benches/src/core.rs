@@ -142,12 +142,12 @@ pub fn figures(bytes: &[u8], records: usize, repeats: Repeats) -> anyhow::Result
 /// Every entry of the event, parsed.
 fn entries<'a>(event: MskEvent<'a>) -> anyhow::Result<Vec<MskRecord<'a>>> {
     let entries = event.records.into_values().flatten();
-    entries
+    Ok(entries
         .map(|entry| match entry {
             Entry::Record(record) => Ok(record),
             Entry::Malformed { reason, .. } => Err(anyhow::anyhow!("a malformed entry: {reason}")),
         })
-        .collect::<anyhow::Result<_>>()
+        .collect::<anyhow::Result<_>>()?)
 }
 
 /// A plain scan: every byte read once and summed, the least any pass over the bytes can cost
