@@ -139,15 +139,15 @@ pub fn figures(bytes: &[u8], records: usize, repeats: Repeats) -> anyhow::Result
     Ok(figures)
 }
 
-/// Every entry of the event, parsed.
+/// Every entry of the event, parsed (a well-formed event's entries are read with the event).
 fn entries<'a>(event: MskEvent<'a>) -> anyhow::Result<Vec<MskRecord<'a>>> {
     let entries = event.records.into_values().flatten();
     Ok(entries
         .map(|entry| match entry {
             Entry::Record(record) => Ok(record),
-            Entry::Malformed { reason, .. } => Err(anyhow::anyhow!("a malformed entry: {reason}")),
+            Entry::Raw(raw) => serde_json::from_str(raw.get()),
         })
-        .collect::<anyhow::Result<_>>()?)
+        .collect::<Result<_, _>>()?)
 }
 
 /// A plain scan: every byte read once and summed, the least any pass over the bytes can cost

@@ -54,6 +54,24 @@ const RULES: &[Rule] = &[
         denominator: &["stage: Arrow build", "stage: Parquet encode (zstd 1)"],
     },
     Rule {
+        name: "body UTF-8 check / plain scan of the event",
+        goal: Goal::AtMost(2.0),
+        numerator: &["stage: body UTF-8 check"],
+        denominator: &["scan: the event's bytes"],
+    },
+    Rule {
+        name: "event parse / plain scan of the event",
+        goal: Goal::AtMost(2.0),
+        numerator: &["stage: event parse (event + entries)"],
+        denominator: &["scan: the event's bytes"],
+    },
+    Rule {
+        name: "base64 decode / plain scan of the base64 text",
+        goal: Goal::AtMost(2.0),
+        numerator: &["stage: base64 decode"],
+        denominator: &["scan: the values' base64 text"],
+    },
+    Rule {
         name: "sink's record parse / fastest parser measured",
         goal: Goal::AtMost(1.5),
         numerator: &["stage: record parse (JSON -> UserRecordRef)"],

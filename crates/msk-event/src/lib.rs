@@ -15,7 +15,9 @@
 pub mod batcher;
 pub mod build;
 pub mod parse;
+mod plain_run;
 pub mod record;
+mod scan;
 
 pub use batcher::{BatchLimits, Batcher, CloseReason, MAX_PAYLOAD_BYTES, Offer};
 pub use build::{envelope_json_len, event_json, record_json_len};

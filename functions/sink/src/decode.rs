@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, Utc};
 use msk_event::{Entry, MskEvent, MskRecord, SchemaMetadata, SourceRecord};
+use serde_json::value::RawValue;
 use user_record::{
     UserRecord, UserRecordRef,
     avro::added::{AddedField, AddedKind, AddedValue, added_fields, added_from_json, read_added},
@@ -301,14 +302,34 @@ pub fn decode(batch: Batch<'_>, accept: impl FnMut(Accepted<'_>)) -> Decoded {
 /// The Avro schema ids of the batch's values a trigger in `SOURCE` format marked `AVRO`: the
 /// writer schemas [`decode_with_schemas`] needs.
 pub fn avro_schema_ids<'a>(event: &'a MskEvent<'a>) -> std::collections::BTreeSet<&'a str> {
-    (event.records.values().flatten())
+    let records = event
+        .records
+        .values()
+        .flatten()
         .filter_map(|entry| match entry {
             Entry::Record(record) => record.value_schema_metadata.as_ref(),
-            Entry::Malformed { .. } => None,
-        })
+            Entry::Raw(_) => None,
+        });
+    let mut ids: std::collections::BTreeSet<&str> = records
         .filter(|metadata| metadata.data_format == AVRO)
         .filter_map(|metadata| metadata.schema_id.as_deref())
-        .collect()
+        .collect();
+    // Entries kept raw (the event had a malformed one) are read on their own when decoded; their
+    // ids are read here the same way, borrowing from the payload where they can.
+    for entry in event.records.values().flatten() {
+        if let Entry::Raw(raw) = entry
+            && let Ok(record) = serde_json::from_str::<RawMetadata>(raw.get())
+            && let Some(SchemaMetadata {
+                data_format,
+                schema_id: Some(id),
+            }) = record.value_schema_metadata
+            && data_format == AVRO
+            && let std::borrow::Cow::Borrowed(id) = id
+        {
+            ids.insert(id);
+        }
+    }
+    ids
 }
 
 /// The Avro schema ids of records read from the topic that carry them ([`as_source_format`]).
@@ -338,6 +359,14 @@ pub fn as_source_format(mut record: SourceRecord) -> SourceRecord {
     record
 }
 
+/// Only the value's schema metadata of an entry kept raw.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMetadata<'a> {
+    #[serde(default, borrow)]
+    value_schema_metadata: Option<SchemaMetadata<'a>>,
+}
+
 /// `dataFormat` of an Avro value.
 const AVRO: &str = "AVRO";
 
@@ -364,9 +393,13 @@ pub fn decode_with_schemas(
                             let candidate = Candidate::of_entry(record, key_topic);
                             decode_record(&candidate, writers, &mut buffer, &mut accept)
                         }
-                        Entry::Malformed { json, reason } => {
-                            Err(malformed(key_topic, key_partition, json, reason))
-                        }
+                        Entry::Raw(raw) => match serde_json::from_str::<MskRecord>(raw.get()) {
+                            Ok(record) => {
+                                let candidate = Candidate::of_entry(&record, key_topic);
+                                decode_record(&candidate, writers, &mut buffer, &mut accept)
+                            }
+                            Err(error) => Err(malformed(key_topic, key_partition, raw, error)),
+                        },
                     });
                 }
             }
@@ -386,15 +419,20 @@ pub fn decode_with_schemas(
 }
 
 /// An entry that is not a record entry at all, kept whole.
-fn malformed(topic: &str, partition: i32, json: &str, reason: &str) -> Box<Rejected> {
+fn malformed(
+    topic: &str,
+    partition: i32,
+    raw: &RawValue,
+    error: serde_json::Error,
+) -> Box<Rejected> {
     Box::new(Rejected {
         topic: topic.to_string(),
         partition,
         offset: None,
         timestamp: None,
-        reason: format!("malformed MSK record entry: {reason}"),
+        reason: format!("malformed MSK record entry: {error}"),
         key_base64: None,
-        raw_base64: Some(BASE64.encode(json)),
+        raw_base64: Some(BASE64.encode(raw.get())),
     })
 }
 

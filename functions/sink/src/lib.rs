@@ -75,7 +75,7 @@ pub enum SinkError {
     #[error("the payload is not an MSK event: {source}")]
     NotAnMskEvent {
         #[source]
-        source: sonic_rs::Error,
+        source: serde_json::Error,
     },
     /// The payload is not UTF-8 text, so not JSON; not retried usefully either.
     #[error("the payload is not UTF-8 text, so not an MSK event: {source}")]
